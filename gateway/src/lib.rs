@@ -1,0 +1,15 @@
+//! The HTTP gateway: the JSON API under `/api/v1` (and, as the portal issue lands, the contact
+//! portal's pages). It owns no data: every request becomes gRPC calls to identity, tickets and kb,
+//! made with the caller's own token so those services decide what the caller may see.
+//!
+//! - `app`: binding, the router and its middleware (body limit, tracing), graceful shutdown;
+//! - `api`: the JSON handlers, one module per resource;
+//! - `error`: the one mapping from gRPC `Status` to an HTTP response;
+//! - `auth`: the bearer token extractor.
+
+mod api;
+mod app;
+mod auth;
+mod error;
+
+pub use app::App;

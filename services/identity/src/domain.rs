@@ -1,0 +1,203 @@
+//! Identity's domain: wire strings become these types at the edge, so the store and handlers only
+//! ever see valid addresses, names and identities.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum IdentityError {
+    #[error("{field}: {reason}")]
+    Invalid { field: &'static str, reason: &'static str },
+    #[error("contact not found")]
+    ContactNotFound,
+    #[error("this call needs a caller token")]
+    Unauthenticated,
+    #[error("the caller may not do this")]
+    PermissionDenied,
+}
+
+fn invalid(field: &'static str, reason: &'static str) -> IdentityError {
+    IdentityError::Invalid { field, reason }
+}
+
+/// An email address as given, and the lower-cased form that identifies it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailAddress {
+    original: String,
+    normalized: String,
+}
+
+impl EmailAddress {
+    /// Deliberately modest: one `@`, a non-empty local part, a dotted domain, no whitespace or
+    /// control characters, at most 254 characters (RFC 5321's path limit). Deliverability is for
+    /// the mail server to judge, not a regex.
+    pub fn parse(raw: &str) -> Result<Self, IdentityError> {
+        let original = raw.trim();
+        if original.is_empty() {
+            return Err(invalid("email", "is required"));
+        }
+        if original.len() > 254 {
+            return Err(invalid("email", "is longer than 254 characters"));
+        }
+        if original.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(invalid("email", "must not contain spaces or control characters"));
+        }
+        let Some((local, domain)) = original.rsplit_once('@') else {
+            return Err(invalid("email", "must contain @"));
+        };
+        if local.is_empty() || local.contains('@') {
+            return Err(invalid("email", "has an invalid local part"));
+        }
+        if domain.is_empty()
+            || !domain.contains('.')
+            || domain.starts_with('.')
+            || domain.ends_with('.')
+            || domain.contains("..")
+        {
+            return Err(invalid("email", "has an invalid domain"));
+        }
+        Ok(Self {
+            original: original.to_string(),
+            normalized: original.to_lowercase(),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.original
+    }
+
+    pub fn normalized(&self) -> &str {
+        &self.normalized
+    }
+}
+
+/// A display name: trimmed, control characters removed, at most 200 characters.
+pub fn clean_name(raw: &str) -> String {
+    raw.chars()
+        .filter(|c| !c.is_control())
+        .collect::<String>()
+        .trim()
+        .chars()
+        .take(200)
+        .collect()
+}
+
+/// An identity on another system (a Discord user id, an SSO subject).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalIdentity {
+    pub provider: String,
+    pub subject: String,
+}
+
+impl ExternalIdentity {
+    pub fn parse(provider: &str, subject: &str) -> Result<Self, IdentityError> {
+        let provider = provider.trim();
+        let subject = subject.trim();
+        if provider.is_empty()
+            || provider.len() > 64
+            || !provider.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(invalid("external_identity.provider", "must be 1-64 letters, digits, - or _"));
+        }
+        if subject.is_empty() || subject.len() > 255 {
+            return Err(invalid("external_identity.subject", "must be 1-255 characters"));
+        }
+        Ok(Self {
+            provider: provider.to_ascii_lowercase(),
+            subject: subject.to_string(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactStatus {
+    PendingActivation,
+    Active,
+    Blocked,
+}
+
+impl ContactStatus {
+    pub fn from_db(raw: &str) -> Self {
+        match raw {
+            "active" => Self::Active,
+            "blocked" => Self::Blocked,
+            _ => Self::PendingActivation,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ContactEmail {
+    pub address: String,
+    pub primary: bool,
+    pub verified: bool,
+    pub deliverable: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Contact {
+    pub id: Uuid,
+    pub name: String,
+    pub status: ContactStatus,
+    pub emails: Vec<ContactEmail>,
+    pub identities: Vec<ExternalIdentity>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The service name in a service token: what the identity logs and audits call the caller.
+pub fn parse_service_name(raw: &str) -> Result<String, IdentityError> {
+    if raw.is_empty()
+        || raw.len() > 64
+        || !raw.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(invalid("service", "must be 1-64 lower-case letters, digits or -"));
+    }
+    Ok(raw.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_compare_case_insensitively_but_keep_their_spelling() {
+        let a = EmailAddress::parse("  Alice@Example.COM ").expect("valid");
+        assert_eq!(a.as_str(), "Alice@Example.COM");
+        assert_eq!(a.normalized(), "alice@example.com");
+    }
+
+    #[test]
+    fn malformed_addresses_are_refused_with_the_field_named() {
+        for raw in ["", "alice", "@example.com", "alice@", "alice@localhost", "a b@example.com",
+            "alice@example..com", "alice@.example.com", "alice@example.com.", "a\u{0}@example.com"] {
+            let error = EmailAddress::parse(raw).expect_err(raw);
+            assert!(error.to_string().starts_with("email:"), "{raw}: {error}");
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert!(EmailAddress::parse(&long).is_err());
+    }
+
+    #[test]
+    fn names_lose_control_characters_and_are_bounded() {
+        assert_eq!(clean_name(" Bob\u{7}\n Smith "), "Bob Smith");
+        assert_eq!(clean_name(&"x".repeat(500)).chars().count(), 200);
+    }
+
+    #[test]
+    fn external_identities_need_a_plain_provider_and_a_subject() {
+        assert_eq!(
+            ExternalIdentity::parse("Discord", " 1234 ").expect("valid"),
+            ExternalIdentity { provider: "discord".into(), subject: "1234".into() }
+        );
+        assert!(ExternalIdentity::parse("dis cord", "1").is_err());
+        assert!(ExternalIdentity::parse("discord", "").is_err());
+    }
+
+    #[test]
+    fn service_names_are_plain_lower_case() {
+        assert!(parse_service_name("tickets").is_ok());
+        assert!(parse_service_name("Tickets").is_err());
+        assert!(parse_service_name("").is_err());
+        assert!(parse_service_name("a.b").is_err());
+    }
+}

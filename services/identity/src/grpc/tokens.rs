@@ -1,0 +1,106 @@
+//! `TokenService`: services trade the shared secret for a service token; services and admins get
+//! tokens that act as a contact (the gateway's and the CLI's way to call on a contact's behalf).
+
+use std::sync::Arc;
+
+use helpdesk_kit::{
+    auth::{Caller, TokenSigner, caller},
+    events::timestamp,
+};
+use helpdesk_proto::identity::v1::{self as pb, token_service_server::TokenService};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+use tonic::{Request, Response, Status};
+
+use crate::{
+    domain::{EmailAddress, IdentityError, parse_service_name},
+    grpc::db_error,
+    store::Store,
+};
+
+pub struct TokensGrpc {
+    store: Store,
+    signer: Arc<TokenSigner>,
+    service_secret: SecretString,
+    verify_pem: String,
+}
+
+impl TokensGrpc {
+    pub fn new(store: Store, signer: Arc<TokenSigner>, service_secret: SecretString, verify_pem: String) -> Self {
+        Self {
+            store,
+            signer,
+            service_secret,
+            verify_pem,
+        }
+    }
+
+    fn token_for(&self, caller: &Caller) -> Result<Response<pb::TokenResponse>, Status> {
+        let (token, expires) = self.signer.issue(caller).map_err(helpdesk_kit::error::internal)?;
+        Ok(Response::new(pb::TokenResponse {
+            token,
+            expires_at: Some(timestamp(expires)),
+        }))
+    }
+
+    /// Compares digests, so the time taken says nothing about how much of the secret matched.
+    fn secret_matches(&self, offered: &str) -> bool {
+        Sha256::digest(offered.as_bytes()) == Sha256::digest(self.service_secret.expose_secret().as_bytes())
+    }
+}
+
+#[tonic::async_trait]
+impl TokenService for TokensGrpc {
+    #[tracing::instrument(skip_all, fields(service = %request.get_ref().service))]
+    async fn issue_service_token(
+        &self,
+        request: Request<pb::IssueServiceTokenRequest>,
+    ) -> Result<Response<pb::TokenResponse>, Status> {
+        let request = request.into_inner();
+        let name = parse_service_name(&request.service)?;
+        if !self.secret_matches(&request.secret) {
+            tracing::warn!(service = %name, "service token refused: wrong secret");
+            return Err(Status::unauthenticated("wrong service secret"));
+        }
+        self.token_for(&Caller::Service { name })
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn issue_contact_token(
+        &self,
+        request: Request<pb::IssueContactTokenRequest>,
+    ) -> Result<Response<pb::TokenResponse>, Status> {
+        if !caller(&request).is_admin_or_service() {
+            return Err(IdentityError::PermissionDenied.into());
+        }
+        let contact = match request.into_inner().contact {
+            Some(pb::issue_contact_token_request::Contact::ContactId(id)) => {
+                let id = helpdesk_kit::error::parse_id(&id, "contact")?;
+                self.store.contact(id).await.map_err(db_error)?
+            }
+            Some(pb::issue_contact_token_request::Contact::Email(email)) => {
+                let address = EmailAddress::parse(&email)?;
+                self.store.find_by_email(&address).await.map_err(db_error)?
+            }
+            None => return Err(IdentityError::Invalid { field: "contact", reason: "give contact_id or email" }.into()),
+        };
+        let contact = contact.ok_or(IdentityError::ContactNotFound)?;
+        self.token_for(&Caller::Contact { id: contact.id })
+    }
+
+    async fn issue_staff_token(
+        &self,
+        _request: Request<pb::IssueStaffTokenRequest>,
+    ) -> Result<Response<pb::TokenResponse>, Status> {
+        Err(Status::unimplemented("staff accounts arrive with the identity issue (#3)"))
+    }
+
+    async fn get_verification_key(
+        &self,
+        _request: Request<pb::GetVerificationKeyRequest>,
+    ) -> Result<Response<pb::GetVerificationKeyResponse>, Status> {
+        Ok(Response::new(pb::GetVerificationKeyResponse {
+            public_key_pem: self.verify_pem.clone(),
+        }))
+    }
+}

@@ -1,0 +1,15 @@
+//! The identity service: contacts (and, as later issues land, staff, accounts, sessions, SSO,
+//! contact groups and portal settings) in the Postgres schema `identity`, and the signer of every
+//! caller token the other parts verify.
+//!
+//! - `domain`: addresses, names and the service's error type — no I/O;
+//! - `store`: the SQL;
+//! - `grpc`: the tonic handlers and proto conversions;
+//! - `app`: wiring: keys, pool, NATS, relay, server.
+
+mod app;
+mod domain;
+mod grpc;
+mod store;
+
+pub use app::App;

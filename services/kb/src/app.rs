@@ -1,0 +1,51 @@
+//! Wiring of the kb service: its Postgres schema, the outbox relay, and the gRPC server behind the
+//! caller-token interceptor.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use helpdesk_kit::{
+    CancellationToken,
+    auth::{Authenticate, TokenVerifier, keys},
+    config::Config,
+    db,
+    nats::Nats,
+    outbox,
+    part::GrpcPart,
+};
+use helpdesk_proto::kb::v1::kb_service_server::KbServiceServer;
+use tonic::{server::NamedService, service::Routes};
+
+use crate::{grpc::KbGrpc, store::Store};
+
+pub const SCHEMA: &str = "kb";
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+pub struct App {
+    part: GrpcPart,
+}
+
+impl App {
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let verifier = Arc::new(TokenVerifier::from_pem(&keys::verify_pem(&config.auth.key_dir)?)?);
+        let pool = db::connect_and_migrate(&config.database, SCHEMA, &MIGRATOR).await?;
+        let nats = Nats::connect(&config.nats).await?;
+        let waker = outbox::Waker::default();
+        let routes = Routes::new(KbServiceServer::with_interceptor(
+            KbGrpc::new(Store::new(pool.clone(), waker.clone())),
+            Authenticate::new(verifier),
+        ));
+        let services = vec![<KbServiceServer<KbGrpc> as NamedService>::NAME];
+        let listener = helpdesk_kit::grpc::bind(config.kb.listen).await?;
+        let part = GrpcPart::new("kb", listener, routes, services)
+            .with_outbox_relay(pool, nats, config.outbox.clone(), waker);
+        Ok(Self { part })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.part.local_addr()
+    }
+
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        self.part.run_until_stopped(shutdown).await
+    }
+}

@@ -1,0 +1,12 @@
+//! Who is calling. Identity signs caller tokens (EdDSA JWTs) with its private key; every service
+//! verifies them locally with the public key, so no call needs a round trip to identity. The
+//! interceptor turns the `authorization` header into a [`Caller`] in the request's extensions, and
+//! handlers decide what that caller may do — authorization lives in the service that owns the data.
+
+pub mod interceptor;
+pub mod keys;
+pub mod service_token;
+pub mod token;
+
+pub use interceptor::{Authenticate, bearer, caller};
+pub use token::{Caller, StaffRole, TokenError, TokenSigner, TokenVerifier};

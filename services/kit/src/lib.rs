@@ -1,0 +1,17 @@
+//! Shared plumbing for every part of the help desk: typed config, tracing, the Postgres pool with
+//! per-service schemas and migrations, the NATS JetStream connection and streams, the transactional
+//! outbox and its relay, caller tokens and the gRPC interceptor that checks them, error mapping, and
+//! the gRPC server scaffolding (health + reflection). No part's business rules live here.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod grpc;
+pub mod nats;
+pub mod outbox;
+pub mod part;
+pub mod telemetry;
+
+pub use tokio_util::sync::CancellationToken;

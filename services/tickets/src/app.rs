@@ -1,0 +1,74 @@
+//! Wiring of the tickets service: its Postgres schema, NATS (outbox relay and the inbound
+//! consumer), the identity client for finding contacts, and the gRPC server behind the
+//! caller-token interceptor.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use helpdesk_kit::{
+    CancellationToken,
+    auth::{Authenticate, TokenVerifier, keys, service_token::ServiceTokens},
+    config::Config,
+    db,
+    nats::Nats,
+    outbox,
+    part::GrpcPart,
+};
+use helpdesk_proto::{
+    identity::v1::contact_service_client::ContactServiceClient,
+    tickets::v1::ticket_service_server::TicketServiceServer,
+};
+use tonic::{server::NamedService, service::Routes, transport::Endpoint};
+
+use crate::{events::inbound::InboundConsumer, grpc::TicketsGrpc, store::Store};
+
+pub const SCHEMA: &str = "tickets";
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+pub struct App {
+    part: GrpcPart,
+}
+
+impl App {
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let key_dir = &config.auth.key_dir;
+        let verifier = Arc::new(TokenVerifier::from_pem(&keys::verify_pem(key_dir)?)?);
+        let identity_channel = Endpoint::from_shared(config.endpoints.identity.clone())?
+            .connect_timeout(Duration::from_secs(5))
+            .connect_lazy();
+        let tokens = Arc::new(ServiceTokens::new(identity_channel.clone(), "tickets", keys::service_secret(key_dir)?));
+
+        let pool = db::connect_and_migrate(&config.database, SCHEMA, &MIGRATOR).await?;
+        let nats = Nats::connect(&config.nats).await?;
+        let waker = outbox::Waker::default();
+        let store = Store::new(pool.clone(), waker.clone());
+
+        let inbound = InboundConsumer {
+            store: store.clone(),
+            nats: nats.clone(),
+            identity: ContactServiceClient::new(identity_channel),
+            tokens,
+            max_deliver: config.tickets.inbound_max_deliver,
+            ack_wait: Duration::from_secs(config.tickets.inbound_ack_wait_secs),
+        };
+        let consumer = inbound.consumer().await?;
+
+        let routes = Routes::new(TicketServiceServer::with_interceptor(
+            TicketsGrpc::new(store),
+            Authenticate::new(verifier),
+        ));
+        let services = vec![<TicketServiceServer<TicketsGrpc> as NamedService>::NAME];
+        let listener = helpdesk_kit::grpc::bind(config.tickets.listen).await?;
+        let part = GrpcPart::new("tickets", listener, routes, services)
+            .with_outbox_relay(pool, nats, config.outbox.clone(), waker)
+            .with_task("inbound consumer", move |shutdown| inbound.run(consumer, shutdown));
+        Ok(Self { part })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.part.local_addr()
+    }
+
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        self.part.run_until_stopped(shutdown).await
+    }
+}

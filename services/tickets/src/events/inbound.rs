@@ -1,0 +1,216 @@
+//! The durable consumer of `<prefix>.inbound.>`: each `InboundMessage` becomes a ticket for a
+//! new-or-existing contact. A message is acked only after its ticket is committed; the
+//! (channel, external id) row makes a redelivery a no-op; a message that fails `max_deliver` times,
+//! or cannot even be decoded, goes to the quarantine table and is acked, so it never blocks the
+//! messages behind it.
+
+use std::{sync::Arc, time::Duration};
+
+use async_nats::jetstream::{
+    AckKind, Message,
+    consumer::{AckPolicy, PullConsumer, pull},
+};
+use futures::StreamExt;
+use helpdesk_kit::{auth::{bearer, service_token::ServiceTokens}, nats::Nats, CancellationToken};
+use helpdesk_proto::{
+    events::v1::{InboundChannel, InboundMessage},
+    identity::v1::{
+        ExternalIdentity, FindOrCreateContactRequest, contact_service_client::ContactServiceClient,
+        find_or_create_contact_request::Key,
+    },
+};
+use prost::Message as _;
+use tonic::transport::Channel as GrpcChannel;
+use uuid::Uuid;
+
+use crate::{
+    domain::{Body, Channel, Subject},
+    store::{Author, InboundKey, NewTicket, Store},
+};
+
+const DURABLE: &str = "tickets-inbound";
+
+pub struct InboundConsumer {
+    pub store: Store,
+    pub nats: Nats,
+    pub identity: ContactServiceClient<GrpcChannel>,
+    pub tokens: Arc<ServiceTokens>,
+    pub max_deliver: i64,
+    pub ack_wait: Duration,
+}
+
+/// Why a message could not be processed this time.
+enum Failure {
+    /// Retrying cannot help (malformed message): quarantine now.
+    Permanent(String),
+    /// A peer or the database failed: let JetStream redeliver.
+    Transient(String),
+}
+
+impl InboundConsumer {
+    pub async fn consumer(&self) -> anyhow::Result<PullConsumer> {
+        let stream = self.nats.jetstream.get_stream(self.nats.subjects.inbound_stream()).await?;
+        Ok(stream
+            .get_or_create_consumer(
+                DURABLE,
+                pull::Config {
+                    durable_name: Some(DURABLE.into()),
+                    filter_subject: self.nats.subjects.all_inbound(),
+                    ack_policy: AckPolicy::Explicit,
+                    max_deliver: self.max_deliver,
+                    ack_wait: self.ack_wait,
+                    ..Default::default()
+                },
+            )
+            .await?)
+    }
+
+    /// Consumes until shutdown; reconnects with backoff when the message stream breaks.
+    pub async fn run(self, consumer: PullConsumer, shutdown: CancellationToken) {
+        let mut backoff = Duration::from_millis(200);
+        while !shutdown.is_cancelled() {
+            let mut messages = match consumer.messages().await {
+                Ok(messages) => messages,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot pull inbound messages; retrying");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                    continue;
+                }
+            };
+            loop {
+                let next = tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    next = messages.next() => next,
+                };
+                match next {
+                    Some(Ok(message)) => {
+                        backoff = Duration::from_millis(200);
+                        self.handle(message).await;
+                    }
+                    Some(Err(error)) => tracing::warn!(%error, "inbound message stream error"),
+                    None => break,
+                }
+            }
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(subject = %message.subject))]
+    async fn handle(&self, message: Message) {
+        let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
+        let outcome = match InboundMessage::decode(message.payload.as_ref()) {
+            Ok(inbound) => self.process(&inbound).await,
+            Err(error) => Err(Failure::Permanent(format!("not an InboundMessage: {error}"))),
+        };
+        let ack = match outcome {
+            Ok(()) => AckKind::Ack,
+            Err(Failure::Transient(reason)) if delivered < self.max_deliver => {
+                tracing::warn!(delivered, %reason, "inbound message failed; will be redelivered");
+                AckKind::Nak(Some(Duration::from_secs(delivered.clamp(1, 30) as u64)))
+            }
+            Err(Failure::Transient(reason) | Failure::Permanent(reason)) => {
+                match self
+                    .store
+                    .quarantine(message.subject.as_str(), &message.payload, &reason, delivered as i32)
+                    .await
+                {
+                    Ok(id) => {
+                        tracing::error!(quarantine = %id, %reason, "inbound message quarantined");
+                        AckKind::Term
+                    }
+                    // Not even the quarantine is writable: leave it to redelivery, lose nothing.
+                    Err(error) => {
+                        tracing::error!(%error, "cannot quarantine inbound message");
+                        AckKind::Nak(Some(Duration::from_secs(30)))
+                    }
+                }
+            }
+        };
+        if let Err(error) = message.ack_with(ack).await {
+            tracing::warn!(%error, "could not acknowledge inbound message; it will be redelivered");
+        }
+    }
+
+    async fn process(&self, inbound: &InboundMessage) -> Result<(), Failure> {
+        let channel = match InboundChannel::try_from(inbound.channel) {
+            Ok(InboundChannel::Email) => Channel::Email,
+            Ok(InboundChannel::Discord) => Channel::Chat,
+            _ => return Err(Failure::Permanent(format!("unknown channel {}", inbound.channel))),
+        };
+        let external_id = inbound.external_id.trim();
+        if external_id.is_empty() || external_id.len() > 998 {
+            return Err(Failure::Permanent("external_id must be 1-998 characters".into()));
+        }
+        let key = InboundKey { channel: channel as i16, external_id };
+        if self
+            .store
+            .ticket_for_inbound(key.channel, key.external_id)
+            .await
+            .map_err(|e| Failure::Transient(e.to_string()))?
+            .is_some()
+        {
+            tracing::debug!(external_id, "inbound message already processed");
+            return Ok(());
+        }
+        let body = Body::lenient(&inbound.text).map_err(|e| Failure::Permanent(e.to_string()))?;
+        let subject = Subject::lenient(&inbound.subject);
+        let contact_id = self.contact_for(inbound, channel).await?;
+        let flags = inbound.flags.clone().unwrap_or_default();
+        let created = self
+            .store
+            .create_ticket(NewTicket {
+                contact_id,
+                subject: &subject,
+                body: &body,
+                html: "",
+                channel,
+                author: Author::Contact(contact_id),
+                inbound: Some(key),
+                automatic: flags.auto_submitted || flags.bulk || flags.bounce || flags.loop_detected,
+            })
+            .await
+            .map_err(|e| Failure::Transient(e.to_string()))?;
+        match created {
+            Some(ticket) => tracing::info!(ticket = %ticket.id, number = ticket.number, "ticket created from inbound message"),
+            None => tracing::debug!("inbound message processed concurrently by another consumer"),
+        }
+        Ok(())
+    }
+
+    /// Finds or creates the sender at identity: by address for mail, by handle for chat.
+    async fn contact_for(&self, inbound: &InboundMessage, channel: Channel) -> Result<Uuid, Failure> {
+        let sender = inbound.sender.clone().unwrap_or_default();
+        let key = match channel {
+            Channel::Email if !sender.address.trim().is_empty() => Key::Email(sender.address.clone()),
+            Channel::Chat if !sender.handle.trim().is_empty() => Key::ExternalIdentity(ExternalIdentity {
+                provider: "discord".into(),
+                subject: sender.handle.clone(),
+            }),
+            _ => return Err(Failure::Permanent("the sender has no address or handle".into())),
+        };
+        let token = self.tokens.token().await.map_err(|e| Failure::Transient(e.to_string()))?;
+        let request = bearer(
+            FindOrCreateContactRequest {
+                key: Some(key),
+                name: sender.display_name,
+            },
+            &token,
+        )
+        .map_err(|e| Failure::Transient(e.to_string()))?;
+        let response = self.identity.clone().find_or_create_contact(request).await.map_err(|status| {
+            if status.code() == tonic::Code::InvalidArgument {
+                Failure::Permanent(format!("identity refused the sender: {}", status.message()))
+            } else {
+                Failure::Transient(format!("identity: {status}"))
+            }
+        })?;
+        let contact = response
+            .into_inner()
+            .contact
+            .ok_or_else(|| Failure::Transient("identity answered without a contact".into()))?;
+        Uuid::parse_str(&contact.id).map_err(|_| Failure::Transient("identity answered a malformed contact id".into()))
+    }
+}

@@ -1,0 +1,3 @@
+//! What tickets does with NATS besides its outbox: consume the inbound stream.
+
+pub mod inbound;
