@@ -307,7 +307,7 @@ impl Clients {
     }
 
     pub async fn service_token(&self) -> anyhow::Result<String> {
-        Ok(self.tokens.token().await.context("getting a service token from identity")?)
+        self.tokens.token().await.context("getting a service token from identity")
     }
 
     pub fn tickets(&self) -> TicketServiceClient<Channel> {

@@ -1,0 +1,298 @@
+//! Test harness for the end-to-end tests: each test gets a fresh Postgres database, its own NATS
+//! subject/stream prefix and its own key directory, on the stack `deploy/stack.sh` runs (the test
+//! command exports `HELPDESK_TEST_DATABASE_URL` and `HELPDESK_TEST_NATS_URL`). The help desk runs
+//! either in this process (`serve::start`) or as a real child process that a test can kill.
+
+use std::{net::SocketAddr, process::Stdio, time::Duration};
+
+use anyhow::Context;
+use async_nats::jetstream::{self, consumer::pull};
+use futures::StreamExt;
+use helpdesk::{
+    cli::Clients,
+    serve::{self, Part, Running},
+};
+use helpdesk_kit::{CancellationToken, config::Config, nats::Subjects};
+use helpdesk_proto::events::v1::Event;
+use prost::Message;
+use sqlx::{Connection, PgConnection, PgPool};
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::{Child, Command},
+};
+
+fn required_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the tests with deploy/test.sh, which starts Postgres and NATS and sets it")
+    })
+}
+
+/// One test's private slice of the stack.
+pub struct TestEnv {
+    pub config: Config,
+    admin_url: String,
+    database: String,
+    _keys: tempfile::TempDir,
+}
+
+impl TestEnv {
+    pub async fn new() -> Self {
+        let admin_url = required_env("HELPDESK_TEST_DATABASE_URL");
+        let nats_url = required_env("HELPDESK_TEST_NATS_URL");
+        let unique = uuid::Uuid::new_v4().simple().to_string();
+        let database = format!("hd_test_{}", &unique[..16]);
+        let mut admin = PgConnection::connect(&admin_url).await.expect("connect to the test Postgres");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{database}\"")))
+            .execute(&mut admin)
+            .await
+            .expect("create the test database");
+        let keys = tempfile::tempdir().expect("temporary key directory");
+
+        let mut config = Config::default();
+        config.database.url = database_url(&admin_url, &database).into();
+        config.database.max_connections = 5;
+        config.nats.url = nats_url;
+        config.nats.prefix = format!("t{}", &unique[..12]);
+        config.auth.key_dir = keys.path().to_path_buf();
+        config.outbox.poll_interval_ms = 100;
+        let any_port: SocketAddr = "127.0.0.1:0".parse().expect("address");
+        config.identity.listen = any_port;
+        config.tickets.listen = any_port;
+        config.kb.listen = any_port;
+        config.gateway.listen = any_port;
+        Self {
+            config,
+            admin_url,
+            database,
+            _keys: keys,
+        }
+    }
+
+    pub fn subjects(&self) -> Subjects {
+        Subjects::new(&self.config.nats.prefix)
+    }
+
+    /// Runs every part in this process.
+    pub async fn start(&self) -> Server {
+        let shutdown = CancellationToken::new();
+        let running = serve::start(self.config.clone(), &Part::ALL, shutdown.clone())
+            .await
+            .expect("serve all starts");
+        let mut config = self.config.clone();
+        config.endpoints.identity = running.url(Part::Identity).expect("identity runs");
+        config.endpoints.tickets = running.url(Part::Tickets).expect("tickets runs");
+        config.endpoints.kb = running.url(Part::Kb).expect("kb runs");
+        Server {
+            clients: Clients::connect(&config).expect("clients"),
+            gateway: running.url(Part::Gateway).expect("gateway runs"),
+            config,
+            running: Some(running),
+            shutdown,
+        }
+    }
+
+    /// The environment that points a child `helpdesk` process at this test's slice of the stack.
+    pub fn child_env(&self) -> Vec<(String, String)> {
+        let c = &self.config;
+        vec![
+            ("HELPDESK_DATABASE__URL".into(), database_url(&self.admin_url, &self.database)),
+            ("HELPDESK_NATS__URL".into(), c.nats.url.clone()),
+            ("HELPDESK_NATS__PREFIX".into(), c.nats.prefix.clone()),
+            ("HELPDESK_AUTH__KEY_DIR".into(), c.auth.key_dir.display().to_string()),
+            ("HELPDESK_OUTBOX__POLL_INTERVAL_MS".into(), "100".into()),
+            ("HELPDESK_IDENTITY__LISTEN".into(), "127.0.0.1:0".into()),
+            ("HELPDESK_TICKETS__LISTEN".into(), "127.0.0.1:0".into()),
+            ("HELPDESK_KB__LISTEN".into(), "127.0.0.1:0".into()),
+            ("HELPDESK_GATEWAY__LISTEN".into(), "127.0.0.1:0".into()),
+        ]
+    }
+
+    /// Starts `helpdesk serve all` as a child process and waits until it prints `helpdesk ready`.
+    /// `binary` is `env!("CARGO_BIN_EXE_helpdesk-under-test")`, which only integration tests see.
+    pub async fn spawn_process(&self, binary: &str, extra_env: &[(&str, &str)]) -> ChildServer {
+        let mut command = Command::new(binary);
+        command
+            .args(["serve", "all"])
+            .envs(self.child_env())
+            .envs(extra_env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        let mut child = command.spawn().expect("start the helpdesk binary");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let mut urls = Vec::new();
+        let ready = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(line) = lines.next_line().await.expect("read child stdout") {
+                if line == "helpdesk ready" {
+                    return true;
+                }
+                // "<part> listening on http://<addr> (<kind>)"
+                let words: Vec<&str> = line.split_whitespace().collect();
+                if let [part, "listening", "on", url, ..] = words.as_slice() {
+                    urls.push((part.to_string(), url.to_string()));
+                }
+            }
+            false
+        })
+        .await;
+        assert_eq!(ready, Ok(true), "the helpdesk process did not become ready");
+        let url_of = |part: &str| {
+            urls.iter()
+                .find(|(p, _)| p == part)
+                .map(|(_, u)| u.clone())
+                .unwrap_or_else(|| panic!("the process printed no address for {part}"))
+        };
+        ChildServer {
+            gateway: url_of("gateway"),
+            identity: url_of("identity"),
+            tickets: url_of("tickets"),
+            kb: url_of("kb"),
+            child,
+        }
+    }
+
+    /// A pool on the test database with no schema preset: tests name `tickets.tickets` etc.
+    pub async fn pg(&self) -> PgPool {
+        PgPool::connect(&database_url(&self.admin_url, &self.database))
+            .await
+            .expect("connect to the test database")
+    }
+
+    pub async fn jetstream(&self) -> jetstream::Context {
+        let client = async_nats::connect(&self.config.nats.url).await.expect("connect to NATS");
+        jetstream::new(client)
+    }
+
+    /// Every event on `subject` currently in the events stream, oldest first, with its
+    /// `Nats-Msg-Id`.
+    pub async fn events_on(&self, subject: &str) -> Vec<(Option<String>, Event)> {
+        let js = self.jetstream().await;
+        let stream = js
+            .get_stream(self.subjects().events_stream())
+            .await
+            .expect("the events stream exists");
+        let consumer = stream
+            .create_consumer(pull::Config {
+                filter_subject: subject.to_string(),
+                ack_policy: jetstream::consumer::AckPolicy::None,
+                inactive_threshold: Duration::from_secs(30),
+                ..Default::default()
+            })
+            .await
+            .expect("ephemeral consumer");
+        let mut batch = consumer
+            .fetch()
+            .max_messages(1000)
+            .expires(Duration::from_millis(500))
+            .messages()
+            .await
+            .expect("fetch");
+        let mut events = Vec::new();
+        while let Some(message) = batch.next().await {
+            let message = message.expect("message");
+            let id = message
+                .headers
+                .as_ref()
+                .and_then(|h| h.get("Nats-Msg-Id"))
+                .map(|v| v.as_str().to_string());
+            events.push((id, Event::decode(message.payload.as_ref()).expect("an Event")));
+        }
+        events
+    }
+
+    /// Waits (bounded) until `check` holds for the events on `subject`.
+    pub async fn wait_for_events(
+        &self,
+        subject: &str,
+        check: impl Fn(&[(Option<String>, Event)]) -> bool,
+    ) -> Vec<(Option<String>, Event)> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let events = self.events_on(subject).await;
+            if check(&events) || tokio::time::Instant::now() > deadline {
+                return events;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Drops the database and the streams; call at the end of a test.
+    pub async fn cleanup(self) {
+        let js = self.jetstream().await;
+        let subjects = self.subjects();
+        for stream in [subjects.events_stream(), subjects.inbound_stream()] {
+            let _ = js.delete_stream(stream).await;
+        }
+        if let Ok(mut admin) = PgConnection::connect(&self.admin_url).await {
+            let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.database);
+            let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await;
+        }
+    }
+}
+
+fn database_url(admin_url: &str, database: &str) -> String {
+    let (base, _) = admin_url.rsplit_once('/').expect("a database URL has a path");
+    format!("{base}/{database}")
+}
+
+/// The help desk running in the test's process.
+pub struct Server {
+    pub config: Config,
+    pub clients: Clients,
+    pub gateway: String,
+    running: Option<Running>,
+    shutdown: CancellationToken,
+}
+
+impl Server {
+    /// A bearer token for a (new or existing) contact with this address.
+    pub async fn contact_token(&self, email: &str) -> String {
+        let id = self.clients.find_or_create_contact(email, "").await.expect("contact");
+        self.clients
+            .contact_token(helpdesk_proto::identity::v1::issue_contact_token_request::Contact::ContactId(id))
+            .await
+            .expect("contact token")
+    }
+
+    pub fn grpc_addrs(&self) -> Vec<(Part, String)> {
+        let running = self.running.as_ref().expect("running");
+        [Part::Identity, Part::Tickets, Part::Kb]
+            .into_iter()
+            .filter_map(|p| running.addr(p).map(|a| (p, a.to_string())))
+            .collect()
+    }
+
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        let running = self.running.take().context("already stopped")?;
+        tokio::time::timeout(Duration::from_secs(20), running.wait())
+            .await
+            .context("parts did not stop within 20 s")?
+    }
+}
+
+/// The help desk running as a child process.
+pub struct ChildServer {
+    pub gateway: String,
+    pub identity: String,
+    pub tickets: String,
+    pub kb: String,
+    child: Child,
+}
+
+impl ChildServer {
+    /// SIGKILL: no graceful shutdown, no chance to flush anything.
+    pub async fn kill(mut self) {
+        self.child.kill().await.expect("kill the helpdesk process");
+    }
+}
+
+/// An HTTP client for the gateway.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("http client")
+}

@@ -1,0 +1,174 @@
+//! Channel messages into tickets: the durable consumer of the inbound stream is idempotent on
+//! (channel, external id), finds-or-creates the sender once, and quarantines what it cannot use
+//! without holding up the messages behind it.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{consumer::PullConsumer, message::PublishMessage};
+use helpdesk_proto::events::v1::{InboundChannel, InboundMessage, Sender};
+use helpdesk_tests::TestEnv;
+use prost::Message;
+
+fn mail(external_id: &str, from: &str, subject: &str) -> InboundMessage {
+    InboundMessage {
+        channel: InboundChannel::Email as i32,
+        source: "support@example.com".into(),
+        external_id: external_id.into(),
+        sender: Some(Sender {
+            address: from.into(),
+            display_name: "Carol Customer".into(),
+            ..Default::default()
+        }),
+        subject: subject.into(),
+        text: "My card does not work.".into(),
+        ..Default::default()
+    }
+}
+
+/// Publishes and returns the stream sequence the server acknowledged.
+async fn publish(env: &TestEnv, payload: Vec<u8>, msg_id: Option<&str>) -> u64 {
+    let js = env.jetstream().await;
+    let subject = env.subjects().inbound("email", "support@example.com");
+    let mut publish = PublishMessage::build().payload(payload.into());
+    if let Some(id) = msg_id {
+        publish = publish.message_id(id);
+    }
+    js.send_publish(subject, publish)
+        .await
+        .expect("publish")
+        .await
+        .expect("stream ack")
+        .sequence
+}
+
+/// Waits (bounded) until the tickets consumer has acknowledged everything up to `sequence`.
+async fn wait_consumed(env: &TestEnv, sequence: u64) {
+    let js = env.jetstream().await;
+    let stream = js.get_stream(env.subjects().inbound_stream()).await.expect("inbound stream");
+    let mut consumer: PullConsumer = stream.get_consumer("tickets-inbound").await.expect("durable consumer");
+    for _ in 0..200 {
+        let info = consumer.info().await.expect("consumer info");
+        if info.ack_floor.stream_sequence >= sequence && info.num_ack_pending == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the inbound consumer did not acknowledge up to sequence {sequence}");
+}
+
+#[tokio::test]
+async fn the_same_inbound_message_published_twice_makes_exactly_one_ticket() {
+    let env = TestEnv::new().await;
+    let server = env.start().await;
+    let message = mail("<abc-123@mail.example.com>", "Carol@Example.com", "Card declined");
+
+    // Twice with distinct publish ids, so the stream's own dedupe cannot hide a second delivery,
+    // and once more with a repeated id.
+    publish(&env, message.encode_to_vec(), Some("first")).await;
+    publish(&env, message.encode_to_vec(), Some("second")).await;
+    let last = publish(&env, message.encode_to_vec(), Some("second")).await;
+    wait_consumed(&env, last).await;
+
+    let pg = env.pg().await;
+    let tickets: Vec<(String, i16)> = sqlx::query_as("SELECT subject, channel FROM tickets.tickets")
+        .fetch_all(&pg)
+        .await
+        .expect("tickets");
+    assert_eq!(tickets, vec![("Card declined".to_string(), 2)]);
+
+    // Another mail from the same sender, spelled differently: a second ticket, the same contact.
+    let other = mail("<def-456@mail.example.com>", "carol@EXAMPLE.com", "Still declined");
+    let last = publish(&env, other.encode_to_vec(), None).await;
+    wait_consumed(&env, last).await;
+    let contacts: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM identity.contacts), (SELECT count(DISTINCT contact_id) FROM tickets.tickets)",
+    )
+    .fetch_all(&pg)
+    .await
+    .expect("counts");
+    assert_eq!(contacts, vec![(1, 1)]);
+    let name: String = sqlx::query_scalar("SELECT name FROM identity.contacts").fetch_one(&pg).await.expect("name");
+    assert_eq!(name, "Carol Customer");
+
+    server.stop().await.expect("clean shutdown");
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_unusable_inbound_message_is_quarantined_and_does_not_block_the_next() {
+    let env = TestEnv::new().await;
+    let server = env.start().await;
+
+    publish(&env, b"\xff\xfe definitely not protobuf".to_vec(), None).await;
+    let no_sender = InboundMessage {
+        sender: None,
+        ..mail("<no-sender@x>", "", "Who am I")
+    };
+    publish(&env, no_sender.encode_to_vec(), None).await;
+    let good = mail("<good@x>", "dave@example.com", "After the poison");
+    let last = publish(&env, good.encode_to_vec(), None).await;
+    wait_consumed(&env, last).await;
+
+    let pg = env.pg().await;
+    let subjects: Vec<String> = sqlx::query_scalar("SELECT subject FROM tickets.tickets")
+        .fetch_all(&pg)
+        .await
+        .expect("tickets");
+    assert_eq!(subjects, vec!["After the poison".to_string()]);
+    let mut reasons: Vec<String> = sqlx::query_scalar("SELECT reason FROM tickets.quarantine")
+        .fetch_all(&pg)
+        .await
+        .expect("quarantine");
+    reasons.sort();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(reasons[0].starts_with("not an InboundMessage"), "{reasons:?}");
+    assert!(reasons[1].contains("no address or handle"), "{reasons:?}");
+    // The quarantined payload is kept whole.
+    let kept: Vec<u8> = sqlx::query_scalar("SELECT payload FROM tickets.quarantine WHERE reason LIKE 'not an%'")
+        .fetch_one(&pg)
+        .await
+        .expect("payload");
+    assert_eq!(kept, b"\xff\xfe definitely not protobuf".to_vec());
+
+    server.stop().await.expect("clean shutdown");
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_chat_message_finds_its_sender_by_handle() {
+    let env = TestEnv::new().await;
+    let server = env.start().await;
+    let chat = |id: &str| InboundMessage {
+        channel: InboundChannel::Discord as i32,
+        source: "guild-1".into(),
+        external_id: id.into(),
+        sender: Some(Sender {
+            handle: "80351110224678912".into(),
+            display_name: "Nelly".into(),
+            ..Default::default()
+        }),
+        subject: String::new(),
+        text: "hi, my order never came".into(),
+        ..Default::default()
+    };
+    publish(&env, chat("m-1").encode_to_vec(), None).await;
+    let last = publish(&env, chat("m-2").encode_to_vec(), None).await;
+    wait_consumed(&env, last).await;
+
+    let pg = env.pg().await;
+    let rows: Vec<(String, i16)> = sqlx::query_as("SELECT subject, channel FROM tickets.tickets")
+        .fetch_all(&pg)
+        .await
+        .expect("tickets");
+    assert_eq!(rows, vec![("(no subject)".to_string(), 3), ("(no subject)".to_string(), 3)]);
+    let identities: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM identity.external_identities WHERE provider = 'discord' AND subject = '80351110224678912'",
+    )
+    .fetch_one(&pg)
+    .await
+    .expect("count");
+    assert_eq!(identities, 1);
+
+    server.stop().await.expect("clean shutdown");
+    env.cleanup().await;
+}
