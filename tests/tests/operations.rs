@@ -28,7 +28,7 @@ async fn every_grpc_server_is_serving_and_reflects_its_services_to_an_outside_cl
         let services: Vec<&str> = report["services"].as_object().expect("services").keys().map(String::as_str).collect();
         let expected: &[&str] = match part.name() {
             "identity" => &["helpdesk.identity.v1.ContactService", "helpdesk.identity.v1.TokenService"],
-            "tickets" => &["helpdesk.tickets.v1.TicketService"],
+            "tickets" => &["helpdesk.tickets.v1.TicketAdminService", "helpdesk.tickets.v1.TicketService"],
             _ => &["helpdesk.kb.v1.KbService"],
         };
         let mut services = services;

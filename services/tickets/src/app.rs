@@ -15,11 +15,15 @@ use helpdesk_kit::{
 };
 use helpdesk_proto::{
     identity::v1::contact_service_client::ContactServiceClient,
-    tickets::v1::ticket_service_server::TicketServiceServer,
+    tickets::v1::{ticket_admin_service_server::TicketAdminServiceServer, ticket_service_server::TicketServiceServer},
 };
 use tonic::{server::NamedService, service::Routes, transport::Endpoint};
 
-use crate::{events::inbound::InboundConsumer, grpc::TicketsGrpc, store::Store};
+use crate::{
+    events::{identity::IdentityConsumer, inbound::InboundConsumer},
+    grpc::{AdminGrpc, TicketsGrpc},
+    store::Store,
+};
 
 pub const SCHEMA: &str = "tickets";
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -51,16 +55,21 @@ impl App {
             ack_wait: Duration::from_secs(config.tickets.inbound_ack_wait_secs),
         };
         let consumer = inbound.consumer().await?;
+        let identity_events = IdentityConsumer { store: store.clone(), nats: nats.clone() };
+        let identity_consumer = identity_events.consumer().await?;
 
-        let routes = Routes::new(TicketServiceServer::with_interceptor(
-            TicketsGrpc::new(store),
-            Authenticate::new(verifier),
-        ));
-        let services = vec![<TicketServiceServer<TicketsGrpc> as NamedService>::NAME];
+        let auth = Authenticate::new(verifier);
+        let routes = Routes::new(TicketServiceServer::with_interceptor(TicketsGrpc::new(store.clone()), auth.clone()))
+            .add_service(TicketAdminServiceServer::with_interceptor(AdminGrpc::new(store, nats.clone()), auth));
+        let services = vec![
+            <TicketServiceServer<TicketsGrpc> as NamedService>::NAME,
+            <TicketAdminServiceServer<AdminGrpc> as NamedService>::NAME,
+        ];
         let listener = helpdesk_kit::grpc::bind(config.tickets.listen).await?;
         let part = GrpcPart::new("tickets", listener, routes, services)
             .with_outbox_relay(pool, nats, config.outbox.clone(), waker)
-            .with_task("inbound consumer", move |shutdown| inbound.run(consumer, shutdown));
+            .with_task("inbound consumer", move |shutdown| inbound.run(consumer, shutdown))
+            .with_task("identity events consumer", move |shutdown| identity_events.run(identity_consumer, shutdown));
         Ok(Self { part })
     }
 

@@ -4,13 +4,12 @@
 //! or cannot even be decoded, goes to the quarantine table and is acked, so it never blocks the
 //! messages behind it.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use async_nats::jetstream::{
     AckKind, Message,
     consumer::{AckPolicy, PullConsumer, pull},
 };
-use futures::StreamExt;
 use helpdesk_kit::{auth::{bearer, service_token::ServiceTokens}, nats::Nats, CancellationToken};
 use helpdesk_proto::{
     events::v1::{InboundChannel, InboundMessage},
@@ -65,37 +64,9 @@ impl InboundConsumer {
             .await?)
     }
 
-    /// Consumes until shutdown; reconnects with backoff when the message stream breaks.
+    /// Consumes until shutdown.
     pub async fn run(self, consumer: PullConsumer, shutdown: CancellationToken) {
-        let mut backoff = Duration::from_millis(200);
-        while !shutdown.is_cancelled() {
-            let mut messages = match consumer.messages().await {
-                Ok(messages) => messages,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot pull inbound messages; retrying");
-                    tokio::select! {
-                        () = shutdown.cancelled() => return,
-                        () = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
-                    continue;
-                }
-            };
-            loop {
-                let next = tokio::select! {
-                    () = shutdown.cancelled() => return,
-                    next = messages.next() => next,
-                };
-                match next {
-                    Some(Ok(message)) => {
-                        backoff = Duration::from_millis(200);
-                        self.handle(message).await;
-                    }
-                    Some(Err(error)) => tracing::warn!(%error, "inbound message stream error"),
-                    None => break,
-                }
-            }
-        }
+        helpdesk_kit::consumer::run(DURABLE, consumer, shutdown, |message| self.handle(message)).await;
     }
 
     #[tracing::instrument(skip_all, fields(subject = %message.subject))]
@@ -157,6 +128,8 @@ impl InboundConsumer {
         }
         let body = Body::lenient(&inbound.text).map_err(|e| Failure::Permanent(e.to_string()))?;
         let subject = Subject::lenient(&inbound.subject);
+        // Channels send sanitized HTML already; cleaning again costs little and trusts nobody.
+        let html = ammonia::clean(&inbound.html);
         let contact_id = self.contact_for(inbound, channel).await?;
         let flags = inbound.flags.clone().unwrap_or_default();
         let created = self
@@ -165,9 +138,15 @@ impl InboundConsumer {
                 contact_id,
                 subject: &subject,
                 body: &body,
-                html: "",
+                html: &html,
+                original: &inbound.html,
                 channel,
                 author: Author::Contact(contact_id),
+                priority: None,
+                category_id: None,
+                custom_fields: &BTreeMap::new(),
+                due_at: None,
+                attachments: &[],
                 inbound: Some(key),
                 automatic: flags.auto_submitted || flags.bulk || flags.bounce || flags.loop_detected,
             })

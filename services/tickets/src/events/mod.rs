@@ -1,3 +1,5 @@
-//! What tickets does with NATS besides its outbox: consume the inbound stream.
+//! What tickets consumes from NATS besides publishing its outbox: inbound channel messages, and
+//! identity's events about groups and settings.
 
+pub mod identity;
 pub mod inbound;

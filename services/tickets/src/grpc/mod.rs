@@ -1,15 +1,18 @@
-//! Tickets' gRPC surface: handlers, the one mapping from [`TicketError`] to `Status`, and domain →
-//! proto conversions.
+//! Tickets' gRPC surface: handlers (`tickets`, `admin`), the one mapping from [`TicketError`] to
+//! `Status`, who the caller is as the store sees it, and proto ⇄ domain conversions (`convert`).
 
+mod admin;
+mod convert;
 mod tickets;
 
+pub use admin::AdminGrpc;
 pub use tickets::TicketsGrpc;
 
-use helpdesk_kit::events::timestamp;
-use helpdesk_proto::tickets::v1 as pb;
+use helpdesk_kit::auth::{Caller, StaffRole};
 use tonic::Status;
+use uuid::Uuid;
 
-use crate::domain::{Ticket, TicketError, TicketStatus};
+use crate::{domain::TicketError, store::{Author, Viewer}};
 
 impl From<TicketError> for Status {
     fn from(error: TicketError) -> Self {
@@ -18,6 +21,8 @@ impl From<TicketError> for Status {
             TicketError::NotFound => helpdesk_kit::error::not_found("ticket"),
             TicketError::Unauthenticated => helpdesk_kit::error::unauthenticated(),
             TicketError::PermissionDenied => helpdesk_kit::error::permission_denied(),
+            TicketError::FailedPrecondition(reason) => Status::failed_precondition(reason),
+            TicketError::Internal(detail) => helpdesk_kit::error::internal(detail),
         }
     }
 }
@@ -26,34 +31,50 @@ fn db_error(error: sqlx::Error) -> Status {
     helpdesk_kit::error::internal(error)
 }
 
-fn status_to_pb(status: TicketStatus) -> pb::Status {
-    match status {
-        TicketStatus::Open => pb::Status {
-            id: "open".into(),
-            name: "Open".into(),
-            kind: pb::StatusKind::Pending as i32,
-            position: 0,
-        },
-        TicketStatus::Completed => pb::Status {
-            id: "completed".into(),
-            name: "Completed".into(),
-            kind: pb::StatusKind::Completed as i32,
-            position: 1,
-        },
+/// The caller as the store sees it; anonymous callers must authenticate.
+fn viewer(caller: &Caller) -> Result<Viewer, TicketError> {
+    match caller {
+        Caller::Anonymous => Err(TicketError::Unauthenticated),
+        Caller::Contact { id } => Ok(Viewer::Contact(*id)),
+        Caller::Staff { id, .. } => Ok(Viewer::Staff(Some(*id))),
+        Caller::Service { .. } => Ok(Viewer::Staff(None)),
     }
 }
 
-fn ticket_to_pb(ticket: Ticket) -> pb::Ticket {
-    pb::Ticket {
-        id: ticket.id.to_string(),
-        number: ticket.number,
-        subject: ticket.subject,
-        status: Some(status_to_pb(ticket.status)),
-        channel: i32::from(ticket.channel),
-        contact_id: ticket.contact_id.to_string(),
-        created_at: Some(timestamp(ticket.created_at)),
-        updated_at: Some(timestamp(ticket.updated_at)),
-        message_count: u32::try_from(ticket.message_count).unwrap_or(u32::MAX),
-        ..Default::default()
+fn author(caller: &Caller) -> Author {
+    match caller {
+        Caller::Contact { id } => Author::Contact(*id),
+        Caller::Staff { id, .. } => Author::Agent(*id),
+        Caller::Anonymous | Caller::Service { .. } => Author::System,
     }
+}
+
+/// Agents, admins and services; contacts are refused before anything is looked up.
+fn require_staff(caller: &Caller) -> Result<(), TicketError> {
+    match caller {
+        Caller::Anonymous => Err(TicketError::Unauthenticated),
+        Caller::Contact { .. } => Err(TicketError::PermissionDenied),
+        Caller::Staff { .. } | Caller::Service { .. } => Ok(()),
+    }
+}
+
+fn require_admin(caller: &Caller) -> Result<(), TicketError> {
+    match caller {
+        Caller::Anonymous => Err(TicketError::Unauthenticated),
+        Caller::Staff { role: StaffRole::Admin, .. } | Caller::Service { .. } => Ok(()),
+        Caller::Contact { .. } | Caller::Staff { .. } => Err(TicketError::PermissionDenied),
+    }
+}
+
+fn actor_id(caller: &Caller) -> String {
+    match caller {
+        Caller::Contact { id } | Caller::Staff { id, .. } => id.to_string(),
+        Caller::Service { name } => format!("service:{name}"),
+        Caller::Anonymous => String::new(),
+    }
+}
+
+/// A wire id that must name something: malformed reads as absent.
+fn ticket_id(raw: &str) -> Result<Uuid, Status> {
+    helpdesk_kit::error::parse_id(raw, "ticket")
 }

@@ -1,6 +1,8 @@
-//! `TicketService`: create, read and list tickets. A contact files and sees only their own tickets
-//! (anything else answers NOT_FOUND); agents, admins and services see all and may file on a
-//! contact's behalf.
+//! `TicketService`: filing, reading, listing and counting tickets, the conversation, agents'
+//! changes, self-close and time entries. Contacts act only on tickets they may see (their own, and
+//! their sharing groups'); anything else answers NOT_FOUND. Internal notes never reach a contact.
+
+use std::collections::BTreeMap;
 
 use helpdesk_kit::auth::{Caller, caller};
 use helpdesk_proto::tickets::v1::{self as pb, ticket_service_server::TicketService};
@@ -8,9 +10,18 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::{
-    domain::{Body, Channel, Cursor, QueueFilter, Subject, Ticket, TicketError, page_size},
-    grpc::{db_error, ticket_to_pb},
-    store::{Author, NewTicket, Store, Visibility},
+    domain::{
+        Body, Channel, Subject, TicketError,
+        fields::{FieldValue, validate_values},
+        invalid, parse_slug_id,
+        time::parse_entry_minutes,
+    },
+    grpc::{
+        actor_id, author,
+        convert::{list_query, message_to_pb, ticket_to_pb, time_from_pb, uuid_field, values_from_pb},
+        db_error, require_staff, ticket_id, viewer,
+    },
+    store::{KIND_NOTE, KIND_REPLY, NewMessage, NewTicket, Store, TicketChange, Viewer, next_cursor},
 };
 
 pub struct TicketsGrpc {
@@ -21,26 +32,57 @@ impl TicketsGrpc {
     pub fn new(store: Store) -> Self {
         Self { store }
     }
-}
 
-/// What a caller may see; anonymous callers see nothing and must authenticate.
-fn visibility(caller: &Caller) -> Result<Visibility, TicketError> {
-    match caller {
-        Caller::Anonymous => Err(TicketError::Unauthenticated),
-        Caller::Contact { id } => Ok(Visibility::OwnedBy(*id)),
-        Caller::Staff { .. } | Caller::Service { .. } => Ok(Visibility::Everything),
+    /// The ticket if the caller may see it, else NOT_FOUND.
+    async fn visible(&self, caller: &Caller, id: Uuid) -> Result<crate::domain::Ticket, Status> {
+        let viewer = viewer(caller)?;
+        Ok(self
+            .store
+            .ticket(id, viewer)
+            .await
+            .map_err(db_error)?
+            .ok_or(TicketError::NotFound)?)
+    }
+
+    /// Custom-field values checked against the category (or refused when there is none).
+    async fn checked_fields(
+        &self,
+        category: Option<Uuid>,
+        values: BTreeMap<String, FieldValue>,
+    ) -> Result<BTreeMap<String, FieldValue>, Status> {
+        match category {
+            None if values.is_empty() => Ok(values),
+            None => Err(invalid("custom_fields", "need a category").into()),
+            Some(id) => {
+                let category = self
+                    .store
+                    .category(id)
+                    .await
+                    .map_err(db_error)?
+                    .filter(|c| c.active)
+                    .ok_or_else(|| invalid("category_id", "is not an active category"))?;
+                Ok(validate_values(&category.fields, values)?)
+            }
+        }
     }
 }
 
-fn visible(visibility: Visibility, ticket: &Ticket) -> bool {
-    match visibility {
-        Visibility::OwnedBy(owner) => ticket.contact_id == owner,
-        Visibility::Everything => true,
+/// Text of a message, with its HTML sanitized and the original kept.
+fn body_and_html(text: &str, html: &str) -> Result<(Body, String), TicketError> {
+    let body = Body::parse(text)?;
+    if html.len() > crate::domain::MAX_BODY_BYTES {
+        return Err(invalid("html", "is too large"));
     }
+    Ok((body, if html.is_empty() { String::new() } else { ammonia::clean(html) }))
 }
 
-fn later(issue: &str) -> Status {
-    Status::unimplemented(format!("arrives with {issue}"))
+fn attachment_ids(refs: &[pb::AttachmentRef]) -> Result<Vec<Uuid>, TicketError> {
+    if refs.len() > 10 {
+        return Err(invalid("attachments", "at most 10 per message"));
+    }
+    refs.iter()
+        .map(|a| Uuid::parse_str(&a.id).map_err(|_| invalid("attachments", "names an unknown attachment")))
+        .collect()
 }
 
 #[tonic::async_trait]
@@ -49,85 +91,88 @@ impl TicketService for TicketsGrpc {
     async fn create_ticket(&self, request: Request<pb::CreateTicketRequest>) -> Result<Response<pb::Ticket>, Status> {
         let caller = caller(&request);
         let request = request.into_inner();
-        let (contact_id, author, channel) = match &caller {
+        let (contact_id, channel) = match &caller {
             Caller::Anonymous => return Err(TicketError::Unauthenticated.into()),
             Caller::Contact { id } => {
                 if !request.contact_id.is_empty() && request.contact_id != id.to_string() {
                     return Err(TicketError::PermissionDenied.into());
                 }
-                (*id, Author::Contact(*id), Channel::Portal)
+                (*id, Channel::Portal)
             }
-            Caller::Staff { id, .. } => (on_behalf_of(&request.contact_id)?, Author::Agent(*id), requested_channel(request.channel)),
-            Caller::Service { .. } => (on_behalf_of(&request.contact_id)?, Author::System, requested_channel(request.channel)),
+            Caller::Staff { .. } | Caller::Service { .. } => (
+                uuid_field("contact_id", &request.contact_id)?
+                    .ok_or_else(|| invalid("contact_id", "agents and services must name the contact"))?,
+                Channel::from_i32(request.channel).unwrap_or(Channel::Api),
+            ),
         };
         let subject = Subject::parse(&request.subject)?;
-        let body = Body::parse(&request.text)?;
+        let (body, html) = body_and_html(&request.text, &request.html)?;
+        let category_id = uuid_field("category_id", &request.category_id)?;
+        let custom_fields = self.checked_fields(category_id, values_from_pb(request.custom_fields)).await?;
+        let priority = match request.priority_id.as_str() {
+            "" => None,
+            raw => {
+                let id = parse_slug_id("priority_id", raw)?;
+                if !self.store.priority_exists(&id).await.map_err(db_error)? {
+                    return Err(invalid("priority_id", "is not a priority").into());
+                }
+                Some(id)
+            }
+        };
+        let attachments = attachment_ids(&request.attachments)?;
         let ticket = self
             .store
             .create_ticket(NewTicket {
                 contact_id,
                 subject: &subject,
                 body: &body,
-                html: "",
+                html: &html,
+                original: &request.html,
                 channel,
-                author,
+                author: author(&caller),
+                priority: priority.as_deref(),
+                category_id,
+                custom_fields: &custom_fields,
+                due_at: time_from_pb("due_at", request.due_at)?,
+                attachments: &attachments,
                 inbound: None,
                 automatic: false,
             })
             .await
-            .map_err(db_error)?
-            .ok_or_else(|| helpdesk_kit::error::internal("a new ticket without an inbound key was not created"))?;
+            .map_err(|e| match e {
+                sqlx::Error::Protocol(_) => invalid("attachments", "an attachment is not one you uploaded, or is already attached").into(),
+                other => db_error(other),
+            })?
+            .ok_or_else(|| helpdesk_kit::error::internal("a ticket without an inbound key was not created"))?;
         tracing::info!(ticket = %ticket.id, number = ticket.number, "ticket created");
         Ok(Response::new(ticket_to_pb(ticket)))
     }
 
     #[tracing::instrument(skip_all)]
     async fn get_ticket(&self, request: Request<pb::GetTicketRequest>) -> Result<Response<pb::Ticket>, Status> {
-        let visibility = visibility(&caller(&request))?;
+        let caller = caller(&request);
         let ticket = match request.into_inner().key {
-            Some(pb::get_ticket_request::Key::Id(id)) => {
-                let id = helpdesk_kit::error::parse_id(&id, "ticket")?;
-                self.store.ticket_by_id(id).await
-            }
-            Some(pb::get_ticket_request::Key::Number(number)) => self.store.ticket_by_number(number).await,
-            None => return Err(TicketError::Invalid { field: "key", reason: "give id or number".into() }.into()),
-        }
-        .map_err(db_error)?
-        .filter(|ticket| visible(visibility, ticket))
-        .ok_or(TicketError::NotFound)?;
+            Some(pb::get_ticket_request::Key::Id(id)) => self.visible(&caller, ticket_id(&id)?).await?,
+            Some(pb::get_ticket_request::Key::Number(number)) => self
+                .store
+                .ticket_by_number(number, viewer(&caller)?)
+                .await
+                .map_err(db_error)?
+                .ok_or(TicketError::NotFound)?,
+            None => return Err(invalid("key", "give id or number").into()),
+        };
         Ok(Response::new(ticket_to_pb(ticket)))
     }
 
     #[tracing::instrument(skip_all)]
-    async fn list_tickets(
-        &self,
-        request: Request<pb::ListTicketsRequest>,
-    ) -> Result<Response<pb::ListTicketsResponse>, Status> {
-        let visibility = visibility(&caller(&request))?;
-        let request = request.into_inner();
-        let queue = match pb::Queue::try_from(request.queue).unwrap_or(pb::Queue::Unspecified) {
-            pb::Queue::Unspecified | pb::Queue::All => QueueFilter::All,
-            pb::Queue::Pending => QueueFilter::Pending,
-            pb::Queue::Completed => QueueFilter::Completed,
-            pb::Queue::Mine | pb::Queue::Unassigned => return Err(later("the tickets issue (#4)")),
-        };
-        let cursor = match request.page_token.as_str() {
-            "" => None,
-            token => Some(Cursor::decode(token)?),
-        };
-        let limit = page_size(request.page_size);
-        // One extra row tells whether another page follows.
-        let mut tickets = self
-            .store
-            .list(visibility, queue, cursor, limit + 1)
-            .await
-            .map_err(db_error)?;
-        let next_page_token = if tickets.len() > limit as usize {
-            tickets.truncate(limit as usize);
-            tickets
-                .last()
-                .map(|t| Cursor { created_at: t.created_at, id: t.id }.encode())
-                .unwrap_or_default()
+    async fn list_tickets(&self, request: Request<pb::ListTicketsRequest>) -> Result<Response<pb::ListTicketsResponse>, Status> {
+        let caller = caller(&request);
+        let viewer = viewer(&caller)?;
+        let query = list_query(request.into_inner(), matches!(viewer, Viewer::Staff(_)))?;
+        let mut tickets = self.store.list(viewer, &query).await.map_err(db_error)?;
+        let next_page_token = if tickets.len() > query.limit as usize {
+            tickets.truncate(query.limit as usize);
+            tickets.last().map(|t| next_cursor(&query, t).encode()).unwrap_or_default()
         } else {
             String::new()
         };
@@ -137,59 +182,158 @@ impl TicketService for TicketsGrpc {
         }))
     }
 
-    async fn count_tickets(
-        &self,
-        _request: Request<pb::CountTicketsRequest>,
-    ) -> Result<Response<pb::CountTicketsResponse>, Status> {
-        Err(later("the tickets issue (#4)"))
+    #[tracing::instrument(skip_all)]
+    async fn count_tickets(&self, request: Request<pb::CountTicketsRequest>) -> Result<Response<pb::CountTicketsResponse>, Status> {
+        let viewer = viewer(&caller(&request))?;
+        let scope = match pb::Scope::try_from(request.into_inner().scope) {
+            Ok(pb::Scope::Group) => crate::domain::query::Scope::Group,
+            _ => crate::domain::query::Scope::Own,
+        };
+        let counts = self.store.counts(viewer, scope).await.map_err(db_error)?;
+        let as_u64 = |n: i64| u64::try_from(n).unwrap_or(0);
+        Ok(Response::new(pb::CountTicketsResponse {
+            pending: as_u64(counts.pending),
+            completed: as_u64(counts.completed),
+            all: as_u64(counts.pending + counts.completed),
+            by_category: counts.by_category.into_iter().map(|(c, n)| (c.to_string(), as_u64(n))).collect(),
+        }))
     }
 
-    async fn list_messages(
-        &self,
-        _request: Request<pb::ListMessagesRequest>,
-    ) -> Result<Response<pb::ListMessagesResponse>, Status> {
-        Err(later("the tickets issue (#4)"))
+    #[tracing::instrument(skip_all)]
+    async fn list_messages(&self, request: Request<pb::ListMessagesRequest>) -> Result<Response<pb::ListMessagesResponse>, Status> {
+        let caller = caller(&request);
+        let ticket = self.visible(&caller, ticket_id(&request.get_ref().ticket_id)?).await?;
+        let with_notes = caller.is_staff_or_service();
+        let messages = self.store.messages(ticket.id, with_notes).await.map_err(db_error)?;
+        Ok(Response::new(pb::ListMessagesResponse {
+            messages: messages.into_iter().map(message_to_pb).collect(),
+            next_page_token: String::new(),
+        }))
     }
 
-    async fn reply(&self, _request: Request<pb::ReplyRequest>) -> Result<Response<pb::Message>, Status> {
-        Err(later("the tickets issue (#4)"))
+    #[tracing::instrument(skip_all)]
+    async fn reply(&self, request: Request<pb::ReplyRequest>) -> Result<Response<pb::Message>, Status> {
+        let caller = caller(&request);
+        let request = request.into_inner();
+        let ticket = self.visible(&caller, ticket_id(&request.ticket_id)?).await?;
+        let (body, html) = body_and_html(&request.text, &request.html)?;
+        let attachments = attachment_ids(&request.attachments)?;
+        let message = self
+            .store
+            .add_message(
+                ticket.id,
+                NewMessage {
+                    kind: KIND_REPLY,
+                    author: author(&caller),
+                    text: body.as_str(),
+                    html: &html,
+                    original: &request.html,
+                    channel: if matches!(caller, Caller::Contact { .. }) { Channel::Portal } else { Channel::Api },
+                    attachments: &attachments,
+                },
+                false,
+            )
+            .await?;
+        Ok(Response::new(message_to_pb(message)))
     }
 
-    async fn add_note(&self, _request: Request<pb::AddNoteRequest>) -> Result<Response<pb::Message>, Status> {
-        Err(later("the tickets issue (#4)"))
+    #[tracing::instrument(skip_all)]
+    async fn add_note(&self, request: Request<pb::AddNoteRequest>) -> Result<Response<pb::Message>, Status> {
+        let caller = caller(&request);
+        require_staff(&caller)?;
+        let request = request.into_inner();
+        let ticket = self.visible(&caller, ticket_id(&request.ticket_id)?).await?;
+        let body = Body::parse(&request.text)?;
+        let message = self
+            .store
+            .add_message(
+                ticket.id,
+                NewMessage {
+                    kind: KIND_NOTE,
+                    author: author(&caller),
+                    text: body.as_str(),
+                    html: "",
+                    original: "",
+                    channel: Channel::Api,
+                    attachments: &[],
+                },
+                false,
+            )
+            .await?;
+        Ok(Response::new(message_to_pb(message)))
     }
 
-    async fn update_ticket(&self, _request: Request<pb::UpdateTicketRequest>) -> Result<Response<pb::Ticket>, Status> {
-        Err(later("the tickets issue (#4)"))
+    #[tracing::instrument(skip_all)]
+    async fn update_ticket(&self, request: Request<pb::UpdateTicketRequest>) -> Result<Response<pb::Ticket>, Status> {
+        let caller = caller(&request);
+        require_staff(&caller)?;
+        let request = request.into_inner();
+        let ticket = self.visible(&caller, ticket_id(&request.ticket_id)?).await?;
+        let mut change = TicketChange {
+            status: request.status_id.as_deref().map(|s| parse_slug_id("status_id", s)).transpose()?,
+            priority: request.priority_id.as_deref().map(|p| parse_slug_id("priority_id", p)).transpose()?,
+            assignee: request.assignee_id.as_deref().map(|a| uuid_field("assignee_id", a)).transpose()?,
+            ..Default::default()
+        };
+        if request.clear_due_at {
+            change.due_at = Some(None);
+        } else if let Some(due) = time_from_pb("due_at", request.due_at)? {
+            change.due_at = Some(Some(due));
+        }
+        let values = values_from_pb(request.custom_fields);
+        if let Some(raw) = request.category_id.as_deref() {
+            let category = uuid_field("category_id", raw)?;
+            let fields = self.checked_fields(category, values).await?;
+            change.category = Some((category, serde_json::to_value(fields).map_err(helpdesk_kit::error::internal)?));
+        } else if !values.is_empty() {
+            let fields = self.checked_fields(ticket.category_id, values).await?;
+            change.custom_fields = Some(serde_json::to_value(fields).map_err(helpdesk_kit::error::internal)?);
+        }
+        self.store.update_ticket(ticket.id, change, &actor_id(&caller)).await?;
+        Ok(Response::new(ticket_to_pb(self.visible(&caller, ticket.id).await?)))
     }
 
-    async fn complete_ticket(
-        &self,
-        _request: Request<pb::CompleteTicketRequest>,
-    ) -> Result<Response<pb::Ticket>, Status> {
-        Err(later("the tickets issue (#4)"))
+    #[tracing::instrument(skip_all)]
+    async fn complete_ticket(&self, request: Request<pb::CompleteTicketRequest>) -> Result<Response<pb::Ticket>, Status> {
+        let caller = caller(&request);
+        let ticket = self.visible(&caller, ticket_id(&request.get_ref().ticket_id)?).await?;
+        match &caller {
+            Caller::Contact { id } => self.store.self_close(ticket.id, *id).await?,
+            _ => {
+                let change = TicketChange { status: Some("completed".into()), ..Default::default() };
+                self.store.update_ticket(ticket.id, change, &actor_id(&caller)).await?;
+            }
+        }
+        Ok(Response::new(ticket_to_pb(self.visible(&caller, ticket.id).await?)))
     }
 
-    async fn log_time(&self, _request: Request<pb::LogTimeRequest>) -> Result<Response<pb::TimeEntry>, Status> {
-        Err(later("the tickets issue (#4)"))
+    #[tracing::instrument(skip_all)]
+    async fn log_time(&self, request: Request<pb::LogTimeRequest>) -> Result<Response<pb::TimeEntry>, Status> {
+        let caller = caller(&request);
+        require_staff(&caller)?;
+        let request = request.into_inner();
+        let ticket = self.visible(&caller, ticket_id(&request.ticket_id)?).await?;
+        let minutes = parse_entry_minutes(request.minutes)?;
+        if request.note.chars().count() > 1000 {
+            return Err(invalid("note", "is longer than 1000 characters").into());
+        }
+        let entry = self
+            .store
+            .log_time(ticket.id, &actor_id(&caller), minutes, request.note.trim())
+            .await
+            .map_err(db_error)?
+            .ok_or(TicketError::NotFound)?;
+        Ok(Response::new(pb::TimeEntry {
+            id: entry.id.to_string(),
+            ticket_id: ticket.id.to_string(),
+            agent_id: entry.agent_id,
+            minutes: entry.minutes,
+            note: entry.note,
+            created_at: Some(helpdesk_kit::events::timestamp(entry.created_at)),
+        }))
     }
 
-    async fn get_attachment(
-        &self,
-        _request: Request<pb::GetAttachmentRequest>,
-    ) -> Result<Response<pb::AttachmentRef>, Status> {
-        Err(later("the tickets issue (#4)"))
+    async fn get_attachment(&self, _request: Request<pb::GetAttachmentRequest>) -> Result<Response<pb::AttachmentRef>, Status> {
+        Err(Status::unimplemented("attachments are not built yet"))
     }
-}
-
-/// Staff and services file for a contact they name.
-fn on_behalf_of(contact_id: &str) -> Result<Uuid, TicketError> {
-    Uuid::parse_str(contact_id).map_err(|_| TicketError::Invalid {
-        field: "contact_id",
-        reason: "agents and services must name the contact the ticket is for".into(),
-    })
-}
-
-fn requested_channel(raw: i32) -> Channel {
-    Channel::from_i32(raw).unwrap_or(Channel::Api)
 }

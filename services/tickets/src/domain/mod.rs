@@ -1,14 +1,19 @@
 //! The ticket model and the rules on its inputs. Wire values become these types at the edge
-//! (`grpc`, `events`), so the store never sees an unchecked subject, body or cursor.
+//! (`grpc`, `events`), so the store never sees an unchecked subject, body, field value or cursor.
+//!
+//! - `fields`: custom-field definitions and value validation;
+//! - `query`: what a ticket list asks for (scope, queue, filters, sort, search) and its cursor;
+//! - `time`: the group support-time ledger's arithmetic and alert states.
 
-use base64::Engine;
+pub mod fields;
+pub mod query;
+pub mod time;
+
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 pub const MAX_SUBJECT_CHARS: usize = 255;
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
-pub const DEFAULT_PAGE_SIZE: u32 = 25;
-pub const MAX_PAGE_SIZE: u32 = 100;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TicketError {
@@ -20,9 +25,14 @@ pub enum TicketError {
     Unauthenticated,
     #[error("the caller may not do this")]
     PermissionDenied,
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// A store or peer failure: logged in full, returned opaque.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
-fn invalid(field: &'static str, reason: impl Into<String>) -> TicketError {
+pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> TicketError {
     TicketError::Invalid { field, reason: reason.into() }
 }
 
@@ -44,18 +54,6 @@ impl Channel {
             4 => Some(Self::Api),
             _ => None,
         }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TicketStatus {
-    Open,
-    Completed,
-}
-
-impl TicketStatus {
-    pub fn from_db(raw: &str) -> Self {
-        if raw == "completed" { Self::Completed } else { Self::Open }
     }
 }
 
@@ -125,58 +123,50 @@ impl Body {
     }
 }
 
+/// A ticket as read back, with its status and priority resolved.
 #[derive(Debug, Clone)]
 pub struct Ticket {
     pub id: Uuid,
     pub number: i64,
     pub subject: String,
     pub contact_id: Uuid,
+    pub group_id: Option<Uuid>,
     pub channel: i16,
-    pub status: TicketStatus,
+    pub status: String,
+    pub status_name: String,
+    pub status_kind: i16,
+    pub priority: String,
+    pub priority_name: String,
+    pub priority_rank: i16,
+    pub category_id: Option<Uuid>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub assignee_id: Option<Uuid>,
+    pub custom_fields: std::collections::BTreeMap<String, fields::FieldValue>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub message_count: i64,
 }
 
-/// Which tickets a list shows by status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum QueueFilter {
-    All,
-    Pending,
-    Completed,
+/// `tickets.v1.StatusKind` numbers as stored.
+pub const PENDING: i16 = 1;
+pub const COMPLETED: i16 = 2;
+
+/// An admin-defined id (status, priority): 1-40 lower-case letters, digits or `_`.
+pub fn parse_slug_id(field: &'static str, raw: &str) -> Result<String, TicketError> {
+    let raw = raw.trim();
+    if raw.is_empty() || raw.len() > 40 || !raw.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+        return Err(invalid(field, "must be 1-40 lower-case letters, digits or _"));
+    }
+    Ok(raw.to_string())
 }
 
-/// Keyset cursor for lists ordered newest first: the last row's (created_at, id).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cursor {
-    pub created_at: DateTime<Utc>,
-    pub id: Uuid,
-}
-
-impl Cursor {
-    pub fn encode(&self) -> String {
-        let raw = format!("{}|{}", self.created_at.timestamp_micros(), self.id);
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+/// Display names of statuses, priorities and categories: 1-100 characters.
+pub fn parse_name(field: &'static str, raw: &str) -> Result<String, TicketError> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(invalid(field, "must be 1-100 characters"));
     }
-
-    pub fn decode(token: &str) -> Result<Self, TicketError> {
-        let bad = || invalid("page_token", "is not a token this service issued");
-        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
-        let raw = String::from_utf8(raw).map_err(|_| bad())?;
-        let (micros, id) = raw.split_once('|').ok_or_else(bad)?;
-        let micros: i64 = micros.parse().map_err(|_| bad())?;
-        Ok(Self {
-            created_at: DateTime::from_timestamp_micros(micros).ok_or_else(bad)?,
-            id: Uuid::parse_str(id).map_err(|_| bad())?,
-        })
-    }
-}
-
-pub fn page_size(requested: u32) -> u32 {
-    match requested {
-        0 => DEFAULT_PAGE_SIZE,
-        n => n.min(MAX_PAGE_SIZE),
-    }
+    Ok(name.to_string())
 }
 
 #[cfg(test)]
@@ -205,22 +195,4 @@ mod tests {
         assert!(Body::lenient(&"z".repeat(MAX_BODY_BYTES + 1)).is_err());
     }
 
-    #[test]
-    fn a_cursor_survives_a_round_trip_and_junk_is_refused() {
-        let cursor = Cursor {
-            created_at: DateTime::from_timestamp_micros(1_700_000_000_123_456).expect("time"),
-            id: Uuid::new_v4(),
-        };
-        assert_eq!(Cursor::decode(&cursor.encode()).expect("decodes"), cursor);
-        for junk in ["", "!!!", "bm9wZQ", "MTIzfG5vdC1hLXV1aWQ"] {
-            assert!(Cursor::decode(junk).is_err(), "{junk}");
-        }
-    }
-
-    #[test]
-    fn page_sizes_default_and_cap() {
-        assert_eq!(page_size(0), DEFAULT_PAGE_SIZE);
-        assert_eq!(page_size(7), 7);
-        assert_eq!(page_size(10_000), MAX_PAGE_SIZE);
-    }
 }

@@ -1,0 +1,256 @@
+//! Tickets' SQL. Every change is committed together with its outbox event; an inbound message's
+//! (channel, external id) row is written in the same transaction as the ticket it makes, so a
+//! redelivery finds it and does nothing.
+//!
+//! - this module: the store handle, reading tickets, creating them;
+//! - `list`: My Tickets and agent queues (filters, sorts, search, keyset pages, counts);
+//! - `conversation`: replies, notes, system entries, ticket updates, self-close;
+//! - `admin`: statuses, priorities, categories;
+//! - `groups`: identity's groups and settings as tickets keeps them;
+//! - `time`: the support-time ledger;
+//! - `inbound`: the inbound-message keys and the quarantine.
+
+mod admin;
+mod conversation;
+mod groups;
+pub mod inbound;
+mod list;
+mod time;
+
+pub use admin::{CategoryRow, PriorityRow, StatusRow};
+pub use conversation::{NewMessage, StoredMessage, TicketChange};
+pub use list::next_cursor;
+
+use std::collections::BTreeMap;
+
+use helpdesk_kit::outbox;
+use helpdesk_proto::events::v1::{TicketCreated, event::Payload};
+use sqlx::{PgConnection, PgPool, Row, postgres::PgRow};
+use uuid::Uuid;
+
+use crate::domain::{Body, Channel, Subject, Ticket, fields::FieldValue};
+
+/// `tickets.v1.MessageKind` numbers as stored.
+pub const KIND_REPLY: i16 = 1;
+pub const KIND_NOTE: i16 = 2;
+pub const KIND_SYSTEM: i16 = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Author {
+    Contact(Uuid),
+    Agent(Uuid),
+    System,
+}
+
+impl Author {
+    pub fn kind_and_id(&self) -> (i16, String) {
+        match self {
+            Author::Contact(id) => (1, id.to_string()),
+            Author::Agent(id) => (2, id.to_string()),
+            Author::System => (3, String::new()),
+        }
+    }
+}
+
+/// Who is asking: a contact sees their own tickets and their sharing groups'; staff see all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Viewer {
+    Contact(Uuid),
+    Staff(Option<Uuid>),
+}
+
+/// The inbound message a ticket is made from, by its deduplication key.
+pub struct InboundKey<'a> {
+    pub channel: i16,
+    pub external_id: &'a str,
+}
+
+pub struct NewTicket<'a> {
+    pub contact_id: Uuid,
+    pub subject: &'a Subject,
+    pub body: &'a Body,
+    pub html: &'a str,
+    pub original: &'a str,
+    pub channel: Channel,
+    pub author: Author,
+    pub priority: Option<&'a str>,
+    pub category_id: Option<Uuid>,
+    pub custom_fields: &'a BTreeMap<String, FieldValue>,
+    pub due_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub attachments: &'a [Uuid],
+    pub inbound: Option<InboundKey<'a>>,
+    /// Auto-replies and bulk mail: recorded, but no acknowledgement goes out.
+    pub automatic: bool,
+}
+
+const TICKET_SELECT: &str = "SELECT t.id, t.number, t.subject, t.contact_id, t.group_id, t.channel,
+    t.status, s.name AS status_name, t.status_kind, t.priority, p.name AS priority_name, t.priority_rank,
+    t.category_id, t.due_at, t.assignee_id, t.custom_fields, t.created_at, t.updated_at,
+    (SELECT count(*) FROM messages m WHERE m.ticket_id = t.id AND m.kind <> 2) AS message_count
+    FROM tickets t JOIN statuses s ON s.id = t.status JOIN priorities p ON p.id = t.priority";
+
+/// Contacts see a ticket that is theirs, or that belongs to a group they are in that shares.
+const CONTACT_MAY_SEE: &str = "(t.contact_id = $2 OR t.group_id IN (
+    SELECT gm.group_id FROM group_members gm JOIN contact_groups g ON g.id = gm.group_id
+    WHERE gm.contact_id = $2 AND g.share_tickets))";
+
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+    relay: outbox::Waker,
+}
+
+impl Store {
+    pub fn new(pool: PgPool, relay: outbox::Waker) -> Self {
+        Self { pool, relay }
+    }
+
+    /// Creates the ticket with its first message. `None` when `inbound` names a message that was
+    /// already turned into a ticket. The contact's group is the one they are in now.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn create_ticket(&self, new: NewTicket<'_>) -> sqlx::Result<Option<Ticket>> {
+        let ticket_id = Uuid::now_v7();
+        let message_id = Uuid::now_v7();
+        let mut tx = self.pool.begin().await?;
+        if let Some(inbound) = &new.inbound
+            && !inbound::claim(&mut tx, inbound, ticket_id, message_id).await?
+        {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let priority = match new.priority {
+            Some(p) => p.to_string(),
+            None => sqlx::query_scalar("SELECT id FROM priorities WHERE is_default").fetch_optional(&mut *tx).await?
+                .unwrap_or_else(|| "normal".to_string()),
+        };
+        let number: i64 = sqlx::query_scalar(
+            "INSERT INTO tickets (id, subject, contact_id, channel, status, status_kind, priority, priority_rank,
+                                  category_id, due_at, group_id, custom_fields, search)
+             VALUES ($1, $2, $3, $4, 'open', 1, $5, (SELECT rank FROM priorities WHERE id = $5),
+                     $6, $7, (SELECT gm.group_id FROM group_members gm WHERE gm.contact_id = $3 ORDER BY gm.group_id LIMIT 1),
+                     $8, -- Search indexes the first 4 KiB of each message, so a long thread stays within Postgres' limits.
+                     to_tsvector('english', $2 || ' ' || left($9, 4096)))
+             RETURNING number",
+        )
+        .bind(ticket_id)
+        .bind(new.subject.as_str())
+        .bind(new.contact_id)
+        .bind(new.channel as i16)
+        .bind(&priority)
+        .bind(new.category_id)
+        .bind(new.due_at)
+        .bind(sqlx::types::Json(new.custom_fields))
+        .bind(new.body.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        conversation::insert_message(
+            &mut tx,
+            ticket_id,
+            message_id,
+            &NewMessage {
+                kind: KIND_REPLY,
+                author: new.author,
+                text: new.body.as_str(),
+                html: new.html,
+                original: new.original,
+                channel: new.channel,
+                attachments: new.attachments,
+            },
+        )
+        .await?;
+        outbox::enqueue(
+            &mut tx,
+            Payload::TicketCreated(TicketCreated {
+                ticket_id: ticket_id.to_string(),
+                number,
+                contact_id: new.contact_id.to_string(),
+                subject: new.subject.as_str().to_string(),
+                channel: new.channel as i32,
+                first_message_id: message_id.to_string(),
+                inbound_external_id: new.inbound.as_ref().map(|i| i.external_id.to_string()).unwrap_or_default(),
+                automatic: new.automatic,
+            }),
+        )
+        .await?;
+        tx.commit().await?;
+        self.relay.wake();
+        self.ticket(ticket_id, Viewer::Staff(None)).await
+    }
+
+    /// The ticket, if the viewer may see it.
+    pub async fn ticket(&self, id: Uuid, viewer: Viewer) -> sqlx::Result<Option<Ticket>> {
+        self.ticket_where("t.id = $1", id, viewer).await
+    }
+
+    pub async fn ticket_by_number(&self, number: i64, viewer: Viewer) -> sqlx::Result<Option<Ticket>> {
+        let sql = format!("{TICKET_SELECT} WHERE t.number = $1 AND ($3 OR {CONTACT_MAY_SEE})");
+        let (contact, staff) = viewer_binds(viewer);
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(number)
+            .bind(contact)
+            .bind(staff)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| ticket_from_row(&row))
+            .transpose()
+    }
+
+    async fn ticket_where(&self, predicate: &str, id: Uuid, viewer: Viewer) -> sqlx::Result<Option<Ticket>> {
+        let sql = format!("{TICKET_SELECT} WHERE {predicate} AND ($3 OR {CONTACT_MAY_SEE})");
+        let (contact, staff) = viewer_binds(viewer);
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .bind(contact)
+            .bind(staff)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| ticket_from_row(&row))
+            .transpose()
+    }
+
+    pub(crate) fn wake_relay(&self) {
+        self.relay.wake();
+    }
+}
+
+/// Binds for `$2` (the contact) and `$3` (true for staff, who see everything).
+fn viewer_binds(viewer: Viewer) -> (Uuid, bool) {
+    match viewer {
+        Viewer::Contact(id) => (id, false),
+        Viewer::Staff(_) => (Uuid::nil(), true),
+    }
+}
+
+pub(crate) fn ticket_from_row(row: &PgRow) -> sqlx::Result<Ticket> {
+    let fields: sqlx::types::Json<BTreeMap<String, FieldValue>> = row.try_get("custom_fields")?;
+    Ok(Ticket {
+        id: row.try_get("id")?,
+        number: row.try_get("number")?,
+        subject: row.try_get("subject")?,
+        contact_id: row.try_get("contact_id")?,
+        group_id: row.try_get("group_id")?,
+        channel: row.try_get("channel")?,
+        status: row.try_get("status")?,
+        status_name: row.try_get("status_name")?,
+        status_kind: row.try_get("status_kind")?,
+        priority: row.try_get("priority")?,
+        priority_name: row.try_get("priority_name")?,
+        priority_rank: row.try_get("priority_rank")?,
+        category_id: row.try_get("category_id")?,
+        due_at: row.try_get("due_at")?,
+        assignee_id: row.try_get("assignee_id")?,
+        custom_fields: fields.0,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        message_count: row.try_get("message_count")?,
+    })
+}
+
+/// Marks the ticket as updated now.
+pub(crate) async fn touch(conn: &mut PgConnection, ticket_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("UPDATE tickets SET updated_at = now() WHERE id = $1")
+        .bind(ticket_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
