@@ -1,39 +1,24 @@
 //! The gateway's wiring: lazily connected gRPC clients, the router, the body limit, and serving
-//! until shutdown. State is split per backend so each handler receives just the client it uses.
+//! until shutdown. Each resource module brings its routes with the clients it uses as state.
 
 use std::{net::SocketAddr, time::Duration};
 
 use axum::{
     Json, Router,
-    extract::{DefaultBodyLimit, FromRef},
+    extract::DefaultBodyLimit,
     routing::get,
 };
 use helpdesk_kit::{CancellationToken, config::Config};
-use helpdesk_proto::{kb::v1::kb_service_client::KbServiceClient, tickets::v1::ticket_service_client::TicketServiceClient};
+use helpdesk_proto::{
+    kb::v1::kb_service_client::KbServiceClient,
+    tickets::v1::{ticket_admin_service_client::TicketAdminServiceClient, ticket_service_client::TicketServiceClient},
+};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tonic::transport::{Channel, Endpoint};
 use tower_http::trace::TraceLayer;
 
 use crate::api;
-
-#[derive(Clone)]
-struct Backends {
-    tickets: TicketServiceClient<Channel>,
-    kb: KbServiceClient<Channel>,
-}
-
-impl FromRef<Backends> for TicketServiceClient<Channel> {
-    fn from_ref(backends: &Backends) -> Self {
-        backends.tickets.clone()
-    }
-}
-
-impl FromRef<Backends> for KbServiceClient<Channel> {
-    fn from_ref(backends: &Backends) -> Self {
-        backends.kb.clone()
-    }
-}
 
 pub struct App {
     listener: TcpListener,
@@ -49,17 +34,21 @@ fn channel(url: &str) -> anyhow::Result<Channel> {
 
 impl App {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        let backends = Backends {
-            tickets: TicketServiceClient::new(channel(&config.endpoints.tickets)?),
-            kb: KbServiceClient::new(channel(&config.endpoints.kb)?),
+        let tickets_channel = channel(&config.endpoints.tickets)?;
+        let tickets = api::tickets::TicketClients {
+            tickets: TicketServiceClient::new(tickets_channel.clone()),
+            admin: TicketAdminServiceClient::new(tickets_channel),
         };
+        let kb = KbServiceClient::new(channel(&config.endpoints.kb)?);
         let router = Router::new()
             .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
-            .route("/api/v1/tickets", get(api::tickets::list).post(api::tickets::create))
-            .route("/api/v1/tickets/{id}", get(api::tickets::get))
-            .route("/api/v1/kb/search", get(api::kb::search))
-            .route("/api/v1/kb/articles/{slug}", get(api::kb::article))
-            .with_state(backends)
+            .merge(api::tickets::routes(tickets))
+            .merge(
+                Router::new()
+                    .route("/api/v1/kb/search", get(api::kb::search))
+                    .route("/api/v1/kb/articles/{slug}", get(api::kb::article))
+                    .with_state(kb),
+            )
             .layer(DefaultBodyLimit::max(config.gateway.body_limit_bytes))
             .layer(TraceLayer::new_for_http());
         let listener = TcpListener::bind(config.gateway.listen)

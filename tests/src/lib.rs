@@ -218,6 +218,34 @@ impl TestEnv {
         }
     }
 
+    /// Publishes an event as its owning service would (used to play identity's group and
+    /// settings events to tickets).
+    pub async fn publish_event(&self, payload: helpdesk_proto::events::v1::event::Payload) {
+        let event = helpdesk_kit::events::new_event(payload.clone());
+        let subject = helpdesk_kit::events::subject_of(&self.subjects(), &payload);
+        let message = async_nats::jetstream::message::PublishMessage::build()
+            .message_id(event.id.clone())
+            .payload(event.encode_to_vec().into());
+        self.jetstream()
+            .await
+            .send_publish(subject, message)
+            .await
+            .expect("publish")
+            .await
+            .expect("stream ack");
+    }
+
+    /// A token for an agent or admin, signed with this deployment's key as identity signs them.
+    pub fn staff_token(&self, role: helpdesk_kit::auth::StaffRole) -> (uuid::Uuid, String) {
+        let pem = helpdesk_kit::auth::keys::signing_pem(&self.config.auth.key_dir).expect("signing key");
+        let signer = helpdesk_kit::auth::TokenSigner::from_pem(&pem, Duration::from_secs(600)).expect("signer");
+        let id = uuid::Uuid::new_v4();
+        let (token, _) = signer
+            .issue(&helpdesk_kit::auth::Caller::Staff { id, role })
+            .expect("token");
+        (id, token)
+    }
+
     /// Drops the database and the streams; call at the end of a test.
     pub async fn cleanup(self) {
         let js = self.jetstream().await;
@@ -286,6 +314,53 @@ impl ChildServer {
     /// SIGKILL: no graceful shutdown, no chance to flush anything.
     pub async fn kill(mut self) {
         self.child.kill().await.expect("kill the helpdesk process");
+    }
+}
+
+/// Retries `check` (bounded, 15 s) until it returns true; for effects of asynchronous events.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..150 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+/// JSON calls to the gateway as one caller (or anonymously), answering (status, body).
+pub struct Api {
+    base: String,
+    token: Option<String>,
+    http: reqwest::Client,
+}
+
+impl Api {
+    pub fn new(base: &str, token: Option<&str>) -> Self {
+        Self { base: base.to_string(), token: token.map(str::to_string), http: http() }
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
+        let request = match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        };
+        let response = request.send().await.expect("HTTP request");
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(serde_json::Value::Null);
+        (status, body)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        self.send(self.http.get(format!("{}{path}", self.base))).await
+    }
+
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        self.send(self.http.post(format!("{}{path}", self.base)).json(&body)).await
     }
 }
 

@@ -1,12 +1,23 @@
-//! `/api/v1/tickets`: file, list and read tickets as the signed-in contact.
+//! `/api/v1/tickets` and friends: what the contact portal needs — file a ticket (with category,
+//! priority, due date and custom fields), My Tickets (queues, scope, filters, sort, search, keyset
+//! pages, counts), the conversation, replies, marking complete — plus the reference lists
+//! (statuses, priorities, categories) and a group's support time. Every call carries the caller's
+//! own token; the tickets service decides what they may see.
+
+use std::collections::HashMap;
 
 use axum::{
-    Json,
+    Json, Router,
     extract::{Path, Query, State},
     http::StatusCode,
+    routing::{get, post},
 };
-use helpdesk_proto::tickets::v1::{self as pb, ticket_service_client::TicketServiceClient};
+use chrono::{DateTime, Utc};
+use helpdesk_proto::tickets::v1::{
+    self as pb, ticket_admin_service_client::TicketAdminServiceClient, ticket_service_client::TicketServiceClient,
+};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tonic::transport::Channel;
 
 use crate::{
@@ -15,19 +26,34 @@ use crate::{
     error::ApiError,
 };
 
-#[derive(Deserialize)]
-pub struct CreateTicket {
-    subject: String,
-    message: String,
+/// The gRPC clients these handlers use.
+#[derive(Clone)]
+pub struct TicketClients {
+    pub tickets: TicketServiceClient<Channel>,
+    pub admin: TicketAdminServiceClient<Channel>,
 }
 
-#[derive(Deserialize)]
-pub struct ListQuery {
-    /// `all` (default), `pending` or `completed`.
-    queue: Option<String>,
-    page_size: Option<u32>,
-    page_token: Option<String>,
+pub fn routes(clients: TicketClients) -> Router {
+    Router::new()
+        .route("/api/v1/tickets", get(list).post(create))
+        .route("/api/v1/tickets/counts", get(counts))
+        .route("/api/v1/tickets/{id}", get(get_one))
+        .route("/api/v1/tickets/{id}/messages", get(messages).post(reply))
+        .route("/api/v1/tickets/{id}/complete", post(complete))
+        .route("/api/v1/statuses", get(statuses))
+        .route("/api/v1/priorities", get(priorities))
+        .route("/api/v1/categories", get(categories))
+        .route("/api/v1/groups/{id}/time", get(group_time))
+        .with_state(clients)
 }
+
+fn unprocessable(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message)
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON shapes
+// ---------------------------------------------------------------------------------------------
 
 #[derive(Serialize)]
 pub struct TicketJson {
@@ -35,27 +61,75 @@ pub struct TicketJson {
     number: i64,
     subject: String,
     status: String,
+    status_name: String,
     status_kind: &'static str,
+    priority: String,
+    priority_name: String,
+    category_id: Option<String>,
+    due_at: Option<String>,
+    assignee_id: Option<String>,
+    group_id: Option<String>,
     channel: &'static str,
     contact_id: String,
+    custom_fields: serde_json::Map<String, Value>,
     message_count: u32,
     created_at: Option<String>,
     updated_at: Option<String>,
 }
 
-#[derive(Serialize)]
-pub struct TicketPage {
-    tickets: Vec<TicketJson>,
-    next_page_token: Option<String>,
+fn non_empty(raw: String) -> Option<String> {
+    Some(raw).filter(|s| !s.is_empty())
+}
+
+fn status_kind(kind: i32) -> &'static str {
+    match pb::StatusKind::try_from(kind) {
+        Ok(pb::StatusKind::Completed) => "completed",
+        _ => "pending",
+    }
+}
+
+fn value_json(value: pb::FieldValue) -> Value {
+    use pb::field_value::Value as V;
+    match value.value {
+        Some(V::Text(t) | V::Date(t)) => Value::String(t),
+        Some(V::Number(n)) => serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number),
+        Some(V::Checkbox(b)) => Value::Bool(b),
+        Some(V::Options(o)) => Value::Array(o.values.into_iter().map(Value::String).collect()),
+        None => Value::Null,
+    }
+}
+
+/// JSON field values to proto: strings, finite numbers, booleans, arrays of strings.
+fn values_pb(values: serde_json::Map<String, Value>) -> Result<HashMap<String, pb::FieldValue>, ApiError> {
+    use pb::field_value::Value as V;
+    values
+        .into_iter()
+        .map(|(key, value)| {
+            let value = match value {
+                Value::String(s) => V::Text(s),
+                Value::Number(n) => V::Number(n.as_f64().ok_or_else(|| unprocessable(format!("custom_fields: {key}: not a number")))?),
+                Value::Bool(b) => V::Checkbox(b),
+                Value::Array(items) => V::Options(pb::StringList {
+                    values: items
+                        .into_iter()
+                        .map(|i| match i {
+                            Value::String(s) => Ok(s),
+                            _ => Err(unprocessable(format!("custom_fields: {key}: options are strings"))),
+                        })
+                        .collect::<Result<_, _>>()?,
+                }),
+                _ => return Err(unprocessable(format!("custom_fields: {key}: unsupported value"))),
+            };
+            Ok((key, pb::FieldValue { value: Some(value) }))
+        })
+        .collect()
 }
 
 fn ticket_json(ticket: pb::Ticket) -> TicketJson {
     let status = ticket.status.unwrap_or_default();
+    let priority = ticket.priority.unwrap_or_default();
     TicketJson {
-        status_kind: match pb::StatusKind::try_from(status.kind) {
-            Ok(pb::StatusKind::Completed) => "completed",
-            _ => "pending",
-        },
+        status_kind: status_kind(status.kind),
         channel: match pb::Channel::try_from(ticket.channel) {
             Ok(pb::Channel::Portal) => "portal",
             Ok(pb::Channel::Email) => "email",
@@ -64,31 +138,111 @@ fn ticket_json(ticket: pb::Ticket) -> TicketJson {
         },
         created_at: rfc3339(ticket.created_at.as_ref()),
         updated_at: rfc3339(ticket.updated_at.as_ref()),
+        due_at: rfc3339(ticket.due_at.as_ref()),
         id: ticket.id,
         number: ticket.number,
         subject: ticket.subject,
-        status: status.name,
+        status: status.id,
+        status_name: status.name,
+        priority: priority.id,
+        priority_name: priority.name,
+        category_id: non_empty(ticket.category_id),
+        assignee_id: non_empty(ticket.assignee_id),
+        group_id: non_empty(ticket.group_id),
         contact_id: ticket.contact_id,
+        custom_fields: ticket.custom_fields.into_iter().map(|(k, v)| (k, value_json(v))).collect(),
         message_count: ticket.message_count,
     }
 }
 
-pub async fn create(
-    State(mut tickets): State<TicketServiceClient<Channel>>,
+fn timestamp(field: &str, raw: &str) -> Result<prost_types::Timestamp, ApiError> {
+    let at: DateTime<Utc> = DateTime::parse_from_rfc3339(raw)
+        .map_err(|_| unprocessable(format!("{field}: expected an RFC 3339 time")))?
+        .into();
+    Ok(helpdesk_kit::events::timestamp(at))
+}
+
+fn optional_timestamp(field: &str, raw: Option<&str>) -> Result<Option<prost_types::Timestamp>, ApiError> {
+    raw.filter(|r| !r.is_empty()).map(|r| timestamp(field, r)).transpose()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tickets
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+pub struct CreateTicket {
+    subject: String,
+    message: String,
+    #[serde(default)]
+    category_id: String,
+    #[serde(default)]
+    priority: String,
+    due_at: Option<String>,
+    #[serde(default)]
+    custom_fields: serde_json::Map<String, Value>,
+}
+
+async fn create(
+    State(mut clients): State<TicketClients>,
     Bearer(token): Bearer,
     Json(body): Json<CreateTicket>,
 ) -> Result<(StatusCode, Json<TicketJson>), ApiError> {
     let request = pb::CreateTicketRequest {
         subject: body.subject,
         text: body.message,
+        category_id: body.category_id,
+        priority_id: body.priority,
+        due_at: optional_timestamp("due_at", body.due_at.as_deref())?,
+        custom_fields: values_pb(body.custom_fields)?,
         ..Default::default()
     };
-    let ticket = tickets.create_ticket(as_caller(request, Some(&token))?).await?.into_inner();
+    let ticket = clients.tickets.create_ticket(as_caller(request, Some(&token))?).await?.into_inner();
     Ok((StatusCode::CREATED, Json(ticket_json(ticket))))
 }
 
-pub async fn list(
-    State(mut tickets): State<TicketServiceClient<Channel>>,
+/// My Tickets query string. Lists may repeat a key as comma-separated values (`status=open,waiting`).
+#[derive(Deserialize)]
+pub struct ListQuery {
+    queue: Option<String>,
+    scope: Option<String>,
+    status: Option<String>,
+    priority: Option<String>,
+    category: Option<String>,
+    created_after: Option<String>,
+    created_before: Option<String>,
+    due_after: Option<String>,
+    due_before: Option<String>,
+    /// Custom-field filter as a JSON object, e.g. `{"product":"card"}`.
+    fields: Option<String>,
+    sort: Option<String>,
+    order: Option<String>,
+    q: Option<String>,
+    page_size: Option<u32>,
+    page_token: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct TicketPage {
+    tickets: Vec<TicketJson>,
+    next_page_token: Option<String>,
+}
+
+fn split(raw: Option<&str>) -> Vec<String> {
+    raw.map(|r| r.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+fn scope(raw: Option<&str>) -> Result<pb::Scope, ApiError> {
+    match raw {
+        None | Some("own") => Ok(pb::Scope::Own),
+        Some("group") => Ok(pb::Scope::Group),
+        Some(_) => Err(unprocessable("scope: must be own or group")),
+    }
+}
+
+async fn list(
+    State(mut clients): State<TicketClients>,
     Bearer(token): Bearer,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<TicketPage>, ApiError> {
@@ -96,34 +250,237 @@ pub async fn list(
         None | Some("all") => pb::Queue::All,
         Some("pending") => pb::Queue::Pending,
         Some("completed") => pb::Queue::Completed,
-        Some(_) => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "queue: must be all, pending or completed",
-            ));
-        }
+        Some(_) => return Err(unprocessable("queue: must be all, pending or completed")),
+    };
+    let sort = match query.sort.as_deref() {
+        None | Some("created") => pb::SortField::Created,
+        Some("updated") => pb::SortField::Updated,
+        Some("due") => pb::SortField::Due,
+        Some("priority") => pb::SortField::Priority,
+        Some(_) => return Err(unprocessable("sort: must be created, updated, due or priority")),
+    };
+    let ascending = match query.order.as_deref() {
+        None | Some("desc") => false,
+        Some("asc") => true,
+        Some(_) => return Err(unprocessable("order: must be asc or desc")),
+    };
+    let custom_fields = match query.fields.as_deref() {
+        None | Some("") => HashMap::new(),
+        Some(raw) => values_pb(
+            serde_json::from_str(raw).map_err(|_| unprocessable("fields: expected a JSON object"))?,
+        )?,
+    };
+    let filter = pb::TicketFilter {
+        status_ids: split(query.status.as_deref()),
+        priority_ids: split(query.priority.as_deref()),
+        category_ids: split(query.category.as_deref()),
+        created_after: optional_timestamp("created_after", query.created_after.as_deref())?,
+        created_before: optional_timestamp("created_before", query.created_before.as_deref())?,
+        due_after: optional_timestamp("due_after", query.due_after.as_deref())?,
+        due_before: optional_timestamp("due_before", query.due_before.as_deref())?,
+        custom_fields,
+        assignee_id: String::new(),
     };
     let request = pb::ListTicketsRequest {
         queue: queue as i32,
+        scope: scope(query.scope.as_deref())? as i32,
+        filter: Some(filter),
+        sort: sort as i32,
+        ascending,
+        query: query.q.unwrap_or_default(),
         page_size: query.page_size.unwrap_or(0),
         page_token: query.page_token.unwrap_or_default(),
-        ..Default::default()
     };
-    let page = tickets.list_tickets(as_caller(request, Some(&token))?).await?.into_inner();
+    let page = clients.tickets.list_tickets(as_caller(request, Some(&token))?).await?.into_inner();
     Ok(Json(TicketPage {
         tickets: page.tickets.into_iter().map(ticket_json).collect(),
-        next_page_token: Some(page.next_page_token).filter(|t| !t.is_empty()),
+        next_page_token: non_empty(page.next_page_token),
     }))
 }
 
-pub async fn get(
-    State(mut tickets): State<TicketServiceClient<Channel>>,
+#[derive(Deserialize)]
+pub struct CountsQuery {
+    scope: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct CountsJson {
+    pending: u64,
+    completed: u64,
+    all: u64,
+    by_category: HashMap<String, u64>,
+}
+
+async fn counts(
+    State(mut clients): State<TicketClients>,
+    Bearer(token): Bearer,
+    Query(query): Query<CountsQuery>,
+) -> Result<Json<CountsJson>, ApiError> {
+    let request = pb::CountTicketsRequest { scope: scope(query.scope.as_deref())? as i32 };
+    let counts = clients.tickets.count_tickets(as_caller(request, Some(&token))?).await?.into_inner();
+    Ok(Json(CountsJson {
+        pending: counts.pending,
+        completed: counts.completed,
+        all: counts.all,
+        by_category: counts.by_category,
+    }))
+}
+
+async fn get_one(
+    State(mut clients): State<TicketClients>,
     Bearer(token): Bearer,
     Path(id): Path<String>,
 ) -> Result<Json<TicketJson>, ApiError> {
-    let request = pb::GetTicketRequest {
-        key: Some(pb::get_ticket_request::Key::Id(id)),
-    };
-    let ticket = tickets.get_ticket(as_caller(request, Some(&token))?).await?.into_inner();
+    let request = pb::GetTicketRequest { key: Some(pb::get_ticket_request::Key::Id(id)) };
+    let ticket = clients.tickets.get_ticket(as_caller(request, Some(&token))?).await?.into_inner();
     Ok(Json(ticket_json(ticket)))
+}
+
+async fn complete(
+    State(mut clients): State<TicketClients>,
+    Bearer(token): Bearer,
+    Path(id): Path<String>,
+) -> Result<Json<TicketJson>, ApiError> {
+    let request = pb::CompleteTicketRequest { ticket_id: id };
+    let ticket = clients.tickets.complete_ticket(as_caller(request, Some(&token))?).await?.into_inner();
+    Ok(Json(ticket_json(ticket)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversation
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Serialize)]
+pub struct MessageJson {
+    id: String,
+    kind: &'static str,
+    author: &'static str,
+    author_id: Option<String>,
+    text: String,
+    html: String,
+    created_at: Option<String>,
+}
+
+fn message_json(m: pb::Message) -> MessageJson {
+    MessageJson {
+        kind: match pb::MessageKind::try_from(m.kind) {
+            Ok(pb::MessageKind::InternalNote) => "note",
+            Ok(pb::MessageKind::System) => "system",
+            _ => "reply",
+        },
+        author: match pb::AuthorKind::try_from(m.author_kind) {
+            Ok(pb::AuthorKind::Contact) => "contact",
+            Ok(pb::AuthorKind::Agent) => "agent",
+            _ => "system",
+        },
+        created_at: rfc3339(m.created_at.as_ref()),
+        id: m.id,
+        author_id: non_empty(m.author_id),
+        text: m.text,
+        html: m.html,
+    }
+}
+
+async fn messages(
+    State(mut clients): State<TicketClients>,
+    Bearer(token): Bearer,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<MessageJson>>, ApiError> {
+    let request = pb::ListMessagesRequest { ticket_id: id, ..Default::default() };
+    let messages = clients.tickets.list_messages(as_caller(request, Some(&token))?).await?.into_inner().messages;
+    Ok(Json(messages.into_iter().map(message_json).collect()))
+}
+
+#[derive(Deserialize)]
+pub struct ReplyBody {
+    message: String,
+}
+
+async fn reply(
+    State(mut clients): State<TicketClients>,
+    Bearer(token): Bearer,
+    Path(id): Path<String>,
+    Json(body): Json<ReplyBody>,
+) -> Result<(StatusCode, Json<MessageJson>), ApiError> {
+    let request = pb::ReplyRequest { ticket_id: id, text: body.message, ..Default::default() };
+    let message = clients.tickets.reply(as_caller(request, Some(&token))?).await?.into_inner();
+    Ok((StatusCode::CREATED, Json(message_json(message))))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reference lists and support time
+// ---------------------------------------------------------------------------------------------
+
+async fn statuses(State(mut clients): State<TicketClients>, Bearer(token): Bearer) -> Result<Json<Value>, ApiError> {
+    let statuses = clients.admin.list_statuses(as_caller(pb::ListStatusesRequest {}, Some(&token))?).await?.into_inner().statuses;
+    Ok(Json(Value::Array(
+        statuses
+            .into_iter()
+            .map(|s| serde_json::json!({ "id": s.id, "name": s.name, "kind": status_kind(s.kind) }))
+            .collect(),
+    )))
+}
+
+async fn priorities(State(mut clients): State<TicketClients>, Bearer(token): Bearer) -> Result<Json<Value>, ApiError> {
+    let priorities = clients.admin.list_priorities(as_caller(pb::ListPrioritiesRequest {}, Some(&token))?).await?.into_inner().priorities;
+    Ok(Json(Value::Array(
+        priorities
+            .into_iter()
+            .map(|p| serde_json::json!({ "id": p.id, "name": p.name, "rank": p.rank, "default": p.is_default }))
+            .collect(),
+    )))
+}
+
+async fn categories(State(mut clients): State<TicketClients>, Bearer(token): Bearer) -> Result<Json<Value>, ApiError> {
+    let categories = clients.admin.list_categories(as_caller(pb::ListCategoriesRequest {}, Some(&token))?).await?.into_inner().categories;
+    Ok(Json(Value::Array(
+        categories
+            .into_iter()
+            .map(|c| {
+                let fields: Vec<Value> = c
+                    .fields
+                    .into_iter()
+                    .map(|f| {
+                        let kind = pb::FieldType::try_from(f.r#type).map(|t| t.as_str_name()).unwrap_or("FIELD_TYPE_UNSPECIFIED");
+                        serde_json::json!({
+                            "key": f.key, "label": f.label, "required": f.required, "options": f.options,
+                            "type": kind.trim_start_matches("FIELD_TYPE_").to_ascii_lowercase(),
+                        })
+                    })
+                    .collect();
+                serde_json::json!({ "id": c.id, "name": c.name, "fields": fields })
+            })
+            .collect(),
+    )))
+}
+
+async fn group_time(
+    State(mut clients): State<TicketClients>,
+    Bearer(token): Bearer,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let response = clients
+        .admin
+        .get_group_time(as_caller(pb::GetGroupTimeRequest { group_id: id }, Some(&token))?)
+        .await?
+        .into_inner();
+    let balance = response.balance.unwrap_or_default();
+    let alert = match pb::TimeAlert::try_from(balance.alert) {
+        Ok(pb::TimeAlert::Low) => "low",
+        Ok(pb::TimeAlert::Exhausted) => "exhausted",
+        _ => "ok",
+    };
+    let history: Vec<Value> = response
+        .history
+        .into_iter()
+        .map(|e| serde_json::json!({ "minutes": e.minutes, "ticket_id": non_empty(e.ticket_id), "note": e.note, "at": rfc3339(e.created_at.as_ref()) }))
+        .collect();
+    Ok(Json(serde_json::json!({
+        "granted_minutes": balance.granted_minutes,
+        "used_minutes": balance.used_minutes,
+        "remaining_minutes": balance.remaining_minutes,
+        "alert_threshold_minutes": balance.alert_threshold_minutes,
+        "alert": alert,
+        "history": history,
+    })))
 }
