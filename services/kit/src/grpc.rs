@@ -36,7 +36,8 @@ pub async fn serve(
         .add_service(reflection(services).build_v1alpha()?);
     Server::builder()
         .add_routes(routes)
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown.cancelled_owned())
+        // Without TCP_NODELAY small responses wait for delayed ACKs: tens of milliseconds per call.
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), shutdown.cancelled_owned())
         .await?;
     Ok(())
 }
