@@ -22,7 +22,7 @@ use helpdesk_proto::{
 };
 use tonic::transport::{Channel, Endpoint};
 
-use crate::{demo, serve};
+use crate::{agent, demo, serve};
 
 #[derive(Parser)]
 #[command(name = "helpdesk", version, about = "An open-source help desk: email, Discord and a contact portal.")]
@@ -53,6 +53,9 @@ enum Command {
     /// Manage and search knowledge-base articles.
     #[command(subcommand)]
     Kb(KbCommand),
+    /// Work the queues as support: reply, note, assign, change, log time.
+    #[command(subcommand)]
+    Agent(agent::AgentCommand),
 }
 
 #[derive(Subcommand)]
@@ -149,6 +152,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Tickets(command) => tickets_command(&Clients::connect(&config)?, command).await,
         Command::Kb(command) => kb_command(&Clients::connect(&config)?, command).await,
+        Command::Agent(command) => agent::run(&Clients::connect(&config)?, command).await,
     }
 }
 
@@ -312,6 +316,10 @@ impl Clients {
 
     pub fn tickets(&self) -> TicketServiceClient<Channel> {
         TicketServiceClient::new(self.tickets.clone())
+    }
+
+    pub fn tickets_channel(&self) -> Channel {
+        self.tickets.clone()
     }
 
     pub fn kb(&self) -> KbServiceClient<Channel> {

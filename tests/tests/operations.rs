@@ -39,21 +39,63 @@ async fn every_grpc_server_is_serving_and_reflects_its_services_to_an_outside_cl
     env.cleanup().await;
 }
 
+/// The `helpdesk` binary as a CLI pointed at a running child server.
+fn cli(env: &TestEnv, child: &helpdesk_tests::ChildServer, args: &[&str]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_helpdesk-under-test"));
+    command
+        .args(args)
+        .envs(env.child_env())
+        .env("HELPDESK_ENDPOINTS__IDENTITY", &child.identity)
+        .env("HELPDESK_ENDPOINTS__TICKETS", &child.tickets)
+        .env("HELPDESK_ENDPOINTS__KB", &child.kb)
+        .env("RUST_LOG", "error");
+    command
+}
+
+async fn run_ok(mut command: tokio::process::Command) -> String {
+    let output = command.output().await.expect("cli");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).expect("utf8")
+}
+
+#[tokio::test]
+async fn agents_work_a_ticket_from_the_cli() {
+    let env = TestEnv::new().await;
+    let child = env.spawn_process(env!("CARGO_BIN_EXE_helpdesk-under-test"), &[]).await;
+    let cli = |args: &[&str]| cli(&env, &child, args);
+    run_ok(cli(&["token", "contact", "jo@example.com", "--create"])).await;
+    run_ok(cli(&["tickets", "create", "--as", "jo@example.com", "--subject", "Broken login", "--message", "help"])).await;
+
+    let queue = run_ok(cli(&["agent", "queue", "--queue", "unassigned"])).await;
+    assert!(queue.starts_with("#1001\tOpen\tNormal\tBroken login"), "{queue}");
+    let assignee = uuid::Uuid::new_v4().to_string();
+    let set = run_ok(cli(&["agent", "set", "1001", "--status", "waiting", "--priority", "high", "--assignee", &assignee, "--due", "2030-01-01T09:00:00Z"])).await;
+    assert_eq!(set.trim(), "#1001 Waiting on customer");
+    run_ok(cli(&["agent", "note", "1001", "--message", "checked the logs"])).await;
+    run_ok(cli(&["agent", "reply", "1001", "--message", "Please try again now."])).await;
+    run_ok(cli(&["agent", "log-time", "1001", "--minutes", "15"])).await;
+    let shown = run_ok(cli(&["agent", "show", "1001"])).await;
+    for expected in ["status: Waiting on customer", "--- internal_note ---\nchecked the logs", "--- reply ---\nPlease try again now.", "--- system ---\nStatus changed to Waiting on customer"] {
+        assert!(shown.contains(expected), "{expected:?} in {shown}");
+    }
+    let unassigned = run_ok(cli(&["agent", "queue", "--queue", "unassigned"])).await;
+    assert!(unassigned.is_empty(), "assigned now: {unassigned}");
+
+    let bad = cli(&["agent", "set", "1001", "--status", "no_such_status"]).output().await.expect("cli");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("status_id: is not a status"), "{}", String::from_utf8_lossy(&bad.stderr));
+    let missing = cli(&["agent", "show", "4242"]).output().await.expect("cli");
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("ticket not found"));
+
+    child.kill().await;
+    env.cleanup().await;
+}
+
 #[tokio::test]
 async fn the_cli_issues_a_contact_token_that_the_gateway_accepts() {
     let env = TestEnv::new().await;
     let child = env.spawn_process(env!("CARGO_BIN_EXE_helpdesk-under-test"), &[]).await;
-    let cli = |args: &[&str]| {
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_helpdesk-under-test"));
-        command
-            .args(args)
-            .envs(env.child_env())
-            .env("HELPDESK_ENDPOINTS__IDENTITY", &child.identity)
-            .env("HELPDESK_ENDPOINTS__TICKETS", &child.tickets)
-            .env("HELPDESK_ENDPOINTS__KB", &child.kb)
-            .env("RUST_LOG", "error");
-        command
-    };
+    let cli = |args: &[&str]| cli(&env, &child, args);
 
     let unknown = cli(&["token", "contact", "ivy@example.com"]).output().await.expect("cli");
     assert!(!unknown.status.success(), "no token for an address that is no contact");
