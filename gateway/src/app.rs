@@ -35,9 +35,14 @@ fn channel(url: &str) -> anyhow::Result<Channel> {
 impl App {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let tickets_channel = channel(&config.endpoints.tickets)?;
+        // Attachments ride in one gRPC message: room for the largest file plus its envelope.
+        let message_limit = config.tickets.attachment_max_bytes + 64 * 1024;
         let tickets = api::tickets::TicketClients {
-            tickets: TicketServiceClient::new(tickets_channel.clone()),
+            tickets: TicketServiceClient::new(tickets_channel.clone())
+                .max_decoding_message_size(message_limit)
+                .max_encoding_message_size(message_limit),
             admin: TicketAdminServiceClient::new(tickets_channel),
+            upload_limit: message_limit,
         };
         let kb = KbServiceClient::new(channel(&config.endpoints.kb)?);
         let router = Router::new()

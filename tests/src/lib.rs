@@ -54,6 +54,7 @@ impl TestEnv {
         config.nats.url = nats_url;
         config.nats.prefix = format!("t{}", &unique[..12]);
         config.auth.key_dir = keys.path().to_path_buf();
+        config.blob.dir = keys.path().join("blobs");
         config.outbox.poll_interval_ms = 100;
         let any_port: SocketAddr = "127.0.0.1:0".parse().expect("address");
         config.identity.listen = any_port;
@@ -99,6 +100,7 @@ impl TestEnv {
             ("HELPDESK_NATS__URL".into(), c.nats.url.clone()),
             ("HELPDESK_NATS__PREFIX".into(), c.nats.prefix.clone()),
             ("HELPDESK_AUTH__KEY_DIR".into(), c.auth.key_dir.display().to_string()),
+            ("HELPDESK_BLOB__DIR".into(), c.blob.dir.display().to_string()),
             ("HELPDESK_OUTBOX__POLL_INTERVAL_MS".into(), "100".into()),
             ("HELPDESK_IDENTITY__LISTEN".into(), "127.0.0.1:0".into()),
             ("HELPDESK_TICKETS__LISTEN".into(), "127.0.0.1:0".into()),
@@ -361,6 +363,28 @@ impl Api {
 
     pub async fn post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
         self.send(self.http.post(format!("{}{path}", self.base)).json(&body)).await
+    }
+
+    /// Uploads a file as `multipart/form-data`, as the portal's form does.
+    pub async fn upload(&self, filename: &str, content_type: &str, data: Vec<u8>) -> (u16, serde_json::Value) {
+        let part = reqwest::multipart::Part::bytes(data)
+            .file_name(filename.to_string())
+            .mime_str(content_type)
+            .expect("mime");
+        let form = reqwest::multipart::Form::new().part("file", part);
+        self.send(self.http.post(format!("{}/api/v1/attachments", self.base)).multipart(form)).await
+    }
+
+    /// A raw GET, for downloads: status, headers and body bytes.
+    pub async fn download(&self, path: &str) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+        let mut request = self.http.get(format!("{}{path}", self.base));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("HTTP request");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        (status, headers, response.bytes().await.expect("body").to_vec())
     }
 }
 

@@ -8,8 +8,10 @@ use std::collections::HashMap;
 
 use axum::{
     Json, Router,
-    extract::{Path, Query, State},
-    http::StatusCode,
+    body::Body,
+    extract::{DefaultBodyLimit, Multipart, Path, Query, State},
+    http::{StatusCode, header},
+    response::Response,
     routing::{get, post},
 };
 use chrono::{DateTime, Utc};
@@ -31,6 +33,8 @@ use crate::{
 pub struct TicketClients {
     pub tickets: TicketServiceClient<Channel>,
     pub admin: TicketAdminServiceClient<Channel>,
+    /// Largest multipart upload body accepted.
+    pub upload_limit: usize,
 }
 
 pub fn routes(clients: TicketClients) -> Router {
@@ -40,6 +44,8 @@ pub fn routes(clients: TicketClients) -> Router {
         .route("/api/v1/tickets/{id}", get(get_one))
         .route("/api/v1/tickets/{id}/messages", get(messages).post(reply))
         .route("/api/v1/tickets/{id}/complete", post(complete))
+        .route("/api/v1/tickets/{id}/attachments/{attachment_id}", get(download))
+        .route("/api/v1/attachments", post(upload).layer(DefaultBodyLimit::max(clients.upload_limit)))
         .route("/api/v1/statuses", get(statuses))
         .route("/api/v1/priorities", get(priorities))
         .route("/api/v1/categories", get(categories))
@@ -181,6 +187,13 @@ pub struct CreateTicket {
     due_at: Option<String>,
     #[serde(default)]
     custom_fields: serde_json::Map<String, Value>,
+    /// Ids from `POST /api/v1/attachments`.
+    #[serde(default)]
+    attachments: Vec<String>,
+}
+
+fn attachment_refs(ids: Vec<String>) -> Vec<pb::AttachmentRef> {
+    ids.into_iter().map(|id| pb::AttachmentRef { id, ..Default::default() }).collect()
 }
 
 async fn create(
@@ -195,6 +208,7 @@ async fn create(
         priority_id: body.priority,
         due_at: optional_timestamp("due_at", body.due_at.as_deref())?,
         custom_fields: values_pb(body.custom_fields)?,
+        attachments: attachment_refs(body.attachments),
         ..Default::default()
     };
     let ticket = clients.tickets.create_ticket(as_caller(request, Some(&token))?).await?.into_inner();
@@ -358,7 +372,20 @@ pub struct MessageJson {
     author_id: Option<String>,
     text: String,
     html: String,
+    attachments: Vec<AttachmentJson>,
     created_at: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct AttachmentJson {
+    id: String,
+    filename: String,
+    content_type: String,
+    size: u64,
+}
+
+fn attachment_json(a: pb::AttachmentRef) -> AttachmentJson {
+    AttachmentJson { id: a.id, filename: a.filename, content_type: a.content_type, size: a.size }
 }
 
 fn message_json(m: pb::Message) -> MessageJson {
@@ -378,6 +405,7 @@ fn message_json(m: pb::Message) -> MessageJson {
         author_id: non_empty(m.author_id),
         text: m.text,
         html: m.html,
+        attachments: m.attachments.into_iter().map(attachment_json).collect(),
     }
 }
 
@@ -394,6 +422,8 @@ async fn messages(
 #[derive(Deserialize)]
 pub struct ReplyBody {
     message: String,
+    #[serde(default)]
+    attachments: Vec<String>,
 }
 
 async fn reply(
@@ -402,7 +432,12 @@ async fn reply(
     Path(id): Path<String>,
     Json(body): Json<ReplyBody>,
 ) -> Result<(StatusCode, Json<MessageJson>), ApiError> {
-    let request = pb::ReplyRequest { ticket_id: id, text: body.message, ..Default::default() };
+    let request = pb::ReplyRequest {
+        ticket_id: id,
+        text: body.message,
+        attachments: attachment_refs(body.attachments),
+        ..Default::default()
+    };
     let message = clients.tickets.reply(as_caller(request, Some(&token))?).await?.into_inner();
     Ok((StatusCode::CREATED, Json(message_json(message))))
 }
@@ -483,4 +518,54 @@ async fn group_time(
         "alert": alert,
         "history": history,
     })))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attachments
+// ---------------------------------------------------------------------------------------------
+
+/// `multipart/form-data` with one `file` part; answers the id to attach to a ticket or reply.
+async fn upload(
+    State(mut clients): State<TicketClients>,
+    Bearer(token): Bearer,
+    mut form: Multipart,
+) -> Result<(StatusCode, Json<AttachmentJson>), ApiError> {
+    let bad_form = |e: axum::extract::multipart::MultipartError| ApiError::new(e.status(), e.body_text());
+    while let Some(field) = form.next_field().await.map_err(bad_form)? {
+        if field.name() != Some("file") {
+            continue;
+        }
+        let filename = field.file_name().unwrap_or_default().to_string();
+        let content_type = field.content_type().unwrap_or_default().to_string();
+        let data = field.bytes().await.map_err(bad_form)?;
+        let request = pb::UploadAttachmentRequest { filename, content_type, data: data.to_vec() };
+        let uploaded = clients.tickets.upload_attachment(as_caller(request, Some(&token))?).await?.into_inner();
+        return Ok((StatusCode::CREATED, Json(attachment_json(uploaded))));
+    }
+    Err(unprocessable("file: the form has no file part"))
+}
+
+/// The file, always as a download: `Content-Disposition: attachment`, the sniffed type, nosniff.
+async fn download(
+    State(mut clients): State<TicketClients>,
+    Bearer(token): Bearer,
+    Path((ticket_id, attachment_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let request = pb::GetAttachmentRequest { ticket_id, attachment_id };
+    let file = clients.tickets.download_attachment(as_caller(request, Some(&token))?).await?.into_inner();
+    let meta = file.attachment.unwrap_or_default();
+    let encoded: String = meta
+        .filename
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'-' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    Response::builder()
+        .header(header::CONTENT_TYPE, meta.content_type)
+        .header(header::CONTENT_DISPOSITION, format!("attachment; filename*=UTF-8''{encoded}"))
+        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+        .body(Body::from(file.data))
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }

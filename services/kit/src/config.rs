@@ -18,6 +18,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub nats: NatsConfig,
     pub auth: AuthConfig,
+    pub blob: BlobConfig,
     pub outbox: OutboxConfig,
     pub identity: ServiceConfig,
     pub tickets: TicketsConfig,
@@ -33,6 +34,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             nats: NatsConfig::default(),
             auth: AuthConfig::default(),
+            blob: BlobConfig::default(),
             outbox: OutboxConfig::default(),
             identity: ServiceConfig::on_port(50051),
             tickets: TicketsConfig::default(),
@@ -116,6 +118,21 @@ impl Default for AuthConfig {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
+pub struct BlobConfig {
+    /// Directory of the local blob store (attachments, raw mail).
+    pub dir: PathBuf,
+}
+
+impl Default for BlobConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from(".helpdesk/blobs"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
 pub struct OutboxConfig {
     /// Turning the relay off leaves events in the outbox until a relay runs (ops and tests).
     pub relay_enabled: bool,
@@ -159,6 +176,8 @@ impl Default for ServiceConfig {
 #[serde(default)]
 pub struct TicketsConfig {
     pub listen: SocketAddr,
+    /// Largest attachment accepted, in bytes.
+    pub attachment_max_bytes: usize,
     /// Deliveries of one inbound message before it is quarantined.
     pub inbound_max_deliver: i64,
     pub inbound_ack_wait_secs: u64,
@@ -168,6 +187,7 @@ impl Default for TicketsConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 50052)),
+            attachment_max_bytes: 10 * 1024 * 1024,
             inbound_max_deliver: 5,
             inbound_ack_wait_secs: 30,
         }

@@ -4,6 +4,7 @@
 //! the gRPC server scaffolding (health + reflection). No part's business rules live here.
 
 pub mod auth;
+pub mod blob;
 pub mod config;
 pub mod consumer;
 pub mod db;

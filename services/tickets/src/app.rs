@@ -7,6 +7,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use helpdesk_kit::{
     CancellationToken,
     auth::{Authenticate, TokenVerifier, keys, service_token::ServiceTokens},
+    blob::BlobStore,
     config::Config,
     db,
     nats::Nats,
@@ -17,7 +18,11 @@ use helpdesk_proto::{
     identity::v1::contact_service_client::ContactServiceClient,
     tickets::v1::{ticket_admin_service_server::TicketAdminServiceServer, ticket_service_server::TicketServiceServer},
 };
-use tonic::{server::NamedService, service::Routes, transport::Endpoint};
+use tonic::{
+    server::NamedService,
+    service::{Routes, interceptor::InterceptedService},
+    transport::Endpoint,
+};
 
 use crate::{
     events::{identity::IdentityConsumer, inbound::InboundConsumer},
@@ -59,7 +64,13 @@ impl App {
         let identity_consumer = identity_events.consumer().await?;
 
         let auth = Authenticate::new(verifier);
-        let routes = Routes::new(TicketServiceServer::with_interceptor(TicketsGrpc::new(store.clone()), auth.clone()))
+        let blobs = BlobStore::from_config(&config.blob)?;
+        // Attachments ride in one message: room for the largest file plus its envelope.
+        let message_limit = config.tickets.attachment_max_bytes + 64 * 1024;
+        let tickets = TicketServiceServer::new(TicketsGrpc::new(store.clone(), blobs, config.tickets.attachment_max_bytes))
+            .max_decoding_message_size(message_limit)
+            .max_encoding_message_size(message_limit);
+        let routes = Routes::new(InterceptedService::new(tickets, auth.clone()))
             .add_service(TicketAdminServiceServer::with_interceptor(AdminGrpc::new(store, nats.clone()), auth));
         let services = vec![
             <TicketServiceServer<TicketsGrpc> as NamedService>::NAME,

@@ -1,10 +1,12 @@
 //! The ticket model and the rules on its inputs. Wire values become these types at the edge
 //! (`grpc`, `events`), so the store never sees an unchecked subject, body, field value or cursor.
 //!
+//! - `attachments`: upload limits, file names and the sniffed content type;
 //! - `fields`: custom-field definitions and value validation;
 //! - `query`: what a ticket list asks for (scope, queue, filters, sort, search) and its cursor;
 //! - `time`: the group support-time ledger's arithmetic and alert states.
 
+pub mod attachments;
 pub mod fields;
 pub mod query;
 pub mod time;

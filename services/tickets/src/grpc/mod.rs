@@ -1,7 +1,8 @@
-//! Tickets' gRPC surface: handlers (`tickets`, `admin`), the one mapping from [`TicketError`] to
+//! Tickets' gRPC surface: handlers (`tickets`, `attachments`, `admin`), the one mapping from [`TicketError`] to
 //! `Status`, who the caller is as the store sees it, and proto ⇄ domain conversions (`convert`).
 
 mod admin;
+mod attachments;
 mod convert;
 mod tickets;
 

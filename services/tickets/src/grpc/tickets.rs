@@ -4,7 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use helpdesk_kit::auth::{Caller, caller};
+use helpdesk_kit::{
+    auth::{Caller, caller},
+    blob::BlobStore,
+};
 use helpdesk_proto::tickets::v1::{self as pb, ticket_service_server::TicketService};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
@@ -12,12 +15,13 @@ use uuid::Uuid;
 use crate::{
     domain::{
         Body, Channel, Subject, TicketError,
+        attachments::MAX_PER_MESSAGE,
         fields::{FieldValue, validate_values},
         invalid, parse_slug_id,
         time::parse_entry_minutes,
     },
     grpc::{
-        actor_id, author,
+        actor_id, attachments, author,
         convert::{list_query, message_to_pb, ticket_to_pb, time_from_pb, uuid_field, values_from_pb},
         db_error, require_staff, ticket_id, viewer,
     },
@@ -26,11 +30,13 @@ use crate::{
 
 pub struct TicketsGrpc {
     store: Store,
+    blobs: BlobStore,
+    attachment_max_bytes: usize,
 }
 
 impl TicketsGrpc {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, blobs: BlobStore, attachment_max_bytes: usize) -> Self {
+        Self { store, blobs, attachment_max_bytes }
     }
 
     /// The ticket if the caller may see it, else NOT_FOUND.
@@ -77,8 +83,8 @@ fn body_and_html(text: &str, html: &str) -> Result<(Body, String), TicketError> 
 }
 
 fn attachment_ids(refs: &[pb::AttachmentRef]) -> Result<Vec<Uuid>, TicketError> {
-    if refs.len() > 10 {
-        return Err(invalid("attachments", "at most 10 per message"));
+    if refs.len() > MAX_PER_MESSAGE {
+        return Err(invalid("attachments", format!("at most {MAX_PER_MESSAGE} per message")));
     }
     refs.iter()
         .map(|a| Uuid::parse_str(&a.id).map_err(|_| invalid("attachments", "names an unknown attachment")))
@@ -205,10 +211,21 @@ impl TicketService for TicketsGrpc {
         let ticket = self.visible(&caller, ticket_id(&request.get_ref().ticket_id)?).await?;
         let with_notes = caller.is_staff_or_service();
         let messages = self.store.messages(ticket.id, with_notes).await.map_err(db_error)?;
-        Ok(Response::new(pb::ListMessagesResponse {
-            messages: messages.into_iter().map(message_to_pb).collect(),
-            next_page_token: String::new(),
-        }))
+        let ids: Vec<Uuid> = messages.iter().map(|m| m.id).collect();
+        let mut files = self.store.attachments_of(&ids).await.map_err(db_error)?;
+        let messages = messages
+            .into_iter()
+            .map(|m| {
+                let id = m.id;
+                let mut message = message_to_pb(m);
+                message.attachments = files
+                    .extract_if(.., |a| a.message_id == Some(id))
+                    .map(attachments::attachment_to_pb)
+                    .collect();
+                message
+            })
+            .collect();
+        Ok(Response::new(pb::ListMessagesResponse { messages, next_page_token: String::new() }))
     }
 
     #[tracing::instrument(skip_all)]
@@ -333,7 +350,22 @@ impl TicketService for TicketsGrpc {
         }))
     }
 
-    async fn get_attachment(&self, _request: Request<pb::GetAttachmentRequest>) -> Result<Response<pb::AttachmentRef>, Status> {
-        Err(Status::unimplemented("attachments are not built yet"))
+    #[tracing::instrument(skip_all)]
+    async fn get_attachment(&self, request: Request<pb::GetAttachmentRequest>) -> Result<Response<pb::AttachmentRef>, Status> {
+        let row = attachments::visible(&self.store, &caller(&request), request.get_ref()).await?;
+        Ok(Response::new(attachments::attachment_to_pb(row)))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn upload_attachment(&self, request: Request<pb::UploadAttachmentRequest>) -> Result<Response<pb::AttachmentRef>, Status> {
+        let caller = caller(&request);
+        let uploaded = attachments::upload(&self.store, &self.blobs, self.attachment_max_bytes, &caller, request.into_inner()).await?;
+        Ok(Response::new(uploaded))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn download_attachment(&self, request: Request<pb::GetAttachmentRequest>) -> Result<Response<pb::AttachmentData>, Status> {
+        let row = attachments::visible(&self.store, &caller(&request), request.get_ref()).await?;
+        Ok(Response::new(attachments::download(&self.blobs, row).await?))
     }
 }

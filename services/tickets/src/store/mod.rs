@@ -6,11 +6,13 @@
 //! - `list`: My Tickets and agent queues (filters, sorts, search, keyset pages, counts);
 //! - `conversation`: replies, notes, system entries, ticket updates, self-close;
 //! - `admin`: statuses, priorities, categories;
+//! - `attachments`: uploads, and reading them behind the ticket's visibility;
 //! - `groups`: identity's groups and settings as tickets keeps them;
 //! - `time`: the support-time ledger;
 //! - `inbound`: the inbound-message keys and the quarantine.
 
 mod admin;
+mod attachments;
 mod conversation;
 mod groups;
 pub mod inbound;
@@ -18,6 +20,7 @@ mod list;
 mod time;
 
 pub use admin::{CategoryRow, PriorityRow, StatusRow};
+pub use attachments::AttachmentRow;
 pub use conversation::{NewMessage, StoredMessage, TicketChange};
 pub use list::next_cursor;
 

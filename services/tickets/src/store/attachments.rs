@@ -1,0 +1,80 @@
+//! Attachment rows: an upload is recorded with its uploader and no message; a message claims it
+//! (see `conversation::insert_message`); reading one requires seeing its ticket, and contacts never
+//! reach one on an internal note.
+
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::{CONTACT_MAY_SEE, KIND_NOTE, Store, Viewer};
+
+#[derive(Debug, Clone)]
+pub struct AttachmentRow {
+    pub id: Uuid,
+    pub message_id: Option<Uuid>,
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub blob_key: String,
+}
+
+fn from_row(row: &sqlx::postgres::PgRow) -> sqlx::Result<AttachmentRow> {
+    Ok(AttachmentRow {
+        id: row.try_get("id")?,
+        message_id: row.try_get("message_id")?,
+        filename: row.try_get("filename")?,
+        content_type: row.try_get("content_type")?,
+        size: row.try_get("size")?,
+        blob_key: row.try_get("blob_key")?,
+    })
+}
+
+impl Store {
+    pub async fn record_upload(&self, row: &AttachmentRow, uploader: &str) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO attachments (id, uploader, filename, content_type, size, blob_key) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(row.id)
+        .bind(uploader)
+        .bind(&row.filename)
+        .bind(&row.content_type)
+        .bind(row.size)
+        .bind(&row.blob_key)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The attachment on this ticket, if the viewer may see the ticket and the message it is on.
+    pub async fn attachment(&self, ticket_id: Uuid, attachment_id: Uuid, viewer: Viewer) -> sqlx::Result<Option<AttachmentRow>> {
+        let (contact, staff) = super::viewer_binds(viewer);
+        let sql = format!(
+            "SELECT a.id, a.message_id, a.filename, a.content_type, a.size, a.blob_key
+             FROM attachments a JOIN messages m ON m.id = a.message_id JOIN tickets t ON t.id = a.ticket_id
+             WHERE a.ticket_id = $1 AND a.id = $4 AND ($3 OR ({CONTACT_MAY_SEE} AND m.kind <> {KIND_NOTE}))"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(ticket_id)
+            .bind(contact)
+            .bind(staff)
+            .bind(attachment_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(from_row)
+            .transpose()
+    }
+
+    /// The attachments of these messages.
+    pub async fn attachments_of(&self, message_ids: &[Uuid]) -> sqlx::Result<Vec<AttachmentRow>> {
+        sqlx::query(
+            "SELECT id, message_id, filename, content_type, size, blob_key FROM attachments
+             WHERE message_id = ANY($1) ORDER BY created_at, id",
+        )
+        .bind(message_ids)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+    }
+}
