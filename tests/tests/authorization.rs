@@ -106,6 +106,15 @@ async fn every_ticket_operation_answers_each_kind_of_caller_as_it_should() {
     let shared_ticket = ticket_in_group(&server, &ids["owner@on.example"], sharing).await;
     let private_ticket = ticket_in_group(&server, &ids["owner@off.example"], private).await;
 
+    // An attachment on the shared ticket's conversation.
+    let owner_api = Api::new(&server.gateway, Some(&ids["owner@on.example"]));
+    let (_, upload) = owner_api.upload("invoice.txt", "text/plain", b"total: 42".to_vec()).await;
+    let attachment = upload["id"].as_str().expect("attachment id").to_string();
+    let (status, _) = owner_api
+        .post(&format!("/api/v1/tickets/{shared_ticket}/messages"), json!({ "message": "invoice attached", "attachments": [attachment] }))
+        .await;
+    assert_eq!(status, 201);
+
     // An internal note on each ticket, whose words no contact may ever find.
     let mut tickets: TicketServiceClient<Channel> = server.clients.tickets();
     for ticket in [&shared_ticket, &private_ticket] {
@@ -169,6 +178,24 @@ async fn every_ticket_operation_answers_each_kind_of_caller_as_it_should() {
         assert_eq!(code(&update), expected_code(role.access, true), "{who}: UpdateTicket");
         let log = tickets.log_time(request(pb::LogTimeRequest { ticket_id: t.clone(), minutes: 5, note: String::new() }, &role.token)).await;
         assert_eq!(code(&log), expected_code(role.access, true), "{who}: LogTime");
+
+        // The attachment on the shared ticket, by gRPC and by HTTP.
+        let on_shared = role.ticket == shared_ticket;
+        let meta = tickets
+            .get_attachment(request(pb::GetAttachmentRequest { ticket_id: shared_ticket.clone(), attachment_id: attachment.clone() }, &role.token))
+            .await;
+        let expected = if on_shared { expected_code(role.access, false) } else if role.access == Access::Anonymous { Code::Unauthenticated } else { Code::NotFound };
+        assert_eq!(code(&meta), expected, "{who}: GetAttachment");
+        let download = Api::new(&server.gateway, role.token.as_deref())
+            .download(&format!("/api/v1/tickets/{shared_ticket}/attachments/{attachment}"))
+            .await
+            .0;
+        let expected_http = match expected {
+            Code::Ok => 200,
+            Code::Unauthenticated => 401,
+            _ => 404,
+        };
+        assert_eq!(download, expected_http, "{who}: download attachment");
 
         // Lists, counts and search never hold a foreign row.
         let list = tickets.list_tickets(request(pb::ListTicketsRequest { scope: pb::Scope::Group as i32, ..Default::default() }, &role.token)).await;
