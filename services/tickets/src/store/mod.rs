@@ -186,23 +186,18 @@ impl Store {
     }
 
     pub async fn ticket_by_number(&self, number: i64, viewer: Viewer) -> sqlx::Result<Option<Ticket>> {
-        let sql = format!("{TICKET_SELECT} WHERE t.number = $1 AND ($3 OR {CONTACT_MAY_SEE})");
-        let (contact, staff) = viewer_binds(viewer);
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(number)
-            .bind(contact)
-            .bind(staff)
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|row| ticket_from_row(&row))
-            .transpose()
+        self.ticket_where("t.number = $1", number, viewer).await
     }
 
-    async fn ticket_where(&self, predicate: &str, id: Uuid, viewer: Viewer) -> sqlx::Result<Option<Ticket>> {
+    /// The one ticket matching `predicate` on `$1`, if the viewer may see it.
+    async fn ticket_where<K>(&self, predicate: &str, key: K, viewer: Viewer) -> sqlx::Result<Option<Ticket>>
+    where
+        K: for<'q> sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send,
+    {
         let sql = format!("{TICKET_SELECT} WHERE {predicate} AND ($3 OR {CONTACT_MAY_SEE})");
         let (contact, staff) = viewer_binds(viewer);
         sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
+            .bind(key)
             .bind(contact)
             .bind(staff)
             .fetch_optional(&self.pool)
