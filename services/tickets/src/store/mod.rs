@@ -121,31 +121,42 @@ impl Store {
             tx.rollback().await?;
             return Ok(None);
         }
-        let priority = match new.priority {
-            Some(p) => p.to_string(),
-            None => sqlx::query_scalar("SELECT id FROM priorities WHERE is_default").fetch_optional(&mut *tx).await?
-                .unwrap_or_else(|| "normal".to_string()),
-        };
-        let number: i64 = sqlx::query_scalar(
-            "INSERT INTO tickets (id, subject, contact_id, channel, status, status_kind, priority, priority_rank,
-                                  category_id, due_at, group_id, custom_fields, search)
-             VALUES ($1, $2, $3, $4, 'open', 1, $5, (SELECT rank FROM priorities WHERE id = $5),
-                     $6, $7, (SELECT gm.group_id FROM group_members gm WHERE gm.contact_id = $3 ORDER BY gm.group_id LIMIT 1),
-                     $8, -- Search indexes the first 4 KiB of each message, so a long thread stays within Postgres' limits.
-                     to_tsvector('english', $2 || ' ' || left($9, 4096)))
-             RETURNING number",
-        )
-        .bind(ticket_id)
-        .bind(new.subject.as_str())
-        .bind(new.contact_id)
-        .bind(new.channel as i16)
-        .bind(&priority)
-        .bind(new.category_id)
-        .bind(new.due_at)
-        .bind(sqlx::types::Json(new.custom_fields))
-        .bind(new.body.as_str())
-        .fetch_one(&mut *tx)
-        .await?;
+        // One statement resolves the default priority and the contact's group and returns the
+        // whole row, so filing a ticket needs no lookups before it and no read-back after it.
+        let sql = format!(
+            "WITH chosen AS (
+                 SELECT p.id, p.rank, p.name FROM priorities p
+                 WHERE p.id = coalesce($5, (SELECT id FROM priorities WHERE is_default), 'normal')),
+             inserted AS (
+                 INSERT INTO tickets AS t (id, subject, contact_id, channel, status, status_kind, priority, priority_rank,
+                                          category_id, due_at, group_id, custom_fields, search)
+                 SELECT $1, $2, $3, $4, 'open', 1, chosen.id, chosen.rank, $6, $7,
+                        (SELECT gm.group_id FROM group_members gm WHERE gm.contact_id = $3 ORDER BY gm.group_id LIMIT 1),
+                        $8, to_tsvector('english', $2 || ' ' || left($9, 4096))
+                 FROM chosen
+                 RETURNING *)
+             SELECT t.id, t.number, t.subject, t.contact_id, t.group_id, t.channel, t.status,
+                    (SELECT name FROM statuses WHERE id = t.status) AS status_name, t.status_kind,
+                    t.priority, chosen.name AS priority_name, t.priority_rank, t.category_id, t.due_at,
+                    t.assignee_id, t.custom_fields, t.created_at, t.updated_at, 1::bigint AS message_count
+             FROM inserted t, chosen"
+        );
+        // Search indexes the first 4 KiB of each message, so a long thread stays within Postgres' limits.
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(ticket_id)
+            .bind(new.subject.as_str())
+            .bind(new.contact_id)
+            .bind(new.channel as i16)
+            .bind(new.priority)
+            .bind(new.category_id)
+            .bind(new.due_at)
+            .bind(sqlx::types::Json(new.custom_fields))
+            .bind(new.body.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)?;
+        let ticket = ticket_from_row(&row)?;
+        let number = ticket.number;
         conversation::insert_message(
             &mut tx,
             ticket_id,
@@ -177,7 +188,7 @@ impl Store {
         .await?;
         tx.commit().await?;
         self.relay.wake();
-        self.ticket(ticket_id, Viewer::Staff(None)).await
+        Ok(Some(ticket))
     }
 
     /// The ticket, if the viewer may see it.
