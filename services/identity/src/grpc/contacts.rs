@@ -86,11 +86,25 @@ impl ContactService for ContactsGrpc {
         Err(later("the identity issue (#3)"))
     }
 
+    /// Staff block or unblock a contact; blocking ends all its sessions at once.
+    #[tracing::instrument(skip_all)]
     async fn set_contact_blocked(
         &self,
-        _request: Request<pb::SetContactBlockedRequest>,
+        request: Request<pb::SetContactBlockedRequest>,
     ) -> Result<Response<pb::Contact>, Status> {
-        Err(later("the identity issue (#3)"))
+        match caller(&request) {
+            Caller::Anonymous => return Err(IdentityError::Unauthenticated.into()),
+            Caller::Contact { .. } => return Err(IdentityError::ContactNotFound.into()),
+            Caller::Staff { .. } | Caller::Service { .. } => {}
+        }
+        let request = request.into_inner();
+        let id = helpdesk_kit::error::parse_id(&request.id, "contact")?;
+        if !self.store.set_blocked(id, request.blocked).await.map_err(db_error)? {
+            return Err(IdentityError::ContactNotFound.into());
+        }
+        tracing::info!(contact = %id, blocked = request.blocked, "contact block state changed");
+        let contact = self.store.contact(id).await.map_err(db_error)?;
+        Ok(Response::new(contact_to_pb(contact.ok_or(IdentityError::ContactNotFound)?)))
     }
 
     async fn mark_email_undeliverable(
