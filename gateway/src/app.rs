@@ -6,21 +6,29 @@ use std::{net::SocketAddr, time::Duration};
 use axum::{
     Json, Router,
     extract::{DefaultBodyLimit, FromRef},
-    routing::get,
+    middleware,
+    routing::{get, post, put},
 };
-use helpdesk_kit::{CancellationToken, config::Config};
+use helpdesk_kit::{CancellationToken, auth::keys, config::Config};
 use helpdesk_proto::{kb::v1::kb_service_client::KbServiceClient, tickets::v1::ticket_service_client::TicketServiceClient};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tonic::transport::{Channel, Endpoint};
 use tower_http::trace::TraceLayer;
 
-use crate::api;
+use crate::{api, identity::Identity, session::{CookieConfig, session_to_bearer}};
 
 #[derive(Clone)]
 struct Backends {
     tickets: TicketServiceClient<Channel>,
     kb: KbServiceClient<Channel>,
+    identity: Identity,
+}
+
+impl FromRef<Backends> for Identity {
+    fn from_ref(backends: &Backends) -> Self {
+        backends.identity.clone()
+    }
 }
 
 impl FromRef<Backends> for TicketServiceClient<Channel> {
@@ -33,6 +41,23 @@ impl FromRef<Backends> for KbServiceClient<Channel> {
     fn from_ref(backends: &Backends) -> Self {
         backends.kb.clone()
     }
+}
+
+/// Accounts, sessions, portal settings and contact groups (identity's part of the JSON API).
+fn identity_routes() -> Router<Backends> {
+    use api::{account, groups, settings};
+    Router::new()
+        .route("/api/v1/account/captcha", get(account::captcha))
+        .route("/api/v1/account/signup", post(account::sign_up))
+        .route("/api/v1/account/activate", post(account::activate))
+        .route("/api/v1/account/password-reset", post(account::request_reset))
+        .route("/api/v1/account/password-reset/confirm", post(account::reset))
+        .route("/api/v1/account/password", post(account::change_password))
+        .route("/api/v1/session", get(account::whoami).post(account::login).delete(account::logout))
+        .route("/api/v1/settings", get(settings::get).put(settings::put))
+        .route("/api/v1/groups", get(groups::list).post(groups::create))
+        .route("/api/v1/groups/{id}", get(groups::get).patch(groups::update))
+        .route("/api/v1/groups/{id}/members/{contact_id}", put(groups::add_member).delete(groups::remove_member))
 }
 
 pub struct App {
@@ -48,10 +73,19 @@ fn channel(url: &str) -> anyhow::Result<Channel> {
 }
 
 impl App {
+    /// Builds with the cookie settings from the environment (`HELPDESK_GATEWAY__COOKIE_SECURE`).
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let cookies = CookieConfig::load(None).map_err(|e| anyhow::anyhow!("gateway configuration: {e}"))?;
+        Self::build_with(config, cookies).await
+    }
+
+    pub async fn build_with(config: &Config, cookies: CookieConfig) -> anyhow::Result<Self> {
+        let service_secret = keys::service_secret(&config.auth.key_dir)?;
+        let identity = Identity::new(channel(&config.endpoints.identity)?, service_secret, cookies);
         let backends = Backends {
             tickets: TicketServiceClient::new(channel(&config.endpoints.tickets)?),
             kb: KbServiceClient::new(channel(&config.endpoints.kb)?),
+            identity: identity.clone(),
         };
         let router = Router::new()
             .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
@@ -59,7 +93,9 @@ impl App {
             .route("/api/v1/tickets/{id}", get(api::tickets::get))
             .route("/api/v1/kb/search", get(api::kb::search))
             .route("/api/v1/kb/articles/{slug}", get(api::kb::article))
+            .merge(identity_routes())
             .with_state(backends)
+            .layer(middleware::from_fn_with_state(identity, session_to_bearer))
             .layer(DefaultBodyLimit::max(config.gateway.body_limit_bytes))
             .layer(TraceLayer::new_for_http());
         let listener = TcpListener::bind(config.gateway.listen)
@@ -76,7 +112,7 @@ impl App {
 
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr(), "HTTP gateway listening");
-        axum::serve(self.listener, self.router)
+        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await?;
         Ok(())

@@ -132,7 +132,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     helpdesk_kit::telemetry::init();
     let config = Config::load(cli.config.as_deref()).map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
     match cli.command {
-        Command::Serve { parts, demo } => serve_until_signal(config, &parts, demo).await,
+        Command::Serve { parts, demo } => serve_until_signal(config, cli.config.as_deref(), &parts, demo).await,
         Command::Token(TokenCommand::Contact { email, create, name }) => {
             let clients = Clients::connect(&config)?;
             let contact = if create {
@@ -152,10 +152,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn serve_until_signal(config: Config, parts: &[String], seed_demo: bool) -> anyhow::Result<()> {
+async fn serve_until_signal(
+    config: Config,
+    file: Option<&std::path::Path>,
+    parts: &[String],
+    seed_demo: bool,
+) -> anyhow::Result<()> {
     let parts = serve::parse_parts(parts).map_err(anyhow::Error::msg)?;
     let shutdown = CancellationToken::new();
-    let running = serve::start(config.clone(), &parts, shutdown.clone()).await?;
+    let running = serve::start_with_file(config.clone(), file, &parts, shutdown.clone()).await?;
     for (part, addr) in &running.addrs {
         let kind = if *part == serve::Part::Gateway { "HTTP" } else { "gRPC" };
         println!("{part} listening on http://{addr} ({kind})");

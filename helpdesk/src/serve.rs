@@ -3,7 +3,7 @@
 //! ones (port 0 works), then run them all until shutdown. Parts still talk only through gRPC and
 //! NATS, exactly as they would in separate processes.
 
-use std::{fmt, net::SocketAddr, str::FromStr};
+use std::{fmt, net::SocketAddr, path::Path, str::FromStr};
 
 use helpdesk_kit::{CancellationToken, config::Config};
 use tokio::task::JoinSet;
@@ -13,17 +13,20 @@ pub enum Part {
     Identity,
     Tickets,
     Kb,
+    /// The mail sender; it listens on nothing, so it has no address.
+    Mail,
     Gateway,
 }
 
 impl Part {
-    pub const ALL: [Part; 4] = [Part::Identity, Part::Tickets, Part::Kb, Part::Gateway];
+    pub const ALL: [Part; 5] = [Part::Identity, Part::Tickets, Part::Kb, Part::Mail, Part::Gateway];
 
     pub fn name(self) -> &'static str {
         match self {
             Part::Identity => "identity",
             Part::Tickets => "tickets",
             Part::Kb => "kb",
+            Part::Mail => "mail",
             Part::Gateway => "gateway",
         }
     }
@@ -42,7 +45,7 @@ impl FromStr for Part {
         Part::ALL
             .into_iter()
             .find(|p| p.name() == raw)
-            .ok_or_else(|| format!("unknown part `{raw}`: expected all, identity, tickets, kb or gateway"))
+            .ok_or_else(|| format!("unknown part `{raw}`: expected all, identity, tickets, kb, mail or gateway"))
     }
 }
 
@@ -95,14 +98,26 @@ impl Running {
     }
 }
 
-/// Builds and starts `parts`; returns once every part is listening.
-pub async fn start(mut config: Config, parts: &[Part], shutdown: CancellationToken) -> anyhow::Result<Running> {
+/// Builds and starts `parts`; returns once every part is listening. Part-specific settings
+/// (`[identity]` beyond `listen`, `[mail]`, `[gateway]` cookies) come from the environment.
+pub async fn start(config: Config, parts: &[Part], shutdown: CancellationToken) -> anyhow::Result<Running> {
+    start_with_file(config, None, parts, shutdown).await
+}
+
+/// As [`start`], with part-specific settings also read from the config file.
+pub async fn start_with_file(
+    mut config: Config,
+    file: Option<&Path>,
+    parts: &[Part],
+    shutdown: CancellationToken,
+) -> anyhow::Result<Running> {
     let mut tasks = JoinSet::new();
     let mut addrs = Vec::new();
     for part in parts {
         let addr = match part {
             Part::Identity => {
-                let app = helpdesk_identity::App::build(&config).await?;
+                let own = helpdesk_identity::IdentityConfig::load(file).map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+                let app = helpdesk_identity::App::build_with(&config, own).await?;
                 let addr = app.local_addr();
                 config.endpoints.identity = format!("http://{addr}");
                 tasks.spawn(app.run_until_stopped(shutdown.clone()));
@@ -122,8 +137,15 @@ pub async fn start(mut config: Config, parts: &[Part], shutdown: CancellationTok
                 tasks.spawn(app.run_until_stopped(shutdown.clone()));
                 addr
             }
+            Part::Mail => {
+                let own = helpdesk_mail::MailConfig::load(file).map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+                let app = helpdesk_mail::App::build_with(&config, own).await?;
+                tasks.spawn(app.run_until_stopped(shutdown.clone()));
+                continue;
+            }
             Part::Gateway => {
-                let app = helpdesk_gateway::App::build(&config).await?;
+                let own = helpdesk_gateway::CookieConfig::load(file).map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+                let app = helpdesk_gateway::App::build_with(&config, own).await?;
                 let addr = app.local_addr();
                 tasks.spawn(app.run_until_stopped(shutdown.clone()));
                 addr
@@ -150,6 +172,7 @@ mod tests {
     #[test]
     fn unknown_or_missing_parts_are_refused() {
         assert!(parse_parts(&["mail2".into()]).is_err());
+        assert_eq!(parse_parts(&["mail".into()]), Ok(vec![Part::Mail]));
         assert!(parse_parts(&[]).is_err());
     }
 }
