@@ -22,7 +22,7 @@ use helpdesk_proto::{
 };
 use tonic::transport::{Channel, Endpoint};
 
-use crate::{demo, serve};
+use crate::{admin, demo, serve};
 
 #[derive(Parser)]
 #[command(name = "helpdesk", version, about = "An open-source help desk: email, Discord and a contact portal.")]
@@ -53,6 +53,15 @@ enum Command {
     /// Manage and search knowledge-base articles.
     #[command(subcommand)]
     Kb(KbCommand),
+    /// Manage agents and admins.
+    #[command(subcommand)]
+    Staff(admin::StaffCommand),
+    /// Manage contact groups.
+    #[command(subcommand)]
+    Groups(admin::GroupsCommand),
+    /// Show or change the portal settings.
+    #[command(subcommand)]
+    Settings(admin::SettingsCommand),
 }
 
 #[derive(Subcommand)]
@@ -149,6 +158,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Tickets(command) => tickets_command(&Clients::connect(&config)?, command).await,
         Command::Kb(command) => kb_command(&Clients::connect(&config)?, command).await,
+        Command::Staff(command) => admin::staff(&Clients::connect(&config)?, command).await,
+        Command::Groups(command) => admin::groups(&Clients::connect(&config)?, command).await,
+        Command::Settings(command) => admin::settings(&Clients::connect(&config)?, command).await,
     }
 }
 
@@ -313,6 +325,10 @@ impl Clients {
 
     pub async fn service_token(&self) -> anyhow::Result<String> {
         self.tokens.token().await.context("getting a service token from identity")
+    }
+
+    pub fn identity(&self) -> Channel {
+        self.identity.clone()
     }
 
     pub fn tickets(&self) -> TicketServiceClient<Channel> {

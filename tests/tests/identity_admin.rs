@@ -358,3 +358,52 @@ async fn a_redelivered_mail_event_sends_nothing_twice() {
     server.stop().await.expect("clean shutdown");
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn the_cli_creates_staff_issues_their_tokens_and_changes_settings_and_groups() {
+    let env = TestEnv::new().await;
+    let child = env.spawn_process(env!("CARGO_BIN_EXE_helpdesk-under-test"), &[]).await;
+    let cli = |args: &[&str]| {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_helpdesk-under-test"));
+        command
+            .args(args)
+            .envs(env.child_env())
+            .env("HELPDESK_ENDPOINTS__IDENTITY", &child.identity)
+            .env("RUST_LOG", "error");
+        command
+    };
+    let run = |args: &'static [&'static str]| {
+        let mut command = cli(args);
+        async move {
+            let output = command.output().await.expect("cli");
+            assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+            String::from_utf8(output.stdout).expect("utf8").trim().to_string()
+        }
+    };
+
+    let id = run(&["staff", "add", "--name", "Ada Admin", "--email", "ada@helpdesk.test", "--role", "admin"]).await;
+    let token = cli(&["staff", "token", &id]).output().await.expect("cli");
+    assert!(token.status.success(), "{}", String::from_utf8_lossy(&token.stderr));
+    let token = String::from_utf8(token.stdout).expect("utf8").trim().to_string();
+    let response = http()
+        .put(format!("{}/api/v1/settings", child.gateway))
+        .bearer_auth(&token)
+        .json(&settings(json!({ "captcha_enabled": true })))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK, "the CLI-issued admin token works at the gateway");
+
+    let shown: Value = serde_json::from_str(&run(&["settings", "set", "--signup", "closed"]).await).expect("json");
+    assert_eq!(shown["signup_mode"], "SIGNUP_MODE_CLOSED");
+    assert_eq!(shown["captcha_enabled"], true, "settings not named stay as they were");
+
+    let group = run(&["groups", "add", "Acme", "--domain", "acme.test", "--share-tickets"]).await;
+    assert!(group.contains("\tAcme\tshare_tickets=true\tdomains=acme.test"), "{group}");
+    let duplicate = cli(&["staff", "add", "--name", "Ada", "--email", "ADA@helpdesk.test"]).output().await.expect("cli");
+    assert!(!duplicate.status.success());
+    assert!(String::from_utf8_lossy(&duplicate.stderr).contains("already exists"));
+
+    child.kill().await;
+    env.cleanup().await;
+}
