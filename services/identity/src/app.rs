@@ -15,14 +15,16 @@ use helpdesk_kit::{
 use helpdesk_proto::identity::v1::{
     account_service_server::AccountServiceServer, contact_service_server::ContactServiceServer,
     group_service_server::GroupServiceServer, settings_service_server::SettingsServiceServer,
-    staff_service_server::StaffServiceServer, token_service_server::TokenServiceServer,
+    sso_service_server::SsoServiceServer, staff_service_server::StaffServiceServer,
+    token_service_server::TokenServiceServer,
 };
 use tonic::{server::NamedService, service::Routes};
 
 use crate::{
     config::IdentityConfig,
     domain::captcha::Captcha,
-    grpc::{AccountsGrpc, ContactsGrpc, GroupsGrpc, SettingsGrpc, StaffGrpc, TokensGrpc},
+    grpc::{AccountsGrpc, ContactsGrpc, GroupsGrpc, SettingsGrpc, SsoGrpc, StaffGrpc, TokensGrpc},
+    sso::Providers,
     store::Store,
 };
 
@@ -58,12 +60,15 @@ impl App {
 
         let auth = Authenticate::new(verifier);
         let captcha = Arc::new(Captcha::new(&service_secret, own.captcha_max_counter, chrono::Duration::minutes(10)));
+        let providers = Arc::new(Providers::new(own.sso.clone())?);
         let accounts = AccountsGrpc::new(store.clone(), signer.clone(), own.clone(), captcha);
+        let sso = SsoGrpc::new(accounts.clone(), providers);
         let tokens = TokensGrpc::new(store.clone(), signer, service_secret, String::from_utf8(verify_pem)?);
         let routes = Routes::new(TokenServiceServer::with_interceptor(tokens, auth.clone()))
             .add_service(ContactServiceServer::with_interceptor(ContactsGrpc::new(store.clone()), auth.clone()))
             .add_service(StaffServiceServer::with_interceptor(StaffGrpc::new(store.clone()), auth.clone()))
             .add_service(AccountServiceServer::with_interceptor(accounts, auth.clone()))
+            .add_service(SsoServiceServer::with_interceptor(sso, auth.clone()))
             .add_service(SettingsServiceServer::with_interceptor(SettingsGrpc::new(store.clone()), auth.clone()))
             .add_service(GroupServiceServer::with_interceptor(GroupsGrpc::new(store.clone()), auth));
         let services = vec![
@@ -71,6 +76,7 @@ impl App {
             <ContactServiceServer<ContactsGrpc> as NamedService>::NAME,
             <StaffServiceServer<StaffGrpc> as NamedService>::NAME,
             <AccountServiceServer<AccountsGrpc> as NamedService>::NAME,
+            <SsoServiceServer<SsoGrpc> as NamedService>::NAME,
             <SettingsServiceServer<SettingsGrpc> as NamedService>::NAME,
             <GroupServiceServer<GroupsGrpc> as NamedService>::NAME,
         ];

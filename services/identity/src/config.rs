@@ -29,6 +29,8 @@ pub struct IdentityConfig {
     pub login_failures_per_account: i64,
     /// Captcha work: the counter the page must find is drawn below this (expected work: half).
     pub captcha_max_counter: u32,
+    /// Single sign-on providers (`[[identity.sso]]`); the portal settings decide which are on.
+    pub sso: Vec<crate::domain::sso::SsoProviderConfig>,
 }
 
 impl Default for IdentityConfig {
@@ -44,6 +46,7 @@ impl Default for IdentityConfig {
             login_failures_per_ip: 30,
             login_failures_per_account: 20,
             captcha_max_counter: 50_000,
+            sso: Vec::new(),
         }
     }
 }

@@ -7,13 +7,16 @@
 //!   type — no I/O;
 //! - `store`: the SQL;
 //! - `grpc`: the tonic handlers and proto conversions;
+//! - `sso`: the HTTP client of OpenID Connect and OAuth 2.0 providers;
 //! - `app`: wiring: keys, pool, NATS, relay, server.
 
 mod app;
 mod config;
 mod domain;
 mod grpc;
+mod sso;
 mod store;
 
 pub use app::App;
 pub use config::IdentityConfig;
+pub use domain::sso::{SsoKind, SsoProviderConfig};

@@ -8,6 +8,7 @@ pub mod groups;
 pub mod password;
 pub mod secret;
 pub mod settings;
+pub mod sso;
 pub mod staff;
 pub mod throttle;
 
@@ -47,6 +48,11 @@ pub enum IdentityError {
     LoginModeDisabled,
     #[error("captcha: {0}")]
     Captcha(&'static str),
+    #[error("sso provider not found")]
+    SsoProviderNotFound,
+    /// Tampered or replayed state, a bad nonce, a provider error: the reason goes to the log.
+    #[error("single sign-on failed; please try again")]
+    SsoFailed,
 }
 
 fn invalid(field: &'static str, reason: &'static str) -> IdentityError {

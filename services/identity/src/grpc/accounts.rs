@@ -31,6 +31,7 @@ use crate::{
 /// Longer inputs are refused before any hashing work.
 const MAX_PASSWORD_INPUT: usize = 1024;
 
+#[derive(Clone)]
 pub struct AccountsGrpc {
     store: Store,
     signer: Arc<TokenSigner>,
@@ -57,7 +58,7 @@ fn bounded_password(raw: String, field: &'static str) -> Result<SecretString, St
     Ok(SecretString::from(raw))
 }
 
-fn session_response(raw: &IssuedSecret, contact_id: Uuid, times: &SessionTimes) -> pb::SessionResponse {
+pub(super) fn session_response(raw: &IssuedSecret, contact_id: Uuid, times: &SessionTimes) -> pb::SessionResponse {
     pb::SessionResponse {
         session_id: raw.raw.expose_secret().to_string(),
         idle_expires_at: Some(timestamp(times.idle_expires_at)),
@@ -66,7 +67,7 @@ fn session_response(raw: &IssuedSecret, contact_id: Uuid, times: &SessionTimes) 
     }
 }
 
-fn secs(seconds: u64) -> chrono::Duration {
+pub(super) fn secs(seconds: u64) -> chrono::Duration {
     chrono::Duration::seconds(i64::try_from(seconds).unwrap_or(i64::MAX / 1000))
 }
 
@@ -80,11 +81,11 @@ impl AccountsGrpc {
         }
     }
 
-    fn new_session(&self) -> Result<IssuedSecret, Status> {
+    pub(super) fn new_session(&self) -> Result<IssuedSecret, Status> {
         secret::new_session_id().map_err(internal)
     }
 
-    fn session_spec<'a>(&self, issued: &'a IssuedSecret) -> NewSession<'a> {
+    pub(super) fn session_spec<'a>(&self, issued: &'a IssuedSecret) -> NewSession<'a> {
         NewSession {
             id_hash: &issued.hash,
             idle: secs(self.config.session_idle_secs),
@@ -96,12 +97,32 @@ impl AccountsGrpc {
         format!("{}/{path}?token={}", self.config.portal_url.trim_end_matches('/'), token.expose_secret())
     }
 
+    pub(super) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub(super) fn config(&self) -> &IdentityConfig {
+        &self.config
+    }
+
     /// Draws a link token, stores it and asks for the mail.
     async fn send_link(&self, kind: LinkKind, contact_id: Uuid, to: &str, name: &str) -> Result<(), Status> {
+        self.send_link_for(kind, contact_id, to, name, None).await
+    }
+
+    pub(super) async fn send_link_for(
+        &self,
+        kind: LinkKind,
+        contact_id: Uuid,
+        to: &str,
+        name: &str,
+        sso: Option<(&str, &str)>,
+    ) -> Result<(), Status> {
         let token = secret::new_link_token().map_err(internal)?;
         let (path, ttl) = match kind {
             LinkKind::Activation => ("activate", self.config.activation_link_ttl_secs),
             LinkKind::PasswordReset => ("reset-password", self.config.reset_link_ttl_secs),
+            LinkKind::EmailVerification => ("verify-email", self.config.activation_link_ttl_secs),
         };
         let link = self.link(path, &token.raw);
         self.store
@@ -113,6 +134,7 @@ impl AccountsGrpc {
                 to_name: name,
                 link: &link,
                 ttl: secs(ttl),
+                sso,
             })
             .await
             .map_err(db_error)

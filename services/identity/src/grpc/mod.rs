@@ -1,10 +1,11 @@
 //! Identity's gRPC surface: the handlers, the one mapping from [`IdentityError`] to `Status`, and
 //! domain → proto conversions. Authorization is decided here, from the caller the interceptor found.
 
-mod accounts;
+pub(crate) mod accounts;
 mod contacts;
 mod groups;
 mod settings;
+mod sso;
 mod staff;
 mod tokens;
 
@@ -12,6 +13,7 @@ pub use accounts::AccountsGrpc;
 pub use contacts::ContactsGrpc;
 pub use groups::GroupsGrpc;
 pub use settings::SettingsGrpc;
+pub use sso::SsoGrpc;
 pub use staff::StaffGrpc;
 pub use tokens::TokensGrpc;
 
@@ -37,7 +39,10 @@ impl From<IdentityError> for Status {
             IdentityError::GroupNotFound => helpdesk_kit::error::not_found("group"),
             IdentityError::AlreadyExists(_) => Status::already_exists(message),
             IdentityError::Unauthenticated => helpdesk_kit::error::unauthenticated(),
-            IdentityError::LoginFailed | IdentityError::SessionEnded => Status::unauthenticated(message),
+            IdentityError::LoginFailed | IdentityError::SessionEnded | IdentityError::SsoFailed => {
+                Status::unauthenticated(message)
+            }
+            IdentityError::SsoProviderNotFound => helpdesk_kit::error::not_found("sso provider"),
             IdentityError::PermissionDenied => helpdesk_kit::error::permission_denied(),
             IdentityError::SignupClosed | IdentityError::SignupDomainNotAllowed | IdentityError::LoginModeDisabled => {
                 Status::permission_denied(message)

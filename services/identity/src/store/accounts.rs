@@ -13,6 +13,8 @@ use super::{Store, sessions};
 pub enum LinkKind {
     Activation,
     PasswordReset,
+    /// Proves an address for a single sign-on whose provider gave no verified email.
+    EmailVerification,
 }
 
 impl LinkKind {
@@ -20,6 +22,7 @@ impl LinkKind {
         match self {
             Self::Activation => "activation",
             Self::PasswordReset => "password_reset",
+            Self::EmailVerification => "email_verification",
         }
     }
 
@@ -27,6 +30,7 @@ impl LinkKind {
         match self {
             Self::Activation => AccountMailKind::Activation,
             Self::PasswordReset => AccountMailKind::PasswordReset,
+            Self::EmailVerification => AccountMailKind::EmailVerification,
         }
     }
 }
@@ -40,6 +44,8 @@ pub struct LinkMail<'a> {
     pub to_name: &'a str,
     pub link: &'a str,
     pub ttl: chrono::Duration,
+    /// For email verification: the (provider, subject) to link once the address is proven.
+    pub sso: Option<(&'a str, &'a str)>,
 }
 
 /// A new session to open in the same transaction as the change that signs the contact in.
@@ -68,14 +74,16 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "INSERT INTO link_tokens (token_hash, kind, contact_id, address, expires_at)
-             VALUES ($1, $2, $3, $4, now() + $5)",
+            "INSERT INTO link_tokens (token_hash, kind, contact_id, address, expires_at, sso_provider, sso_subject)
+             VALUES ($1, $2, $3, $4, now() + $5, $6, $7)",
         )
         .bind(mail.token_hash)
         .bind(mail.kind.as_db())
         .bind(mail.contact_id)
         .bind(mail.to_address)
         .bind(mail.ttl)
+        .bind(mail.sso.map(|(provider, _)| provider))
+        .bind(mail.sso.map(|(_, subject)| subject))
         .execute(&mut *tx)
         .await?;
         outbox::enqueue(

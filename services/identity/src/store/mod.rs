@@ -10,6 +10,7 @@ pub mod accounts;
 mod captcha;
 pub mod groups;
 pub mod sessions;
+pub mod sso;
 mod settings;
 mod staff;
 mod throttle;
