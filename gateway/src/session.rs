@@ -29,6 +29,8 @@ use crate::{error::ApiError, identity::Identity};
 pub const SESSION_COOKIE: &str = "hd_session";
 pub const CSRF_COOKIE: &str = "hd_csrf";
 pub const CSRF_HEADER: &str = "x-csrf-token";
+/// Binds a single sign-on to the browser that started it (login CSRF).
+pub const SSO_STATE_COOKIE: &str = "hd_sso_state";
 
 /// The `[gateway]` settings the shared config does not know: cookie flags.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -68,6 +70,12 @@ impl CookieConfig {
             format!("{SESSION_COOKIE}={session_id}; HttpOnly; {}", self.attributes(max_age)),
             format!("{CSRF_COOKIE}={csrf}; {}", self.attributes(max_age)),
         ]
+    }
+
+    /// The state of a single sign-on in flight, sent back only to the SSO endpoints.
+    pub fn sso_state_cookie(&self, state: &str, max_age: i64) -> String {
+        let secure = if self.cookie_secure { "; Secure" } else { "" };
+        format!("{SSO_STATE_COOKIE}={state}; HttpOnly; Path=/api/v1/sso; SameSite=Lax; Max-Age={max_age}{secure}")
     }
 
     pub fn cleared_cookies(&self) -> [String; 2] {

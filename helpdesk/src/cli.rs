@@ -121,6 +121,8 @@ enum KbCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // One rustls crypto provider for every TLS client in the process (SMTP, SSO providers).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {

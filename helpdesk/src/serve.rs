@@ -98,16 +98,46 @@ impl Running {
     }
 }
 
-/// Builds and starts `parts`; returns once every part is listening. Part-specific settings
-/// (`[identity]` beyond `listen`, `[mail]`, `[gateway]` cookies) come from the environment.
-pub async fn start(config: Config, parts: &[Part], shutdown: CancellationToken) -> anyhow::Result<Running> {
-    start_with_file(config, None, parts, shutdown).await
+/// Settings of parts beyond the shared config: their own keys in the same file sections and
+/// `HELPDESK_…` variables (`[identity]` accounts and SSO, `[mail]`, `[gateway]` cookies).
+#[derive(Debug, Clone, Default)]
+pub struct PartSettings {
+    pub identity: helpdesk_identity::IdentityConfig,
+    pub mail: helpdesk_mail::MailConfig,
+    pub cookies: helpdesk_gateway::CookieConfig,
 }
 
-/// As [`start`], with part-specific settings also read from the config file.
+impl PartSettings {
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let configuration = |e: &dyn fmt::Display| anyhow::anyhow!("configuration: {e}");
+        Ok(Self {
+            identity: helpdesk_identity::IdentityConfig::load(file).map_err(|e| configuration(&e))?,
+            mail: helpdesk_mail::MailConfig::load(file).map_err(|e| configuration(&e))?,
+            cookies: helpdesk_gateway::CookieConfig::load(file).map_err(|e| configuration(&e))?,
+        })
+    }
+}
+
+/// Builds and starts `parts`; returns once every part is listening. Part settings come from the
+/// environment.
+pub async fn start(config: Config, parts: &[Part], shutdown: CancellationToken) -> anyhow::Result<Running> {
+    start_with(config, PartSettings::load(None)?, parts, shutdown).await
+}
+
+/// As [`start`], with part settings also read from the config file.
 pub async fn start_with_file(
-    mut config: Config,
+    config: Config,
     file: Option<&Path>,
+    parts: &[Part],
+    shutdown: CancellationToken,
+) -> anyhow::Result<Running> {
+    start_with(config, PartSettings::load(file)?, parts, shutdown).await
+}
+
+/// As [`start`], with the part settings given.
+pub async fn start_with(
+    mut config: Config,
+    settings: PartSettings,
     parts: &[Part],
     shutdown: CancellationToken,
 ) -> anyhow::Result<Running> {
@@ -116,8 +146,7 @@ pub async fn start_with_file(
     for part in parts {
         let addr = match part {
             Part::Identity => {
-                let own = helpdesk_identity::IdentityConfig::load(file).map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
-                let app = helpdesk_identity::App::build_with(&config, own).await?;
+                let app = helpdesk_identity::App::build_with(&config, settings.identity.clone()).await?;
                 let addr = app.local_addr();
                 config.endpoints.identity = format!("http://{addr}");
                 tasks.spawn(app.run_until_stopped(shutdown.clone()));
@@ -138,14 +167,12 @@ pub async fn start_with_file(
                 addr
             }
             Part::Mail => {
-                let own = helpdesk_mail::MailConfig::load(file).map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
-                let app = helpdesk_mail::App::build_with(&config, own).await?;
+                let app = helpdesk_mail::App::build_with(&config, settings.mail.clone()).await?;
                 tasks.spawn(app.run_until_stopped(shutdown.clone()));
                 continue;
             }
             Part::Gateway => {
-                let own = helpdesk_gateway::CookieConfig::load(file).map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
-                let app = helpdesk_gateway::App::build_with(&config, own).await?;
+                let app = helpdesk_gateway::App::build_with(&config, settings.cookies.clone()).await?;
                 let addr = app.local_addr();
                 tasks.spawn(app.run_until_stopped(shutdown.clone()));
                 addr

@@ -37,6 +37,7 @@ pub struct TestEnv {
 
 impl TestEnv {
     pub async fn new() -> Self {
+        install_tls_provider();
         let admin_url = required_env("HELPDESK_TEST_DATABASE_URL");
         let nats_url = required_env("HELPDESK_TEST_NATS_URL");
         let unique = uuid::Uuid::new_v4().simple().to_string();
@@ -74,8 +75,13 @@ impl TestEnv {
 
     /// Runs every part in this process.
     pub async fn start(&self) -> Server {
+        self.start_with(serve::PartSettings::load(None).expect("part settings")).await
+    }
+
+    /// Runs every part in this process with the given part settings (SSO providers, cookies …).
+    pub async fn start_with(&self, settings: serve::PartSettings) -> Server {
         let shutdown = CancellationToken::new();
-        let running = serve::start(self.config.clone(), &Part::ALL, shutdown.clone())
+        let running = serve::start_with(self.config.clone(), settings, &Part::ALL, shutdown.clone())
             .await
             .expect("serve all starts");
         let mut config = self.config.clone();
@@ -300,8 +306,14 @@ impl ChildServer {
     }
 }
 
+/// Picks rustls's crypto provider for this process, as the `helpdesk` binary does at start.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// An HTTP client for the gateway.
 pub fn http() -> reqwest::Client {
+    install_tls_provider();
     reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()

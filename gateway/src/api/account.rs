@@ -55,12 +55,12 @@ pub struct ChangePassword {
     new_password: String,
 }
 
-fn accepted(message: &str) -> Response {
+pub(crate) fn accepted(message: &str) -> Response {
     (StatusCode::ACCEPTED, Json(json!({ "status": "accepted", "message": message }))).into_response()
 }
 
 /// The JSON answer to a new session, with its cookies.
-fn signed_in(identity: &Identity, session: pb::SessionResponse) -> Result<Response, ApiError> {
+pub(crate) fn signed_in(identity: &Identity, session: pb::SessionResponse) -> Result<Response, ApiError> {
     let csrf = new_csrf_token()?;
     let max_age = session
         .absolute_expires_at

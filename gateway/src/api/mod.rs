@@ -4,6 +4,7 @@ pub mod account;
 pub mod groups;
 pub mod kb;
 pub mod settings;
+pub mod sso;
 pub mod tickets;
 
 use helpdesk_kit::auth::bearer;

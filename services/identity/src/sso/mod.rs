@@ -61,6 +61,9 @@ impl Providers {
                 anyhow::bail!("sso provider `{id}` is configured twice");
             }
         }
+        // TLS to providers uses rustls with ring (the provider the rest of the binary uses); a
+        // process that installed one already keeps it.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(10))
