@@ -454,3 +454,23 @@ async fn blocking_a_contact_ends_its_sessions_and_logins() {
     server.stop().await.expect("clean shutdown");
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn the_reset_form_cannot_flood_an_inbox() {
+    let env = TestEnv::new().await;
+    let server = env.start().await;
+    let portal = Portal::new(&server);
+    let email = unique_address("flooded");
+    portal.sign_up_and_activate("Flooded", &email, "flooded persons words").await;
+    for _ in 0..8 {
+        let response = portal.post("/api/v1/account/password-reset", json!({ "email": email })).await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED, "the answer never changes");
+    }
+    // One activation mail and five reset mails; the rest were not sent.
+    assert_eq!(wait_for_mail(&email, 6).await.len(), 6);
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert_eq!(helpdesk_tests::mail_to(&email).len(), 6);
+
+    server.stop().await.expect("clean shutdown");
+    env.cleanup().await;
+}

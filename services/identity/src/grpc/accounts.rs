@@ -137,6 +137,7 @@ impl AccountsGrpc {
                 sso,
             })
             .await
+            .map(|_sent| ())
             .map_err(db_error)
     }
 

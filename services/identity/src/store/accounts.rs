@@ -9,6 +9,9 @@ use uuid::Uuid;
 
 use super::{Store, sessions};
 
+/// Link mails of one kind to one contact per hour.
+pub const MAX_LINK_MAILS_PER_HOUR: i64 = 5;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkKind {
     Activation,
@@ -64,10 +67,29 @@ pub struct Credentials {
 
 impl Store {
     /// Stores the link token and asks the mail service (through the outbox) to send the link.
-    /// Earlier unused links of the same kind for the contact stop working.
+    /// Earlier unused links of the same kind for the contact stop working. At most
+    /// `MAX_LINK_MAILS_PER_HOUR` of a kind go to one contact per hour, so nobody can flood an
+    /// inbox through the sign-up or reset form; over that, nothing is sent (the caller still
+    /// answers as always). Returns whether a mail was requested.
     #[tracing::instrument(skip_all, fields(kind = ?mail.kind), err)]
-    pub async fn send_link(&self, mail: LinkMail<'_>) -> sqlx::Result<()> {
+    pub async fn send_link(&self, mail: LinkMail<'_>) -> sqlx::Result<bool> {
         let mut tx = self.pool.begin().await?;
+        // Serialise per contact, so concurrent requests cannot all pass the count.
+        sqlx::query("SELECT 1 FROM contacts WHERE id = $1 FOR UPDATE")
+            .bind(mail.contact_id)
+            .execute(&mut *tx)
+            .await?;
+        let recent: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM link_tokens WHERE contact_id = $1 AND kind = $2 AND created_at > now() - interval '1 hour'",
+        )
+        .bind(mail.contact_id)
+        .bind(mail.kind.as_db())
+        .fetch_one(&mut *tx)
+        .await?;
+        if recent >= MAX_LINK_MAILS_PER_HOUR {
+            tracing::warn!(contact = %mail.contact_id, kind = ?mail.kind, "link mail limit reached; not sending");
+            return Ok(false);
+        }
         sqlx::query("UPDATE link_tokens SET used_at = now() WHERE contact_id = $1 AND kind = $2 AND used_at IS NULL")
             .bind(mail.contact_id)
             .bind(mail.kind.as_db())
@@ -98,7 +120,7 @@ impl Store {
         .await?;
         tx.commit().await?;
         self.relay.wake();
-        Ok(())
+        Ok(true)
     }
 
     /// Redeems a link token and sets the password: activation also activates the contact and
