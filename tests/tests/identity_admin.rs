@@ -407,3 +407,94 @@ async fn the_cli_creates_staff_issues_their_tokens_and_changes_settings_and_grou
     child.kill().await;
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn staff_list_change_and_link_contacts_and_an_address_stays_with_one_contact() {
+    use helpdesk_proto::identity::v1::contact_service_client::ContactServiceClient;
+    let env = TestEnv::new().await;
+    let server = env.start().await;
+    let agent = staff_token(&server, pb::StaffRole::Agent).await;
+    let mut contacts = ContactServiceClient::new(server.identity_channel());
+    let ann = server.clients.find_or_create_contact("ann@list.test", "Ann Alpha").await.expect("contact");
+    let bob = server.clients.find_or_create_contact("bob@list.test", "Bob Beta").await.expect("contact");
+    server.clients.find_or_create_contact("cy@elsewhere.test", "Cy").await.expect("contact");
+
+    let list = |query: &str, page_size: u32, page_token: &str| {
+        bearer(
+            pb::ListContactsRequest { query: query.into(), page_size, page_token: page_token.into() },
+            &agent,
+        )
+        .expect("request")
+    };
+    let found = contacts.list_contacts(list("LIST.test", 0, "")).await.expect("list").into_inner();
+    assert_eq!(found.contacts.len(), 2);
+    let by_name = contacts.list_contacts(list("beta", 0, "")).await.expect("list").into_inner();
+    assert_eq!(by_name.contacts.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), [bob.as_str()]);
+    let wildcard = contacts.list_contacts(list("%", 0, "")).await.expect("list").into_inner();
+    assert!(wildcard.contacts.is_empty(), "LIKE wildcards are matched literally");
+    let first = contacts.list_contacts(list("", 2, "")).await.expect("list").into_inner();
+    let rest = contacts
+        .list_contacts(list("", 2, &first.next_page_token))
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(first.contacts.len() + rest.contacts.len(), 3);
+
+    // A second address and a new primary; an address of another contact is refused.
+    let update = |emails: Vec<&str>, primary: Option<&str>| {
+        bearer(
+            pb::UpdateContactRequest {
+                id: ann.clone(),
+                name: Some("Ann A.".into()),
+                emails: emails.into_iter().map(String::from).collect(),
+                primary_email: primary.map(String::from),
+            },
+            &agent,
+        )
+        .expect("request")
+    };
+    let updated = contacts
+        .update_contact(update(vec!["ann@list.test", "ann@home.test"], Some("ann@home.test")))
+        .await
+        .expect("update")
+        .into_inner();
+    assert_eq!(updated.name, "Ann A.");
+    let primary: Vec<&str> = updated.emails.iter().filter(|e| e.primary).map(|e| e.address.as_str()).collect();
+    assert_eq!(primary, ["ann@home.test"]);
+    let error = contacts
+        .update_contact(update(vec!["ann@list.test", "bob@list.test"], None))
+        .await
+        .expect_err("bob's address");
+    assert_eq!(error.code(), Code::AlreadyExists);
+
+    // A contact may rename only themselves, and may not touch addresses.
+    let ann_token = server.contact_token("ann@list.test").await;
+    let own = |id: &str, emails: Vec<String>| {
+        bearer(pb::UpdateContactRequest { id: id.into(), name: Some("Annie".into()), emails, primary_email: None }, &ann_token)
+            .expect("request")
+    };
+    assert_eq!(contacts.update_contact(own(&ann, vec![])).await.expect("rename").into_inner().name, "Annie");
+    assert_eq!(contacts.update_contact(own(&bob, vec![])).await.expect_err("not hers").code(), Code::NotFound);
+    let grab = contacts.update_contact(own(&ann, vec!["x@list.test".into()])).await.expect_err("addresses");
+    assert_eq!(grab.code(), Code::PermissionDenied);
+    let error = contacts.list_contacts(bearer(pb::ListContactsRequest::default(), &ann_token).expect("request")).await;
+    assert_eq!(error.expect_err("contacts do not list contacts").code(), Code::PermissionDenied);
+
+    // Link a Discord user to Ann; the same user cannot then belong to Bob.
+    let link = |id: &str| {
+        bearer(
+            pb::LinkExternalIdentityRequest {
+                contact_id: id.into(),
+                identity: Some(pb::ExternalIdentity { provider: "discord".into(), subject: "4242".into() }),
+            },
+            &agent,
+        )
+        .expect("request")
+    };
+    let linked = contacts.link_external_identity(link(&ann)).await.expect("link").into_inner();
+    assert_eq!(linked.external_identities[0].subject, "4242");
+    assert_eq!(contacts.link_external_identity(link(&bob)).await.expect_err("taken").code(), Code::AlreadyExists);
+
+    server.stop().await.expect("clean shutdown");
+    env.cleanup().await;
+}

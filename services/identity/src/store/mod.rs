@@ -8,6 +8,7 @@
 
 pub mod accounts;
 mod captcha;
+pub mod contacts;
 pub mod groups;
 pub mod sessions;
 pub mod sso;
