@@ -201,12 +201,13 @@ async fn activation_claims_the_contact_a_channel_created_before() {
     let server = env.start().await;
     let portal = Portal::new(&server);
     let email = unique_address("bob");
-    // Bob mailed support before: the mail channel created him.
-    let earlier = server.clients.find_or_create_contact(&email, "Bob").await.expect("contact");
+    // Bob mailed support before: the mail channel created him, without a name.
+    let earlier = server.clients.find_or_create_contact(&email, "").await.expect("contact");
 
     let cookies = portal.sign_up_and_activate("Bob B.", &email.to_uppercase(), "bobs own passphrase").await;
     let me: Value = portal.whoami(&cookies).await.json().await.expect("json");
     assert_eq!(me["id"], earlier.as_str(), "the same contact, not a duplicate");
+    assert_eq!(me["name"], "Bob B.", "the sign-up named the nameless contact");
     let pg = env.pg().await;
     let contacts: i64 = sqlx::query_scalar("SELECT count(*) FROM identity.contacts")
         .fetch_one(&pg)

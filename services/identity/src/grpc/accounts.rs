@@ -25,7 +25,12 @@ use crate::{
         secret::{self, IssuedSecret},
     },
     grpc::{client_ip, db_error},
-    store::{ContactKey, LinkKind, Store, accounts::{LinkMail, NewSession}, sessions::SessionTimes},
+    store::{
+        ContactKey, LinkKind, Store,
+        accounts::{LinkMail, NewSession},
+        contacts::ContactUpdate,
+        sessions::SessionTimes,
+    },
 };
 
 /// Longer inputs are refused before any hashing work.
@@ -200,6 +205,11 @@ impl AccountService for AccountsGrpc {
             .find_or_create(ContactKey::Email(&address), &name)
             .await
             .map_err(db_error)?;
+        // A contact a channel created without a name takes the one given now.
+        if contact.name.is_empty() && contact.status == ContactStatus::PendingActivation {
+            let update = ContactUpdate { name: Some(name.clone()), emails: None, primary: None };
+            self.store.update_contact(contact.id, update).await.map_err(db_error)?;
+        }
         match (contact.status, contact.has_account) {
             (ContactStatus::Blocked, _) => tracing::info!(contact = %contact.id, "sign-up by a blocked contact ignored"),
             // They have an account already: a reset link helps them and tells a stranger nothing.
