@@ -475,3 +475,29 @@ async fn the_reset_form_cannot_flood_an_inbox() {
     server.stop().await.expect("clean shutdown");
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn sessions_end_after_idling_and_after_their_absolute_lifetime() {
+    let env = TestEnv::new().await;
+    let mut settings = helpdesk::serve::PartSettings::load(None).expect("part settings");
+    settings.identity.session_idle_secs = 2;
+    settings.identity.session_absolute_secs = 4;
+    let server = env.start_with(settings).await;
+    let portal = Portal::new(&server);
+    let email = unique_address("brief");
+    let idle = portal.sign_up_and_activate("Brief", &email, "short lived session words").await;
+    let busy = Cookies::from(&portal.login(&email, "short lived session words").await);
+
+    // Used every second, `busy` outlives the idle limit; left alone, `idle` does not …
+    for _ in 0..3 {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        assert_eq!(portal.whoami(&busy).await.status(), StatusCode::OK);
+    }
+    assert_eq!(portal.whoami(&idle).await.status(), StatusCode::UNAUTHORIZED, "idle expiry");
+    // … but not the absolute limit, however busy.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(portal.whoami(&busy).await.status(), StatusCode::UNAUTHORIZED, "absolute expiry");
+
+    server.stop().await.expect("clean shutdown");
+    env.cleanup().await;
+}
