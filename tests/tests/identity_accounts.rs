@@ -416,6 +416,16 @@ async fn changing_the_password_needs_the_current_one_and_ends_other_sessions() {
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
 
     assert_eq!(portal.whoami(&here).await.status(), StatusCode::OK, "this session stays");
+
+    // Guessing the current password is throttled like a login.
+    for _ in 0..4 {
+        let guess = json!({ "current_password": "a wrong guess", "new_password": "whatever words here" });
+        let response = portal.with_cookies(reqwest::Method::POST, path, &here, true, Some(guess)).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let guess = json!({ "current_password": "brand new words here", "new_password": "whatever words here" });
+    let response = portal.with_cookies(reqwest::Method::POST, path, &here, true, Some(guess)).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(portal.whoami(&elsewhere).await.status(), StatusCode::UNAUTHORIZED, "others end");
     assert_eq!(portal.login(&email, "brand new words here").await.status(), StatusCode::OK);
 

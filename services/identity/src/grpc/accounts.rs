@@ -323,6 +323,18 @@ impl AccountService for AccountsGrpc {
             Caller::Anonymous => return Err(IdentityError::Unauthenticated.into()),
             _ => return Err(IdentityError::PermissionDenied.into()),
         };
+        // Guessing the current password with a stolen session is throttled like a login.
+        let ip = client_ip(&request, "");
+        let account = format!("contact:{contact_id}");
+        let policy = self.config.throttle();
+        let recent = self
+            .store
+            .recent_login_failures(&account, &ip, policy.window)
+            .await
+            .map_err(db_error)?;
+        if !policy.allows(recent) {
+            return Err(IdentityError::Throttled.into());
+        }
         let request = request.into_inner();
         let current = bounded_password(request.current_password, "current_password")?;
         let new_password = NewPassword::parse(bounded_password(request.new_password, "new_password")?.expose_secret())
@@ -337,6 +349,7 @@ impl AccountService for AccountsGrpc {
             .map_err(db_error)?
             .ok_or(IdentityError::Invalid { field: "current_password", reason: "is not correct" })?;
         if !blocking(move || password::verify(&stored, &current)).await? {
+            self.store.record_login_failure(&account, &ip).await.map_err(db_error)?;
             return Err(IdentityError::Invalid { field: "current_password", reason: "is not correct" }.into());
         }
         let hash = hash_password(new_password).await?;

@@ -212,14 +212,18 @@ impl SsoService for SsoGrpc {
         let request = request.into_inner();
         let address = EmailAddress::parse(&request.email)?;
         let store = self.accounts.store();
-        if store.find_by_email(&address).await.map_err(db_error)?.is_none() {
-            store.portal_settings().await.map_err(db_error)?.admits_signup(&address)?;
-        }
         let pending = store
             .take_pending_identity(&hash_secret(&request.email_verification_ticket))
             .await
             .map_err(db_error)?
             .ok_or(IdentityError::LinkInvalid)?;
+        // The sign-up policy may refuse a new contact; the answer must not tell whether the
+        // address is known, so a refused address is simply sent nothing.
+        let known = store.find_by_email(&address).await.map_err(db_error)?.is_some();
+        if !known && store.portal_settings().await.map_err(db_error)?.admits_signup(&address).is_err() {
+            tracing::info!("sso email confirmation for an address sign-up does not admit; nothing sent");
+            return Ok(Response::new(pb::ConfirmSsoEmailResponse {}));
+        }
         let (contact, _) = store
             .find_or_create(ContactKey::Email(&address), &pending.name)
             .await
