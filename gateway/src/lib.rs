@@ -5,11 +5,16 @@
 //! - `app`: binding, the router and its middleware (body limit, tracing), graceful shutdown;
 //! - `api`: the JSON handlers, one module per resource;
 //! - `error`: the one mapping from gRPC `Status` to an HTTP response;
-//! - `auth`: the bearer token extractor.
+//! - `auth`: the bearer token extractor;
+//! - `session`: session cookies, their exchange for caller tokens, CSRF;
+//! - `identity`: the client of identity's account, settings, group and contact services.
 
 mod api;
 mod app;
 mod auth;
 mod error;
+mod identity;
+mod session;
 
 pub use app::App;
+pub use session::CookieConfig;

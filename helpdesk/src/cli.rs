@@ -22,7 +22,7 @@ use helpdesk_proto::{
 };
 use tonic::transport::{Channel, Endpoint};
 
-use crate::{agent, demo, serve};
+use crate::{admin, agent, demo, serve};
 
 #[derive(Parser)]
 #[command(name = "helpdesk", version, about = "An open-source help desk: email, Discord and a contact portal.")]
@@ -56,6 +56,15 @@ enum Command {
     /// Work the queues as support: reply, note, assign, change, log time.
     #[command(subcommand)]
     Agent(agent::AgentCommand),
+    /// Manage agents and admins.
+    #[command(subcommand)]
+    Staff(admin::StaffCommand),
+    /// Manage contact groups.
+    #[command(subcommand)]
+    Groups(admin::GroupsCommand),
+    /// Show or change the portal settings.
+    #[command(subcommand)]
+    Settings(admin::SettingsCommand),
 }
 
 #[derive(Subcommand)]
@@ -115,6 +124,8 @@ enum KbCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // One rustls crypto provider for every TLS client in the process (SMTP, SSO providers).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -135,7 +146,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     helpdesk_kit::telemetry::init();
     let config = Config::load(cli.config.as_deref()).map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
     match cli.command {
-        Command::Serve { parts, demo } => serve_until_signal(config, &parts, demo).await,
+        Command::Serve { parts, demo } => serve_until_signal(config, cli.config.as_deref(), &parts, demo).await,
         Command::Token(TokenCommand::Contact { email, create, name }) => {
             let clients = Clients::connect(&config)?;
             let contact = if create {
@@ -153,13 +164,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tickets(command) => tickets_command(&Clients::connect(&config)?, command).await,
         Command::Kb(command) => kb_command(&Clients::connect(&config)?, command).await,
         Command::Agent(command) => agent::run(&Clients::connect(&config)?, command).await,
+        Command::Staff(command) => admin::staff(&Clients::connect(&config)?, command).await,
+        Command::Groups(command) => admin::groups(&Clients::connect(&config)?, command).await,
+        Command::Settings(command) => admin::settings(&Clients::connect(&config)?, command).await,
     }
 }
 
-async fn serve_until_signal(config: Config, parts: &[String], seed_demo: bool) -> anyhow::Result<()> {
+async fn serve_until_signal(
+    config: Config,
+    file: Option<&std::path::Path>,
+    parts: &[String],
+    seed_demo: bool,
+) -> anyhow::Result<()> {
     let parts = serve::parse_parts(parts).map_err(anyhow::Error::msg)?;
     let shutdown = CancellationToken::new();
-    let running = serve::start(config.clone(), &parts, shutdown.clone()).await?;
+    let running = serve::start_with_file(config.clone(), file, &parts, shutdown.clone()).await?;
     for (part, addr) in &running.addrs {
         let kind = if *part == serve::Part::Gateway { "HTTP" } else { "gRPC" };
         println!("{part} listening on http://{addr} ({kind})");
@@ -312,6 +331,10 @@ impl Clients {
 
     pub async fn service_token(&self) -> anyhow::Result<String> {
         self.tokens.token().await.context("getting a service token from identity")
+    }
+
+    pub fn identity(&self) -> Channel {
+        self.identity.clone()
     }
 
     pub fn tickets(&self) -> TicketServiceClient<Channel> {

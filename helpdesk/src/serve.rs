@@ -3,7 +3,7 @@
 //! ones (port 0 works), then run them all until shutdown. Parts still talk only through gRPC and
 //! NATS, exactly as they would in separate processes.
 
-use std::{fmt, net::SocketAddr, str::FromStr};
+use std::{fmt, net::SocketAddr, path::Path, str::FromStr};
 
 use helpdesk_kit::{CancellationToken, config::Config};
 use tokio::task::JoinSet;
@@ -13,17 +13,20 @@ pub enum Part {
     Identity,
     Tickets,
     Kb,
+    /// The mail sender; it listens on nothing, so it has no address.
+    Mail,
     Gateway,
 }
 
 impl Part {
-    pub const ALL: [Part; 4] = [Part::Identity, Part::Tickets, Part::Kb, Part::Gateway];
+    pub const ALL: [Part; 5] = [Part::Identity, Part::Tickets, Part::Kb, Part::Mail, Part::Gateway];
 
     pub fn name(self) -> &'static str {
         match self {
             Part::Identity => "identity",
             Part::Tickets => "tickets",
             Part::Kb => "kb",
+            Part::Mail => "mail",
             Part::Gateway => "gateway",
         }
     }
@@ -42,7 +45,7 @@ impl FromStr for Part {
         Part::ALL
             .into_iter()
             .find(|p| p.name() == raw)
-            .ok_or_else(|| format!("unknown part `{raw}`: expected all, identity, tickets, kb or gateway"))
+            .ok_or_else(|| format!("unknown part `{raw}`: expected all, identity, tickets, kb, mail or gateway"))
     }
 }
 
@@ -95,14 +98,55 @@ impl Running {
     }
 }
 
-/// Builds and starts `parts`; returns once every part is listening.
-pub async fn start(mut config: Config, parts: &[Part], shutdown: CancellationToken) -> anyhow::Result<Running> {
+/// Settings of parts beyond the shared config: their own keys in the same file sections and
+/// `HELPDESK_…` variables (`[identity]` accounts and SSO, `[mail]`, `[gateway]` cookies).
+#[derive(Debug, Clone, Default)]
+pub struct PartSettings {
+    pub identity: helpdesk_identity::IdentityConfig,
+    pub mail: helpdesk_mail::MailConfig,
+    pub cookies: helpdesk_gateway::CookieConfig,
+}
+
+impl PartSettings {
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let configuration = |e: &dyn fmt::Display| anyhow::anyhow!("configuration: {e}");
+        Ok(Self {
+            identity: helpdesk_identity::IdentityConfig::load(file).map_err(|e| configuration(&e))?,
+            mail: helpdesk_mail::MailConfig::load(file).map_err(|e| configuration(&e))?,
+            cookies: helpdesk_gateway::CookieConfig::load(file).map_err(|e| configuration(&e))?,
+        })
+    }
+}
+
+/// Builds and starts `parts`; returns once every part is listening. Part settings come from the
+/// environment.
+pub async fn start(config: Config, parts: &[Part], shutdown: CancellationToken) -> anyhow::Result<Running> {
+    start_with(config, PartSettings::load(None)?, parts, shutdown).await
+}
+
+/// As [`start`], with part settings also read from the config file.
+pub async fn start_with_file(
+    config: Config,
+    file: Option<&Path>,
+    parts: &[Part],
+    shutdown: CancellationToken,
+) -> anyhow::Result<Running> {
+    start_with(config, PartSettings::load(file)?, parts, shutdown).await
+}
+
+/// As [`start`], with the part settings given.
+pub async fn start_with(
+    mut config: Config,
+    settings: PartSettings,
+    parts: &[Part],
+    shutdown: CancellationToken,
+) -> anyhow::Result<Running> {
     let mut tasks = JoinSet::new();
     let mut addrs = Vec::new();
     for part in parts {
         let addr = match part {
             Part::Identity => {
-                let app = helpdesk_identity::App::build(&config).await?;
+                let app = helpdesk_identity::App::build_with(&config, settings.identity.clone()).await?;
                 let addr = app.local_addr();
                 config.endpoints.identity = format!("http://{addr}");
                 tasks.spawn(app.run_until_stopped(shutdown.clone()));
@@ -122,8 +166,13 @@ pub async fn start(mut config: Config, parts: &[Part], shutdown: CancellationTok
                 tasks.spawn(app.run_until_stopped(shutdown.clone()));
                 addr
             }
+            Part::Mail => {
+                let app = helpdesk_mail::App::build_with(&config, settings.mail.clone()).await?;
+                tasks.spawn(app.run_until_stopped(shutdown.clone()));
+                continue;
+            }
             Part::Gateway => {
-                let app = helpdesk_gateway::App::build(&config).await?;
+                let app = helpdesk_gateway::App::build_with(&config, settings.cookies.clone()).await?;
                 let addr = app.local_addr();
                 tasks.spawn(app.run_until_stopped(shutdown.clone()));
                 addr
@@ -150,6 +199,7 @@ mod tests {
     #[test]
     fn unknown_or_missing_parts_are_refused() {
         assert!(parse_parts(&["mail2".into()]).is_err());
+        assert_eq!(parse_parts(&["mail".into()]), Ok(vec![Part::Mail]));
         assert!(parse_parts(&[]).is_err());
     }
 }

@@ -37,6 +37,7 @@ pub struct TestEnv {
 
 impl TestEnv {
     pub async fn new() -> Self {
+        install_tls_provider();
         let admin_url = required_env("HELPDESK_TEST_DATABASE_URL");
         let nats_url = required_env("HELPDESK_TEST_NATS_URL");
         let unique = uuid::Uuid::new_v4().simple().to_string();
@@ -75,8 +76,13 @@ impl TestEnv {
 
     /// Runs every part in this process.
     pub async fn start(&self) -> Server {
+        self.start_with(serve::PartSettings::load(None).expect("part settings")).await
+    }
+
+    /// Runs every part in this process with the given part settings (SSO providers, cookies …).
+    pub async fn start_with(&self, settings: serve::PartSettings) -> Server {
         let shutdown = CancellationToken::new();
-        let running = serve::start(self.config.clone(), &Part::ALL, shutdown.clone())
+        let running = serve::start_with(self.config.clone(), settings, &Part::ALL, shutdown.clone())
             .await
             .expect("serve all starts");
         let mut config = self.config.clone();
@@ -286,6 +292,17 @@ impl Server {
             .expect("contact token")
     }
 
+    /// A channel to identity, for calling its services directly (with `service_token`).
+    pub fn identity_channel(&self) -> tonic::transport::Channel {
+        tonic::transport::Endpoint::from_shared(self.config.endpoints.identity.clone())
+            .expect("identity endpoint")
+            .connect_lazy()
+    }
+
+    pub async fn service_token(&self) -> String {
+        self.clients.service_token().await.expect("service token")
+    }
+
     pub fn grpc_addrs(&self) -> Vec<(Part, String)> {
         let running = self.running.as_ref().expect("running");
         [Part::Identity, Part::Tickets, Part::Kb]
@@ -388,10 +405,84 @@ impl Api {
     }
 }
 
+/// Picks rustls's crypto provider for this process, as the `helpdesk` binary does at start.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// An HTTP client for the gateway.
 pub fn http() -> reqwest::Client {
+    install_tls_provider();
     reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
         .expect("http client")
+}
+
+/// Mail the stack's SMTP sink (aiosmtpd) received for `to`, oldest first, as raw RFC 5322 text.
+pub fn mail_to(to: &str) -> Vec<String> {
+    let maildir = std::path::PathBuf::from(required_env("HELPDESK_TEST_SMTP_MAILDIR"));
+    let needle = to.to_lowercase();
+    let mut mails: Vec<(std::time::SystemTime, String)> = Vec::new();
+    for sub in ["new", "cur"] {
+        let Ok(entries) = std::fs::read_dir(maildir.join(sub)) else { continue };
+        for entry in entries.flatten() {
+            let Ok(text) = std::fs::read_to_string(entry.path()) else { continue };
+            let addressed = text
+                .lines()
+                .take_while(|l| !l.is_empty())
+                .any(|l| l.to_lowercase().starts_with("to:") && l.to_lowercase().contains(&needle));
+            if addressed {
+                let at = entry.metadata().and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH);
+                mails.push((at, text));
+            }
+        }
+    }
+    mails.sort_by_key(|(at, _)| *at);
+    mails.into_iter().map(|(_, text)| text).collect()
+}
+
+/// Waits (bounded) until the sink holds at least `count` mails for `to`, and returns them.
+pub async fn wait_for_mail(to: &str, count: usize) -> Vec<String> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let mails = mail_to(to);
+        if mails.len() >= count || tokio::time::Instant::now() > deadline {
+            return mails;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Undoes quoted-printable (soft line breaks and `=XX`), which is how the mail parts travel.
+pub fn decode_quoted_printable(raw: &str) -> String {
+    let joined = raw.replace("=\r\n", "").replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'='
+            && i + 2 < bytes.len()
+            && joined.is_char_boundary(i + 3)
+            && let Ok(byte) = u8::from_str_radix(&joined[i + 1..i + 3], 16)
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The token of the first link in a mail that points at `path` (`activate`, `reset-password`).
+pub fn link_token(mail: &str, path: &str) -> String {
+    let mail = decode_quoted_printable(mail);
+    let marker = format!("/{path}?token=");
+    let start = mail.find(&marker).unwrap_or_else(|| panic!("no /{path} link in the mail:\n{mail}")) + marker.len();
+    mail[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
 }

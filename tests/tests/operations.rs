@@ -27,7 +27,15 @@ async fn every_grpc_server_is_serving_and_reflects_its_services_to_an_outside_cl
         assert_eq!(report["overall"], "SERVING", "{part}");
         let services: Vec<&str> = report["services"].as_object().expect("services").keys().map(String::as_str).collect();
         let expected: &[&str] = match part.name() {
-            "identity" => &["helpdesk.identity.v1.ContactService", "helpdesk.identity.v1.TokenService"],
+            "identity" => &[
+                "helpdesk.identity.v1.AccountService",
+                "helpdesk.identity.v1.ContactService",
+                "helpdesk.identity.v1.GroupService",
+                "helpdesk.identity.v1.SettingsService",
+                "helpdesk.identity.v1.SsoService",
+                "helpdesk.identity.v1.StaffService",
+                "helpdesk.identity.v1.TokenService",
+            ],
             "tickets" => &["helpdesk.tickets.v1.TicketAdminService", "helpdesk.tickets.v1.TicketService"],
             _ => &["helpdesk.kb.v1.KbService"],
         };

@@ -1,6 +1,10 @@
 //! JSON handlers under `/api/v1`, one module per resource, plus the request helpers they share.
 
+pub mod account;
+pub mod groups;
 pub mod kb;
+pub mod settings;
+pub mod sso;
 pub mod tickets;
 
 use helpdesk_kit::auth::bearer;

@@ -13,12 +13,18 @@ use helpdesk_kit::{
     CancellationToken,
 };
 use helpdesk_proto::identity::v1::{
-    contact_service_server::ContactServiceServer, token_service_server::TokenServiceServer,
+    account_service_server::AccountServiceServer, contact_service_server::ContactServiceServer,
+    group_service_server::GroupServiceServer, settings_service_server::SettingsServiceServer,
+    sso_service_server::SsoServiceServer, staff_service_server::StaffServiceServer,
+    token_service_server::TokenServiceServer,
 };
 use tonic::{server::NamedService, service::Routes};
 
 use crate::{
-    grpc::{ContactsGrpc, TokensGrpc},
+    config::IdentityConfig,
+    domain::captcha::Captcha,
+    grpc::{AccountsGrpc, ContactsGrpc, GroupsGrpc, SettingsGrpc, SsoGrpc, StaffGrpc, TokensGrpc},
+    sso::Providers,
     store::Store,
 };
 
@@ -30,7 +36,13 @@ pub struct App {
 }
 
 impl App {
+    /// Builds with identity's own settings from the environment (`HELPDESK_IDENTITY__…`).
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let own = IdentityConfig::load(None).map_err(|e| anyhow::anyhow!("identity configuration: {e}"))?;
+        Self::build_with(config, own).await
+    }
+
+    pub async fn build_with(config: &Config, own: IdentityConfig) -> anyhow::Result<Self> {
         let key_dir = &config.auth.key_dir;
         keys::ensure(key_dir)?;
         let signer = Arc::new(TokenSigner::from_pem(
@@ -47,16 +59,31 @@ impl App {
         let store = Store::new(pool.clone(), waker.clone());
 
         let auth = Authenticate::new(verifier);
+        let captcha = Arc::new(Captcha::new(&service_secret, own.captcha_max_counter, chrono::Duration::minutes(10)));
+        let providers = Arc::new(Providers::new(own.sso.clone())?);
+        let accounts = AccountsGrpc::new(store.clone(), signer.clone(), own.clone(), captcha);
+        let sso = SsoGrpc::new(accounts.clone(), providers);
         let tokens = TokensGrpc::new(store.clone(), signer, service_secret, String::from_utf8(verify_pem)?);
         let routes = Routes::new(TokenServiceServer::with_interceptor(tokens, auth.clone()))
-            .add_service(ContactServiceServer::with_interceptor(ContactsGrpc::new(store), auth));
+            .add_service(ContactServiceServer::with_interceptor(ContactsGrpc::new(store.clone()), auth.clone()))
+            .add_service(StaffServiceServer::with_interceptor(StaffGrpc::new(store.clone()), auth.clone()))
+            .add_service(AccountServiceServer::with_interceptor(accounts, auth.clone()))
+            .add_service(SsoServiceServer::with_interceptor(sso, auth.clone()))
+            .add_service(SettingsServiceServer::with_interceptor(SettingsGrpc::new(store.clone()), auth.clone()))
+            .add_service(GroupServiceServer::with_interceptor(GroupsGrpc::new(store.clone()), auth));
         let services = vec![
             <TokenServiceServer<TokensGrpc> as NamedService>::NAME,
             <ContactServiceServer<ContactsGrpc> as NamedService>::NAME,
+            <StaffServiceServer<StaffGrpc> as NamedService>::NAME,
+            <AccountServiceServer<AccountsGrpc> as NamedService>::NAME,
+            <SsoServiceServer<SsoGrpc> as NamedService>::NAME,
+            <SettingsServiceServer<SettingsGrpc> as NamedService>::NAME,
+            <GroupServiceServer<GroupsGrpc> as NamedService>::NAME,
         ];
         let listener = helpdesk_kit::grpc::bind(config.identity.listen).await?;
         let part = GrpcPart::new("identity", listener, routes, services)
-            .with_outbox_relay(pool, nats, config.outbox.clone(), waker);
+            .with_outbox_relay(pool, nats, config.outbox.clone(), waker)
+            .with_task("session sweeper", move |shutdown| sweep_sessions(store, shutdown));
         Ok(Self { part })
     }
 
@@ -66,5 +93,20 @@ impl App {
 
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         self.part.run_until_stopped(shutdown).await
+    }
+}
+
+/// Deletes expired sessions hourly; they are refused anyway, this only keeps the table small.
+async fn sweep_sessions(store: Store, shutdown: CancellationToken) {
+    loop {
+        match store.purge_expired_sessions().await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(count = n, "expired sessions removed"),
+            Err(error) => tracing::warn!(%error, "could not remove expired sessions"),
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+        }
     }
 }

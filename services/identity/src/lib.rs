@@ -2,14 +2,21 @@
 //! contact groups and portal settings) in the Postgres schema `identity`, and the signer of every
 //! caller token the other parts verify.
 //!
-//! - `domain`: addresses, names and the service's error type — no I/O;
+//! - `config`: identity's own settings (sessions, links, throttling);
+//! - `domain`: addresses, names, passwords, secrets, throttling, settings, captcha, the error
+//!   type — no I/O;
 //! - `store`: the SQL;
 //! - `grpc`: the tonic handlers and proto conversions;
+//! - `sso`: the HTTP client of OpenID Connect and OAuth 2.0 providers;
 //! - `app`: wiring: keys, pool, NATS, relay, server.
 
 mod app;
+mod config;
 mod domain;
 mod grpc;
+mod sso;
 mod store;
 
 pub use app::App;
+pub use config::IdentityConfig;
+pub use domain::sso::{SsoKind, SsoProviderConfig};

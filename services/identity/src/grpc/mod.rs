@@ -1,26 +1,116 @@
 //! Identity's gRPC surface: the handlers, the one mapping from [`IdentityError`] to `Status`, and
 //! domain → proto conversions. Authorization is decided here, from the caller the interceptor found.
 
+pub(crate) mod accounts;
 mod contacts;
+mod groups;
+mod settings;
+mod sso;
+mod staff;
 mod tokens;
 
+pub use accounts::AccountsGrpc;
 pub use contacts::ContactsGrpc;
+pub use groups::GroupsGrpc;
+pub use settings::SettingsGrpc;
+pub use sso::SsoGrpc;
+pub use staff::StaffGrpc;
 pub use tokens::TokensGrpc;
+
+use std::net::IpAddr;
+
+use helpdesk_kit::auth::{Caller, StaffRole};
 
 use helpdesk_kit::events::timestamp;
 use helpdesk_proto::identity::v1 as pb;
 use tonic::Status;
 
-use crate::domain::{Contact, ContactStatus, IdentityError};
+use crate::domain::{Contact, ContactStatus, IdentityError, groups::Group, staff::Staff};
 
 impl From<IdentityError> for Status {
     fn from(error: IdentityError) -> Self {
+        let message = error.to_string();
         match error {
-            IdentityError::Invalid { .. } => Status::invalid_argument(error.to_string()),
+            IdentityError::Invalid { .. } | IdentityError::LinkInvalid | IdentityError::Captcha(_) => {
+                Status::invalid_argument(message)
+            }
             IdentityError::ContactNotFound => helpdesk_kit::error::not_found("contact"),
+            IdentityError::StaffNotFound => helpdesk_kit::error::not_found("staff member"),
+            IdentityError::GroupNotFound => helpdesk_kit::error::not_found("group"),
+            IdentityError::AlreadyExists(_) => Status::already_exists(message),
             IdentityError::Unauthenticated => helpdesk_kit::error::unauthenticated(),
+            IdentityError::LoginFailed | IdentityError::SessionEnded | IdentityError::SsoFailed => {
+                Status::unauthenticated(message)
+            }
+            IdentityError::SsoProviderNotFound => helpdesk_kit::error::not_found("sso provider"),
             IdentityError::PermissionDenied => helpdesk_kit::error::permission_denied(),
+            IdentityError::SignupClosed | IdentityError::SignupDomainNotAllowed | IdentityError::LoginModeDisabled => {
+                Status::permission_denied(message)
+            }
+            IdentityError::Throttled => Status::resource_exhausted(message),
         }
+    }
+}
+
+/// Admins and services only; anyone else is told plainly (these calls name no one's data).
+fn require_admin(caller: &Caller) -> Result<(), Status> {
+    match caller {
+        Caller::Anonymous => Err(IdentityError::Unauthenticated.into()),
+        caller if caller.is_admin_or_service() => Ok(()),
+        _ => Err(IdentityError::PermissionDenied.into()),
+    }
+}
+
+/// Agents, admins and services.
+fn require_staff(caller: &Caller) -> Result<(), Status> {
+    match caller {
+        Caller::Anonymous => Err(IdentityError::Unauthenticated.into()),
+        caller if caller.is_staff_or_service() => Ok(()),
+        _ => Err(IdentityError::PermissionDenied.into()),
+    }
+}
+
+/// The client's address for throttling: what a trusted service (the gateway) says it is,
+/// otherwise the peer of this connection — an anonymous caller cannot pick its own.
+fn client_ip<T>(request: &tonic::Request<T>, claimed: &str) -> String {
+    if matches!(helpdesk_kit::auth::caller(request), Caller::Service { .. })
+        && let Ok(ip) = claimed.trim().parse::<IpAddr>()
+    {
+        return ip.to_string();
+    }
+    request.remote_addr().map_or_else(|| "unknown".into(), |a| a.ip().to_string())
+}
+
+fn role_from_pb(raw: i32) -> Result<StaffRole, Status> {
+    match pb::StaffRole::try_from(raw) {
+        Ok(pb::StaffRole::Agent) => Ok(StaffRole::Agent),
+        Ok(pb::StaffRole::Admin) => Ok(StaffRole::Admin),
+        _ => Err(IdentityError::Invalid { field: "role", reason: "must be agent or admin" }.into()),
+    }
+}
+
+fn staff_to_pb(staff: Staff) -> pb::Staff {
+    pb::Staff {
+        id: staff.id.to_string(),
+        name: staff.name,
+        email: staff.email,
+        role: match staff.role {
+            StaffRole::Agent => pb::StaffRole::Agent,
+            StaffRole::Admin => pb::StaffRole::Admin,
+        } as i32,
+        active: staff.active,
+        created_at: Some(timestamp(staff.created_at)),
+    }
+}
+
+fn group_to_pb(group: Group) -> pb::ContactGroup {
+    pb::ContactGroup {
+        id: group.id.to_string(),
+        name: group.name,
+        share_tickets: group.share_tickets,
+        auto_join_domains: group.auto_join_domains,
+        member_ids: group.member_ids.iter().map(ToString::to_string).collect(),
+        created_at: Some(timestamp(group.created_at)),
     }
 }
 
@@ -55,8 +145,8 @@ fn contact_to_pb(contact: Contact) -> pb::Contact {
             ContactStatus::Active => pb::ContactStatus::Active,
             ContactStatus::Blocked => pb::ContactStatus::Blocked,
         } as i32,
-        group_ids: Vec::new(),
-        has_account: false,
+        group_ids: contact.group_ids.iter().map(ToString::to_string).collect(),
+        has_account: contact.has_account,
         created_at: Some(timestamp(contact.created_at)),
     }
 }

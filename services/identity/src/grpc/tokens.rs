@@ -35,7 +35,7 @@ impl TokensGrpc {
         }
     }
 
-    fn token_for(&self, caller: &Caller) -> Result<Response<pb::TokenResponse>, Status> {
+    pub(super) fn token_for(&self, caller: &Caller) -> Result<Response<pb::TokenResponse>, Status> {
         let (token, expires) = self.signer.issue(caller).map_err(helpdesk_kit::error::internal)?;
         Ok(Response::new(pb::TokenResponse {
             token,
@@ -88,11 +88,19 @@ impl TokenService for TokensGrpc {
         self.token_for(&Caller::Contact { id: contact.id })
     }
 
+    #[tracing::instrument(skip_all)]
     async fn issue_staff_token(
         &self,
-        _request: Request<pb::IssueStaffTokenRequest>,
+        request: Request<pb::IssueStaffTokenRequest>,
     ) -> Result<Response<pb::TokenResponse>, Status> {
-        Err(Status::unimplemented("staff accounts arrive with the identity issue (#3)"))
+        if !caller(&request).is_admin_or_service() {
+            return Err(IdentityError::PermissionDenied.into());
+        }
+        let id = helpdesk_kit::error::parse_id(&request.get_ref().staff_id, "staff member")?;
+        let staff = self.store.staff(id).await.map_err(db_error)?;
+        // An inactive staff member gets no token, and is not told apart from an absent one.
+        let staff = staff.filter(|s| s.active).ok_or(IdentityError::StaffNotFound)?;
+        self.token_for(&Caller::Staff { id: staff.id, role: staff.role })
     }
 
     async fn get_verification_key(

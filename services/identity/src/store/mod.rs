@@ -1,6 +1,22 @@
 //! Identity's SQL. Find-or-create relies on the unique keys (normalized address; provider +
 //! subject): a racing second insert waits for the first transaction, then does nothing, and the
 //! loser reads the winner's contact — never a duplicate.
+//!
+//! Submodules: `staff`, `accounts` (passwords and link tokens), `sessions`, `throttle`,
+//! `settings`, `groups`. Every change that others must hear about writes its event to the outbox
+//! in the same transaction.
+
+pub mod accounts;
+mod captcha;
+pub mod contacts;
+pub mod groups;
+pub mod sessions;
+pub mod sso;
+mod settings;
+mod staff;
+mod throttle;
+
+pub use accounts::LinkKind;
 
 use helpdesk_kit::outbox;
 use helpdesk_proto::events::v1::{ContactCreated, event::Payload};
@@ -57,6 +73,9 @@ impl Store {
             }),
         )
         .await?;
+        if let ContactKey::Email(address) = &key {
+            groups::auto_join(&mut tx, id, address).await?;
+        }
         tx.commit().await?;
         self.relay.wake();
         Ok((self.expect_contact(id).await?, true))
@@ -129,12 +148,22 @@ impl Store {
             subject: r.get("subject"),
         })
         .collect();
+        let group_ids = sqlx::query_scalar("SELECT group_id FROM group_members WHERE contact_id = $1 ORDER BY group_id")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        let has_account: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM accounts WHERE contact_id = $1)")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?;
         Ok(Some(Contact {
             id: row.get("id"),
             name: row.get("name"),
             status: ContactStatus::from_db(row.get("status")),
             emails,
             identities,
+            group_ids,
+            has_account,
             created_at: row.get("created_at"),
         }))
     }

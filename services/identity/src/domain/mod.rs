@@ -1,5 +1,16 @@
 //! Identity's domain: wire strings become these types at the edge, so the store and handlers only
-//! ever see valid addresses, names and identities.
+//! ever see valid addresses, names and identities. Submodules hold the rules of accounts:
+//! `password` (policy + argon2id), `secret` (session ids and link tokens), `throttle` (login
+//! throttling), `settings` (portal settings and what they allow) and `staff`.
+
+pub mod captcha;
+pub mod groups;
+pub mod password;
+pub mod secret;
+pub mod settings;
+pub mod sso;
+pub mod staff;
+pub mod throttle;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -14,6 +25,34 @@ pub enum IdentityError {
     Unauthenticated,
     #[error("the caller may not do this")]
     PermissionDenied,
+    #[error("staff member not found")]
+    StaffNotFound,
+    #[error("group not found")]
+    GroupNotFound,
+    #[error("{0} already exists")]
+    AlreadyExists(&'static str),
+    /// The same for an unknown address, a wrong password, an unactivated or a blocked account.
+    #[error("wrong email or password")]
+    LoginFailed,
+    #[error("too many attempts; wait a few minutes and try again")]
+    Throttled,
+    #[error("this link is invalid, already used or expired")]
+    LinkInvalid,
+    #[error("the session has ended; sign in again")]
+    SessionEnded,
+    #[error("sign-up is closed")]
+    SignupClosed,
+    #[error("sign-up is open only to addresses in the domains the help desk allows")]
+    SignupDomainNotAllowed,
+    #[error("this way of signing in is turned off")]
+    LoginModeDisabled,
+    #[error("captcha: {0}")]
+    Captcha(&'static str),
+    #[error("sso provider not found")]
+    SsoProviderNotFound,
+    /// Tampered or replayed state, a bad nonce, a provider error: the reason goes to the log.
+    #[error("single sign-on failed; please try again")]
+    SsoFailed,
 }
 
 fn invalid(field: &'static str, reason: &'static str) -> IdentityError {
@@ -68,6 +107,11 @@ impl EmailAddress {
 
     pub fn normalized(&self) -> &str {
         &self.normalized
+    }
+
+    /// The lower-cased domain part.
+    pub fn domain(&self) -> &str {
+        self.normalized.rsplit_once('@').map_or("", |(_, domain)| domain)
     }
 }
 
@@ -141,6 +185,8 @@ pub struct Contact {
     pub status: ContactStatus,
     pub emails: Vec<ContactEmail>,
     pub identities: Vec<ExternalIdentity>,
+    pub group_ids: Vec<Uuid>,
+    pub has_account: bool,
     pub created_at: DateTime<Utc>,
 }
 

@@ -1,0 +1,236 @@
+//! `/api/v1/account/…` and `/api/v1/session`: sign-up, activation, password login and logout,
+//! password reset and change, the captcha challenge, and who is signed in. Handlers that open a
+//! session set the session and CSRF cookies; the answers to sign-up and reset requests are the
+//! same whether or not the address exists.
+
+use std::net::SocketAddr;
+
+use axum::{
+    Json,
+    extract::{ConnectInfo, State},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use helpdesk_proto::identity::v1 as pb;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{
+    api::{as_caller, rfc3339},
+    auth::Bearer,
+    error::ApiError,
+    identity::Identity,
+    session::{SESSION_COOKIE, cookie, new_csrf_token},
+};
+
+#[derive(Deserialize)]
+pub struct SignUp {
+    name: String,
+    email: String,
+    #[serde(default)]
+    captcha: String,
+}
+
+#[derive(Deserialize)]
+pub struct Redeem {
+    token: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+pub struct Login {
+    email: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+pub struct ResetRequest {
+    email: String,
+}
+
+#[derive(Deserialize)]
+pub struct ChangePassword {
+    current_password: String,
+    new_password: String,
+}
+
+pub(crate) fn accepted(message: &str) -> Response {
+    (StatusCode::ACCEPTED, Json(json!({ "status": "accepted", "message": message }))).into_response()
+}
+
+/// The JSON answer to a new session, with its cookies.
+pub(crate) fn signed_in(identity: &Identity, session: pb::SessionResponse) -> Result<Response, ApiError> {
+    let csrf = new_csrf_token()?;
+    let max_age = session
+        .absolute_expires_at
+        .map(|t| t.seconds - chrono::Utc::now().timestamp())
+        .unwrap_or(0)
+        .max(0);
+    let mut response = Json(json!({
+        "contact_id": session.contact_id,
+        "csrf_token": csrf,
+        "idle_expires_at": rfc3339(session.idle_expires_at.as_ref()),
+        "absolute_expires_at": rfc3339(session.absolute_expires_at.as_ref()),
+    }))
+    .into_response();
+    for cookie in identity.cookies.session_cookies(&session.session_id, &csrf, max_age) {
+        let value = cookie.parse().map_err(ApiError::internal)?;
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    Ok(response)
+}
+
+pub async fn captcha(State(identity): State<Identity>) -> Result<Json<Value>, ApiError> {
+    let challenge = identity
+        .accounts()
+        .get_captcha_challenge(pb::GetCaptchaChallengeRequest {})
+        .await?
+        .into_inner();
+    let value: Value = serde_json::from_str(&challenge.challenge_json).map_err(ApiError::internal)?;
+    Ok(Json(json!({ "challenge": value })))
+}
+
+pub async fn sign_up(
+    State(identity): State<Identity>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Json(body): Json<SignUp>,
+) -> Result<Response, ApiError> {
+    let request = identity
+        .as_gateway(pb::RequestAccountRequest {
+            name: body.name,
+            email: body.email,
+            captcha_solution: body.captcha,
+            client_ip: peer.ip().to_string(),
+        })
+        .await?;
+    identity.accounts().request_account(request).await?;
+    Ok(accepted("If this address can be used, a mail with an activation link is on its way."))
+}
+
+pub async fn activate(
+    State(identity): State<Identity>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Json(body): Json<Redeem>,
+) -> Result<Response, ApiError> {
+    let session = identity
+        .accounts()
+        .activate_account(pb::ActivateAccountRequest {
+            token: body.token,
+            password: body.password,
+            client_ip: peer.ip().to_string(),
+        })
+        .await?
+        .into_inner();
+    signed_in(&identity, session)
+}
+
+pub async fn login(
+    State(identity): State<Identity>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Json(body): Json<Login>,
+) -> Result<Response, ApiError> {
+    let request = identity
+        .as_gateway(pb::LoginRequest {
+            email: body.email,
+            password: body.password,
+            client_ip: peer.ip().to_string(),
+        })
+        .await?;
+    let session = identity.accounts().login(request).await?.into_inner();
+    signed_in(&identity, session)
+}
+
+pub async fn logout(State(identity): State<Identity>, headers: HeaderMap) -> Result<Response, ApiError> {
+    if let Some(session_id) = cookie(&headers, SESSION_COOKIE) {
+        identity.accounts().logout(pb::LogoutRequest { session_id }).await?;
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    for cookie in identity.cookies.cleared_cookies() {
+        let value = cookie.parse().map_err(ApiError::internal)?;
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    Ok(response)
+}
+
+/// The contact the caller is signed in as. The token came from identity (or from the caller,
+/// in which case identity refuses to show anyone but its subject), so reading its subject
+/// without verifying it here is safe: identity verifies it on `GetContact`.
+pub async fn whoami(State(identity): State<Identity>, Bearer(token): Bearer) -> Result<Json<Value>, ApiError> {
+    let subject = token
+        .split('.')
+        .nth(1)
+        .and_then(|claims| URL_SAFE_NO_PAD.decode(claims).ok())
+        .and_then(|claims| serde_json::from_slice::<Value>(&claims).ok())
+        .and_then(|claims| claims.get("sub").and_then(Value::as_str).map(str::to_string))
+        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "the token is invalid"))?;
+    let contact = identity
+        .contacts()
+        .get_contact(as_caller(pb::GetContactRequest { id: subject }, Some(&token))?)
+        .await?
+        .into_inner();
+    Ok(Json(contact_json(contact)))
+}
+
+pub fn contact_json(contact: pb::Contact) -> Value {
+    json!({
+        "id": contact.id,
+        "name": contact.name,
+        "emails": contact.emails.iter().map(|e| json!({
+            "address": e.address, "primary": e.primary, "verified": e.verified, "deliverable": e.deliverable,
+        })).collect::<Vec<_>>(),
+        "status": match pb::ContactStatus::try_from(contact.status) {
+            Ok(pb::ContactStatus::Active) => "active",
+            Ok(pb::ContactStatus::Blocked) => "blocked",
+            _ => "pending_activation",
+        },
+        "group_ids": contact.group_ids,
+        "has_account": contact.has_account,
+        "created_at": rfc3339(contact.created_at.as_ref()),
+    })
+}
+
+pub async fn request_reset(
+    State(identity): State<Identity>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Json(body): Json<ResetRequest>,
+) -> Result<Response, ApiError> {
+    let request = identity
+        .as_gateway(pb::RequestPasswordResetRequest {
+            email: body.email,
+            client_ip: peer.ip().to_string(),
+        })
+        .await?;
+    identity.accounts().request_password_reset(request).await?;
+    Ok(accepted("If this address has an account, a mail with a reset link is on its way."))
+}
+
+pub async fn reset(State(identity): State<Identity>, Json(body): Json<Redeem>) -> Result<Response, ApiError> {
+    let session = identity
+        .accounts()
+        .reset_password(pb::ResetPasswordRequest {
+            token: body.token,
+            new_password: body.password,
+        })
+        .await?
+        .into_inner();
+    signed_in(&identity, session)
+}
+
+pub async fn change_password(
+    State(identity): State<Identity>,
+    Bearer(token): Bearer,
+    headers: HeaderMap,
+    Json(body): Json<ChangePassword>,
+) -> Result<StatusCode, ApiError> {
+    let request = pb::ChangePasswordRequest {
+        current_password: body.current_password,
+        new_password: body.new_password,
+        session_id: cookie(&headers, SESSION_COOKIE).unwrap_or_default(),
+    };
+    identity
+        .accounts()
+        .change_password(as_caller(request, Some(&token))?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

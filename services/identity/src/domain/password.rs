@@ -1,0 +1,113 @@
+//! Passwords: the policy (length 8–128 characters, no composition rules, not one of the most
+//! common passwords, per NIST SP 800-63B) and argon2id hashing with the crate's defaults
+//! (m = 19 MiB, t = 2, p = 1). Hashing is CPU-heavy, so callers run it on a blocking thread.
+
+use argon2::{
+    Argon2,
+    password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash},
+};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::IdentityError;
+
+pub const MIN_CHARS: usize = 8;
+pub const MAX_CHARS: usize = 128;
+
+/// The most common passwords of at least eight characters (shorter ones fail the length rule).
+const COMMON: &str = include_str!("common_passwords.txt");
+
+/// A password that passed the policy; never printed.
+pub struct NewPassword(SecretString);
+
+impl NewPassword {
+    pub fn parse(raw: &str) -> Result<Self, IdentityError> {
+        let chars = raw.chars().count();
+        if chars < MIN_CHARS {
+            return Err(IdentityError::Invalid { field: "password", reason: "must be at least 8 characters" });
+        }
+        if chars > MAX_CHARS {
+            return Err(IdentityError::Invalid { field: "password", reason: "must be at most 128 characters" });
+        }
+        let lowered = raw.to_lowercase();
+        if COMMON.lines().map(str::trim).any(|common| common == lowered) {
+            return Err(IdentityError::Invalid {
+                field: "password",
+                reason: "is one of the most common passwords; choose another",
+            });
+        }
+        Ok(Self(SecretString::from(raw.to_string())))
+    }
+
+    /// The PHC string (`$argon2id$v=19$…`) to store.
+    pub fn hash(&self) -> Result<String, String> {
+        Argon2::default()
+            .hash_password(self.0.expose_secret().as_bytes())
+            .map(|hash| hash.to_string())
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// True when `candidate` matches the stored hash. A malformed stored hash matches nothing.
+pub fn verify(stored: &str, candidate: &SecretString) -> bool {
+    let Ok(hash) = PasswordHash::new(stored) else {
+        return false;
+    };
+    Argon2::default()
+        .verify_password(candidate.expose_secret().as_bytes(), &hash)
+        .is_ok()
+}
+
+/// Spends the time of a real verification, so an unknown address answers as slowly as a known
+/// one with a wrong password (no enumeration by timing).
+pub fn verify_against_nothing(candidate: &SecretString) {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let stored = DUMMY.get_or_init(|| {
+        Argon2::default()
+            .hash_password(b"no account has this password")
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    });
+    let _ = verify(stored, candidate);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(result: Result<NewPassword, IdentityError>) -> String {
+        match result {
+            Ok(_) => "ok".into(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn short_passwords_are_refused_and_long_passphrases_accepted() {
+        assert!(field(NewPassword::parse("short1!")).contains("at least 8"));
+        assert_eq!(field(NewPassword::parse("correct horse battery staple")), "ok");
+        assert_eq!(field(NewPassword::parse(&"ä".repeat(64))), "ok");
+        assert!(field(NewPassword::parse(&"x".repeat(129))).contains("at most 128"));
+    }
+
+    #[test]
+    fn common_passwords_are_refused_whatever_their_case() {
+        for common in ["password", "Password1", "12345678", "QWERTYUIOP", "iloveyou"] {
+            assert!(field(NewPassword::parse(common)).contains("common"), "{common}");
+        }
+    }
+
+    #[test]
+    fn no_composition_rules_apply() {
+        assert_eq!(field(NewPassword::parse("onlylowercaseletters")), "ok");
+    }
+
+    #[test]
+    fn a_hash_verifies_the_password_and_nothing_else() {
+        let password = NewPassword::parse("tangerine submarine").expect("valid");
+        let hash = password.hash().expect("hash");
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify(&hash, &SecretString::from("tangerine submarine")));
+        assert!(!verify(&hash, &SecretString::from("tangerine submarinE")));
+        assert!(!verify("not a hash", &SecretString::from("tangerine submarine")));
+    }
+}

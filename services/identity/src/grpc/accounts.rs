@@ -1,0 +1,389 @@
+//! `AccountService`: the portal's sign-up, activation, password login, logout, reset and change,
+//! and the exchange of a session for a short-lived caller token. Every answer that could reveal
+//! whether an address is known is the same either way: sign-up and reset always "accept", login
+//! fails with one message (after the same argon2 work) for every reason.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use helpdesk_kit::{
+    auth::{Caller, TokenSigner, caller},
+    events::timestamp,
+};
+use helpdesk_proto::identity::v1::{self as pb, account_service_server::AccountService};
+use secrecy::{ExposeSecret, SecretString};
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::{
+    config::IdentityConfig,
+    domain::{
+        ContactStatus, EmailAddress, IdentityError,
+        captcha::Captcha,
+        clean_name,
+        password::{self, NewPassword},
+        secret::{self, IssuedSecret},
+    },
+    grpc::{client_ip, db_error},
+    store::{
+        ContactKey, LinkKind, Store,
+        accounts::{LinkMail, NewSession},
+        contacts::ContactUpdate,
+        sessions::SessionTimes,
+    },
+};
+
+/// Longer inputs are refused before any hashing work.
+const MAX_PASSWORD_INPUT: usize = 1024;
+
+#[derive(Clone)]
+pub struct AccountsGrpc {
+    store: Store,
+    signer: Arc<TokenSigner>,
+    config: IdentityConfig,
+    captcha: Arc<Captcha>,
+}
+
+fn internal(error: impl std::fmt::Display) -> Status {
+    helpdesk_kit::error::internal(error)
+}
+
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, Status> {
+    tokio::task::spawn_blocking(work).await.map_err(internal)
+}
+
+async fn hash_password(password: NewPassword) -> Result<String, Status> {
+    blocking(move || password.hash()).await?.map_err(internal)
+}
+
+fn bounded_password(raw: String, field: &'static str) -> Result<SecretString, Status> {
+    if raw.len() > MAX_PASSWORD_INPUT {
+        return Err(IdentityError::Invalid { field, reason: "is too long" }.into());
+    }
+    Ok(SecretString::from(raw))
+}
+
+pub(super) fn session_response(raw: &IssuedSecret, contact_id: Uuid, times: &SessionTimes) -> pb::SessionResponse {
+    pb::SessionResponse {
+        session_id: raw.raw.expose_secret().to_string(),
+        idle_expires_at: Some(timestamp(times.idle_expires_at)),
+        absolute_expires_at: Some(timestamp(times.absolute_expires_at)),
+        contact_id: contact_id.to_string(),
+    }
+}
+
+pub(super) fn secs(seconds: u64) -> chrono::Duration {
+    chrono::Duration::seconds(i64::try_from(seconds).unwrap_or(i64::MAX / 1000))
+}
+
+impl AccountsGrpc {
+    pub fn new(store: Store, signer: Arc<TokenSigner>, config: IdentityConfig, captcha: Arc<Captcha>) -> Self {
+        Self {
+            store,
+            signer,
+            config,
+            captcha,
+        }
+    }
+
+    pub(super) fn new_session(&self) -> Result<IssuedSecret, Status> {
+        secret::new_session_id().map_err(internal)
+    }
+
+    pub(super) fn session_spec<'a>(&self, issued: &'a IssuedSecret) -> NewSession<'a> {
+        NewSession {
+            id_hash: &issued.hash,
+            idle: secs(self.config.session_idle_secs),
+            absolute: secs(self.config.session_absolute_secs),
+        }
+    }
+
+    fn link(&self, path: &str, token: &SecretString) -> String {
+        format!("{}/{path}?token={}", self.config.portal_url.trim_end_matches('/'), token.expose_secret())
+    }
+
+    pub(super) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub(super) fn config(&self) -> &IdentityConfig {
+        &self.config
+    }
+
+    /// Draws a link token, stores it and asks for the mail.
+    async fn send_link(&self, kind: LinkKind, contact_id: Uuid, to: &str, name: &str) -> Result<(), Status> {
+        self.send_link_for(kind, contact_id, to, name, None).await
+    }
+
+    pub(super) async fn send_link_for(
+        &self,
+        kind: LinkKind,
+        contact_id: Uuid,
+        to: &str,
+        name: &str,
+        sso: Option<(&str, &str)>,
+    ) -> Result<(), Status> {
+        let token = secret::new_link_token().map_err(internal)?;
+        let (path, ttl) = match kind {
+            LinkKind::Activation => ("activate", self.config.activation_link_ttl_secs),
+            LinkKind::PasswordReset => ("reset-password", self.config.reset_link_ttl_secs),
+            LinkKind::EmailVerification => ("verify-email", self.config.activation_link_ttl_secs),
+        };
+        let link = self.link(path, &token.raw);
+        self.store
+            .send_link(LinkMail {
+                kind,
+                token_hash: &token.hash,
+                contact_id,
+                to_address: to,
+                to_name: name,
+                link: &link,
+                ttl: secs(ttl),
+                sso,
+            })
+            .await
+            .map(|_sent| ())
+            .map_err(db_error)
+    }
+
+    /// Validates the new password first (so a weak one does not burn the link), then redeems.
+    async fn redeem(&self, kind: LinkKind, token: &str, new_password: String) -> Result<pb::SessionResponse, Status> {
+        let new_password = NewPassword::parse(bounded_password(new_password, "password")?.expose_secret())?;
+        if token.trim().is_empty() || token.len() > 256 {
+            return Err(IdentityError::LinkInvalid.into());
+        }
+        let hash = hash_password(new_password).await?;
+        let session = self.new_session()?;
+        let (contact_id, times) = self
+            .store
+            .redeem_link(kind, &secret::hash_secret(token), &hash, self.session_spec(&session))
+            .await
+            .map_err(db_error)?
+            .ok_or(IdentityError::LinkInvalid)?;
+        tracing::info!(contact = %contact_id, ?kind, "link redeemed; session opened");
+        Ok(session_response(&session, contact_id, &times))
+    }
+}
+
+fn expires(at: DateTime<Utc>) -> Option<prost_types::Timestamp> {
+    Some(timestamp(at))
+}
+
+#[tonic::async_trait]
+impl AccountService for AccountsGrpc {
+    #[tracing::instrument(skip_all)]
+    async fn get_captcha_challenge(
+        &self,
+        _request: Request<pb::GetCaptchaChallengeRequest>,
+    ) -> Result<Response<pb::CaptchaChallenge>, Status> {
+        let challenge_json = self.captcha.challenge().map_err(internal)?;
+        Ok(Response::new(pb::CaptchaChallenge { challenge_json }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn request_account(
+        &self,
+        request: Request<pb::RequestAccountRequest>,
+    ) -> Result<Response<pb::RequestAccountResponse>, Status> {
+        let request = request.into_inner();
+        let name = clean_name(&request.name);
+        if name.is_empty() {
+            return Err(IdentityError::Invalid { field: "name", reason: "is required" }.into());
+        }
+        let address = EmailAddress::parse(&request.email)?;
+        let settings = self.store.portal_settings().await.map_err(db_error)?;
+        settings.admits_signup(&address)?;
+        if settings.captcha_enabled {
+            let solution = self.captcha.verify(&request.captcha_solution)?;
+            if !self.store.redeem_captcha(&solution).await.map_err(db_error)? {
+                return Err(IdentityError::Captcha("this solution was used already; solve a new one").into());
+            }
+        }
+        // From here on the answer is the same whatever we find.
+        let (contact, _created) = self
+            .store
+            .find_or_create(ContactKey::Email(&address), &name)
+            .await
+            .map_err(db_error)?;
+        // A contact a channel created without a name takes the one given now.
+        if contact.name.is_empty() && contact.status == ContactStatus::PendingActivation {
+            let update = ContactUpdate { name: Some(name.clone()), emails: None, primary: None };
+            self.store.update_contact(contact.id, update).await.map_err(db_error)?;
+        }
+        match (contact.status, contact.has_account) {
+            (ContactStatus::Blocked, _) => tracing::info!(contact = %contact.id, "sign-up by a blocked contact ignored"),
+            // They have an account already: a reset link helps them and tells a stranger nothing.
+            (ContactStatus::Active, true) => {
+                self.send_link(LinkKind::PasswordReset, contact.id, address.as_str(), &name).await?;
+            }
+            _ => self.send_link(LinkKind::Activation, contact.id, address.as_str(), &name).await?,
+        }
+        Ok(Response::new(pb::RequestAccountResponse {}))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn activate_account(
+        &self,
+        request: Request<pb::ActivateAccountRequest>,
+    ) -> Result<Response<pb::SessionResponse>, Status> {
+        let request = request.into_inner();
+        Ok(Response::new(self.redeem(LinkKind::Activation, &request.token, request.password).await?))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn login(&self, request: Request<pb::LoginRequest>) -> Result<Response<pb::SessionResponse>, Status> {
+        let ip = client_ip(&request, &request.get_ref().client_ip);
+        let request = request.into_inner();
+        let address = EmailAddress::parse(&request.email)?;
+        let candidate = bounded_password(request.password, "password")?;
+        let settings = self.store.portal_settings().await.map_err(db_error)?;
+        if !settings.password_login {
+            return Err(IdentityError::LoginModeDisabled.into());
+        }
+        let account = address.normalized().to_string();
+        let policy = self.config.throttle();
+        let recent = self
+            .store
+            .recent_login_failures(&account, &ip, policy.window)
+            .await
+            .map_err(db_error)?;
+        if !policy.allows(recent) {
+            tracing::warn!(%ip, "login throttled");
+            return Err(IdentityError::Throttled.into());
+        }
+        let credentials = self.store.credentials(&account).await.map_err(db_error)?;
+        let contact_id = match credentials {
+            Some(credentials) => {
+                let stored = credentials.password_hash.clone();
+                let matches = blocking(move || password::verify(&stored, &candidate)).await?;
+                (matches && credentials.active).then_some(credentials.contact_id)
+            }
+            None => {
+                blocking(move || password::verify_against_nothing(&candidate)).await?;
+                None
+            }
+        };
+        let Some(contact_id) = contact_id else {
+            self.store.record_login_failure(&account, &ip).await.map_err(db_error)?;
+            return Err(IdentityError::LoginFailed.into());
+        };
+        self.store.record_login_success(&account, &ip).await.map_err(db_error)?;
+        let session = self.new_session()?;
+        let times = self
+            .store
+            .open_session(contact_id, self.session_spec(&session))
+            .await
+            .map_err(db_error)?;
+        tracing::info!(contact = %contact_id, "signed in with a password");
+        Ok(Response::new(session_response(&session, contact_id, &times)))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn logout(&self, request: Request<pb::LogoutRequest>) -> Result<Response<pb::LogoutResponse>, Status> {
+        let session_id = SecretString::from(request.into_inner().session_id);
+        // Logging out of an unknown or ended session is not an error: the outcome is the same.
+        self.store
+            .delete_session(&secret::hash_presented(&session_id))
+            .await
+            .map_err(db_error)?;
+        Ok(Response::new(pb::LogoutResponse {}))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn request_password_reset(
+        &self,
+        request: Request<pb::RequestPasswordResetRequest>,
+    ) -> Result<Response<pb::RequestPasswordResetResponse>, Status> {
+        let address = EmailAddress::parse(&request.get_ref().email)?;
+        if let Some(contact) = self.store.find_by_email(&address).await.map_err(db_error)?
+            && contact.has_account
+            && contact.status == ContactStatus::Active
+        {
+            self.send_link(LinkKind::PasswordReset, contact.id, address.as_str(), &contact.name).await?;
+        }
+        Ok(Response::new(pb::RequestPasswordResetResponse {}))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn reset_password(
+        &self,
+        request: Request<pb::ResetPasswordRequest>,
+    ) -> Result<Response<pb::SessionResponse>, Status> {
+        let request = request.into_inner();
+        Ok(Response::new(self.redeem(LinkKind::PasswordReset, &request.token, request.new_password).await?))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn change_password(
+        &self,
+        request: Request<pb::ChangePasswordRequest>,
+    ) -> Result<Response<pb::ChangePasswordResponse>, Status> {
+        let contact_id = match caller(&request) {
+            Caller::Contact { id } => id,
+            Caller::Anonymous => return Err(IdentityError::Unauthenticated.into()),
+            _ => return Err(IdentityError::PermissionDenied.into()),
+        };
+        // Guessing the current password with a stolen session is throttled like a login.
+        let ip = client_ip(&request, "");
+        let account = format!("contact:{contact_id}");
+        let policy = self.config.throttle();
+        let recent = self
+            .store
+            .recent_login_failures(&account, &ip, policy.window)
+            .await
+            .map_err(db_error)?;
+        if !policy.allows(recent) {
+            return Err(IdentityError::Throttled.into());
+        }
+        let request = request.into_inner();
+        let current = bounded_password(request.current_password, "current_password")?;
+        let new_password = NewPassword::parse(bounded_password(request.new_password, "new_password")?.expose_secret())
+            .map_err(|_| IdentityError::Invalid {
+                field: "new_password",
+                reason: "must be 8-128 characters and not one of the most common passwords",
+            })?;
+        let stored = self
+            .store
+            .password_hash_of(contact_id)
+            .await
+            .map_err(db_error)?
+            .ok_or(IdentityError::Invalid { field: "current_password", reason: "is not correct" })?;
+        if !blocking(move || password::verify(&stored, &current)).await? {
+            self.store.record_login_failure(&account, &ip).await.map_err(db_error)?;
+            return Err(IdentityError::Invalid { field: "current_password", reason: "is not correct" }.into());
+        }
+        let hash = hash_password(new_password).await?;
+        let keep = (!request.session_id.is_empty()).then(|| secret::hash_secret(&request.session_id));
+        self.store
+            .change_password(contact_id, &hash, keep.as_deref())
+            .await
+            .map_err(db_error)?;
+        tracing::info!(contact = %contact_id, "password changed; other sessions ended");
+        Ok(Response::new(pb::ChangePasswordResponse {}))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn exchange_session(
+        &self,
+        request: Request<pb::ExchangeSessionRequest>,
+    ) -> Result<Response<pb::TokenResponse>, Status> {
+        let session_id = SecretString::from(request.into_inner().session_id);
+        if session_id.expose_secret().is_empty() || session_id.expose_secret().len() > 256 {
+            return Err(IdentityError::SessionEnded.into());
+        }
+        let (contact_id, _times) = self
+            .store
+            .touch_session(&secret::hash_presented(&session_id), secs(self.config.session_idle_secs))
+            .await
+            .map_err(db_error)?
+            .ok_or(IdentityError::SessionEnded)?;
+        let (token, expires_at) = self
+            .signer
+            .issue(&Caller::Contact { id: contact_id })
+            .map_err(internal)?;
+        Ok(Response::new(pb::TokenResponse {
+            token,
+            expires_at: expires(expires_at),
+        }))
+    }
+}

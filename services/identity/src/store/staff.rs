@@ -1,0 +1,69 @@
+//! Staff rows. The normalized address is unique, so creating the same person twice is refused.
+
+use helpdesk_kit::auth::StaffRole;
+use sqlx::{Row, postgres::PgRow};
+use uuid::Uuid;
+
+use super::Store;
+use crate::domain::{
+    EmailAddress,
+    staff::{Staff, role_from_db, role_to_db},
+};
+
+fn staff_from_row(row: &PgRow) -> Staff {
+    Staff {
+        id: row.get("id"),
+        name: row.get("name"),
+        email: row.get("email"),
+        role: role_from_db(row.get("role")),
+        active: row.get("active"),
+        created_at: row.get("created_at"),
+    }
+}
+
+const COLUMNS: &str = "id, name, email, role, active, created_at";
+
+impl Store {
+    /// `None` when a staff member with this address exists already.
+    #[tracing::instrument(skip(self, name, email), err)]
+    pub async fn create_staff(&self, name: &str, email: &EmailAddress, role: StaffRole) -> sqlx::Result<Option<Staff>> {
+        let row = sqlx::query(
+            "INSERT INTO staff (id, name, email, email_normalized, role) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (email_normalized) DO NOTHING
+             RETURNING id, name, email, role, active, created_at",
+        )
+        .bind(Uuid::now_v7())
+        .bind(name)
+        .bind(email.as_str())
+        .bind(email.normalized())
+        .bind(role_to_db(role))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(staff_from_row))
+    }
+
+    pub async fn staff(&self, id: Uuid) -> sqlx::Result<Option<Staff>> {
+        let sql = format!("SELECT {COLUMNS} FROM staff WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&self.pool).await?;
+        Ok(row.as_ref().map(staff_from_row))
+    }
+
+    pub async fn list_staff(&self) -> sqlx::Result<Vec<Staff>> {
+        let sql = format!("SELECT {COLUMNS} FROM staff ORDER BY name, id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(staff_from_row).collect())
+    }
+
+    pub async fn set_staff_role(&self, id: Uuid, role: StaffRole, active: bool) -> sqlx::Result<Option<Staff>> {
+        let row = sqlx::query(
+            "UPDATE staff SET role = $2, active = $3 WHERE id = $1
+             RETURNING id, name, email, role, active, created_at",
+        )
+        .bind(id)
+        .bind(role_to_db(role))
+        .bind(active)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(staff_from_row))
+    }
+}

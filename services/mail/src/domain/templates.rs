@@ -1,0 +1,95 @@
+//! Account mail templates. Plain Rust rather than a template engine: there are three short mails,
+//! and the escaping is explicit.
+
+use helpdesk_proto::events::v1::AccountMailKind;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Escapes text for HTML element content and double-quoted attributes.
+pub fn escape_html(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `None` for a kind this version does not know (the event is then acknowledged and skipped).
+pub fn render(kind: AccountMailKind, to_name: &str, link: &str, site: &str) -> Option<Rendered> {
+    let (subject, intro, action, outro) = match kind {
+        AccountMailKind::Activation => (
+            format!("Activate your {site} account"),
+            "someone — hopefully you — asked for an account with this address.",
+            "Choose a password to activate it",
+            "The link works once and expires in 48 hours. If you did not ask for an account, ignore this mail.",
+        ),
+        AccountMailKind::PasswordReset => (
+            format!("Reset your {site} password"),
+            "someone — hopefully you — asked to reset the password of your account.",
+            "Choose a new password",
+            "The link works once and expires in an hour. If you did not ask for this, ignore this mail: your password stays as it is.",
+        ),
+        AccountMailKind::EmailVerification => (
+            format!("Confirm your email address for {site}"),
+            "please confirm that this address is yours.",
+            "Confirm the address",
+            "The link works once. If you did not ask for this, ignore this mail.",
+        ),
+        AccountMailKind::Unspecified => return None,
+    };
+    let name = to_name.trim();
+    let greeting = if name.is_empty() { "Hello,".to_string() } else { format!("Hello {name},") };
+    let text = format!("{greeting}\n\n{intro}\n\n{action}:\n{link}\n\n{outro}\n\n-- \n{site}\n");
+    let html = format!(
+        "<!doctype html>\n<html><body>\n<p>{greeting}</p>\n<p>{intro}</p>\n<p><a href=\"{link}\">{action}</a></p>\n\
+         <p>{outro}</p>\n<p>— {site}</p>\n</body></html>\n",
+        greeting = escape_html(&greeting),
+        intro = escape_html(intro),
+        link = escape_html(link),
+        action = escape_html(action),
+        outro = escape_html(outro),
+        site = escape_html(site),
+    );
+    Some(Rendered { subject, text, html })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_activation_mail_carries_the_link_in_both_bodies() {
+        let mail = render(AccountMailKind::Activation, "Ann", "https://x.test/activate?token=abc", "Help desk")
+            .expect("known kind");
+        assert_eq!(mail.subject, "Activate your Help desk account");
+        assert!(mail.text.contains("Hello Ann,"));
+        assert!(mail.text.contains("https://x.test/activate?token=abc"));
+        assert!(mail.html.contains("href=\"https://x.test/activate?token=abc\""));
+    }
+
+    #[test]
+    fn names_and_links_cannot_inject_html() {
+        let mail = render(AccountMailKind::PasswordReset, "<script>x</script>", "https://x.test/?a=1&b=\"2\"", "HD")
+            .expect("known kind");
+        assert!(!mail.html.contains("<script>"));
+        assert!(mail.html.contains("&lt;script&gt;"));
+        assert!(mail.html.contains("a=1&amp;b=&quot;2&quot;"));
+    }
+
+    #[test]
+    fn an_unknown_kind_renders_nothing() {
+        assert!(render(AccountMailKind::Unspecified, "", "", "").is_none());
+    }
+}

@@ -1,0 +1,107 @@
+//! SMTP out through lettre. Every mail gets our own Message-ID (lettre sets none unless asked),
+//! derived from the event id so a retried send carries the same id and clients de-duplicate it.
+//! Account mail is automatic mail: `Auto-Submitted: auto-generated` (RFC 3834) keeps
+//! auto-responders from answering it.
+
+use std::time::Duration;
+
+use lettre::{
+    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    message::{
+        Mailbox, MultiPart,
+        header::{HeaderName, HeaderValue},
+    },
+    transport::smtp::{
+        authentication::Credentials,
+        client::{Tls, TlsParameters},
+    },
+};
+use secrecy::ExposeSecret;
+
+use crate::{
+    config::{MailConfig, SmtpTls},
+    domain::templates::Rendered,
+};
+
+pub struct Outgoing<'a> {
+    pub to_address: &'a str,
+    pub to_name: &'a str,
+    pub message_id: &'a str,
+    pub body: Rendered,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The mail cannot be built (a malformed recipient): retrying will not help.
+    #[error("the mail cannot be built: {0}")]
+    Permanent(String),
+    /// The relay was unreachable or refused for now: retry later.
+    #[error("the SMTP relay did not take the mail: {0}")]
+    Transient(String),
+}
+
+pub struct Sender {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+}
+
+impl Sender {
+    pub fn new(config: &MailConfig) -> anyhow::Result<Self> {
+        let tls = match config.smtp_tls {
+            SmtpTls::None => Tls::None,
+            SmtpTls::Starttls => Tls::Required(TlsParameters::new(config.smtp_host.clone())?),
+            SmtpTls::Tls => Tls::Wrapper(TlsParameters::new(config.smtp_host.clone())?),
+        };
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.smtp_host.clone())
+            .port(config.smtp_port)
+            .tls(tls)
+            .timeout(Some(Duration::from_secs(config.smtp_timeout_secs)));
+        if !config.smtp_username.is_empty() {
+            builder = builder.credentials(Credentials::new(
+                config.smtp_username.clone(),
+                config.smtp_password.expose_secret().to_string(),
+            ));
+        }
+        let from = Mailbox::new(
+            Some(config.from_name.clone()).filter(|n| !n.is_empty()),
+            config
+                .from_address
+                .parse()
+                .map_err(|e| anyhow::anyhow!("mail.from_address `{}`: {e}", config.from_address))?,
+        );
+        Ok(Self {
+            transport: builder.build(),
+            from,
+        })
+    }
+
+    pub fn build(&self, mail: Outgoing<'_>) -> Result<Message, SendError> {
+        let to = Mailbox::new(
+            Some(mail.to_name.trim().to_string()).filter(|n| !n.is_empty()),
+            mail.to_address
+                .parse()
+                .map_err(|e| SendError::Permanent(format!("recipient: {e}")))?,
+        );
+        Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(mail.body.subject)
+            .message_id(Some(mail.message_id.to_string()))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("Auto-Submitted"),
+                "auto-generated".into(),
+            ))
+            .multipart(MultiPart::alternative_plain_html(mail.body.text, mail.body.html))
+            .map_err(|e| SendError::Permanent(e.to_string()))
+    }
+
+    #[tracing::instrument(skip_all, fields(message_id = %mail.message_id), err)]
+    pub async fn send(&self, mail: Outgoing<'_>) -> Result<(), SendError> {
+        let message = self.build(mail)?;
+        self.transport
+            .send(message)
+            .await
+            .map(|_| ())
+            .map_err(|e| if e.is_permanent() { SendError::Permanent(e.to_string()) } else { SendError::Transient(e.to_string()) })
+    }
+}

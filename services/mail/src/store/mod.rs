@@ -1,0 +1,50 @@
+//! The outbound ledger (schema `mail`). `begin` claims an event before sending; `sent` records
+//! that the relay accepted it. A redelivered event whose row says `sent` is acknowledged without
+//! sending again.
+
+use sqlx::PgPool;
+use uuid::Uuid;
+
+#[derive(Clone)]
+pub struct Ledger {
+    pool: PgPool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// First attempt, or an earlier attempt that did not finish: send.
+    Send,
+    /// Sent before: do nothing.
+    AlreadySent,
+}
+
+impl Ledger {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    #[tracing::instrument(skip(self, recipient), err)]
+    pub async fn begin(&self, event_id: Uuid, kind: &str, recipient: &str, message_id: &str) -> sqlx::Result<Claim> {
+        let status: String = sqlx::query_scalar(
+            "INSERT INTO outbound_ledger (event_id, kind, recipient, message_id, status) VALUES ($1, $2, $3, $4, 'sending')
+             ON CONFLICT (event_id) DO UPDATE SET attempts = outbound_ledger.attempts + 1
+             RETURNING status",
+        )
+        .bind(event_id)
+        .bind(kind)
+        .bind(recipient)
+        .bind(message_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(if status == "sent" { Claim::AlreadySent } else { Claim::Send })
+    }
+
+    #[tracing::instrument(skip(self), err)]
+    pub async fn sent(&self, event_id: Uuid) -> sqlx::Result<()> {
+        sqlx::query("UPDATE outbound_ledger SET status = 'sent', sent_at = now() WHERE event_id = $1")
+            .bind(event_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
