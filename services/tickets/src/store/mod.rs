@@ -123,8 +123,7 @@ impl Store {
         }
         // One statement resolves the default priority and the contact's group and returns the
         // whole row, so filing a ticket needs no lookups before it and no read-back after it.
-        let sql = format!(
-            "WITH chosen AS (
+        let sql = "WITH chosen AS (
                  SELECT p.id, p.rank, p.name FROM priorities p
                  WHERE p.id = coalesce($5, (SELECT id FROM priorities WHERE is_default), 'normal')),
              inserted AS (
@@ -139,10 +138,9 @@ impl Store {
                     (SELECT name FROM statuses WHERE id = t.status) AS status_name, t.status_kind,
                     t.priority, chosen.name AS priority_name, t.priority_rank, t.category_id, t.due_at,
                     t.assignee_id, t.custom_fields, t.created_at, t.updated_at, 1::bigint AS message_count
-             FROM inserted t, chosen"
-        );
+             FROM inserted t, chosen";
         // Search indexes the first 4 KiB of each message, so a long thread stays within Postgres' limits.
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row = sqlx::query(sql)
             .bind(ticket_id)
             .bind(new.subject.as_str())
             .bind(new.contact_id)
