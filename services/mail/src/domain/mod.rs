@@ -1,4 +1,7 @@
-//! What a mail says: the templates of account mail, rendered to a subject, a plain-text body and
-//! an HTML body. Everything interpolated into HTML is escaped.
+//! What a mail says, both ways, as pure functions: the templates of account mail (subject,
+//! plain-text and HTML body, everything interpolated escaped); and for inbound mail, parsing under
+//! limits (`inbound`) and classification of automatic mail (`classify`).
 
+pub mod classify;
+pub mod inbound;
 pub mod templates;
