@@ -54,13 +54,14 @@ pub fn classify(message: &Message<'_>, sender: &str, own_addresses: &[String]) -
     });
     let null_return_path = header_text(message, "Return-Path").is_some_and(|v| v == "<>");
     let daemon = matches!(local, "mailer-daemon" | "postmaster");
-    let bounce = report || (null_return_path && daemon) || daemon;
+    let bounce = report || daemon;
     let own = |address: &str| own_addresses.iter().any(|own| own.eq_ignore_ascii_case(address));
     let from_own_address = !sender.is_empty() && own(&sender);
     let loop_detected = header_text(message, LOOP_HEADER).is_some()
         || header_text(message, "X-Loop").is_some_and(|v| own_addresses.iter().any(|own| v.to_ascii_lowercase().contains(&own.to_ascii_lowercase())));
     Classification {
-        auto_submitted,
+        // A null return path marks mail that must not be answered (RFC 3834 §3.1.2).
+        auto_submitted: auto_submitted || null_return_path,
         bulk,
         bounce,
         from_own_address,

@@ -192,6 +192,39 @@ pub fn strip_reply(text: &str) -> String {
     if text.is_empty() { String::new() } else { text.to_string() }
 }
 
+/// The channel-neutral message tickets consumes, for a mail that arrived in `mailbox`.
+/// Attachments are added by the caller once their bytes are in the blob store.
+pub fn to_inbound(mail: &ParsedMail, mailbox: &str) -> helpdesk_proto::events::v1::InboundMessage {
+    use helpdesk_proto::events::v1::{InboundChannel, InboundFlags, InboundMessage, Sender};
+    let c = &mail.classification;
+    InboundMessage {
+        channel: InboundChannel::Email as i32,
+        source: mailbox.to_string(),
+        external_id: mail.message_id.clone(),
+        sender: Some(Sender {
+            address: mail.sender_address.clone(),
+            handle: String::new(),
+            display_name: mail.sender_name.clone(),
+        }),
+        subject: mail.subject.clone(),
+        text: mail.text.clone(),
+        html: mail.html.clone(),
+        attachments: Vec::new(),
+        thread_refs: mail.thread_refs.clone(),
+        reply_token: mail.reply_token.clone().unwrap_or_default(),
+        flags: Some(InboundFlags {
+            auto_submitted: c.auto_submitted,
+            bulk: c.bulk,
+            bounce: c.bounce,
+            from_own_address: c.from_own_address,
+            loop_detected: c.loop_detected,
+            bounced_message_id: c.bounced_message_id.clone().unwrap_or_default(),
+        }),
+        raw: None,
+        received_at: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,38 +303,5 @@ mod tests {
         assert_eq!(strip_reply("Ok\nOn Tue, Jan 2, 2024 at 10:00 AM Support <s@x>\nwrote:\n> old"), "Ok");
         assert_eq!(strip_reply("> only quotes\n> more"), "");
         assert_eq!(strip_reply("Line 1\nLine 2"), "Line 1\nLine 2");
-    }
-}
-
-/// The channel-neutral message tickets consumes, for a mail that arrived in `mailbox`.
-/// Attachments are added by the caller once their bytes are in the blob store.
-pub fn to_inbound(mail: &ParsedMail, mailbox: &str) -> helpdesk_proto::events::v1::InboundMessage {
-    use helpdesk_proto::events::v1::{InboundChannel, InboundFlags, InboundMessage, Sender};
-    let c = &mail.classification;
-    InboundMessage {
-        channel: InboundChannel::Email as i32,
-        source: mailbox.to_string(),
-        external_id: mail.message_id.clone(),
-        sender: Some(Sender {
-            address: mail.sender_address.clone(),
-            handle: String::new(),
-            display_name: mail.sender_name.clone(),
-        }),
-        subject: mail.subject.clone(),
-        text: mail.text.clone(),
-        html: mail.html.clone(),
-        attachments: Vec::new(),
-        thread_refs: mail.thread_refs.clone(),
-        reply_token: mail.reply_token.clone().unwrap_or_default(),
-        flags: Some(InboundFlags {
-            auto_submitted: c.auto_submitted,
-            bulk: c.bulk,
-            bounce: c.bounce,
-            from_own_address: c.from_own_address,
-            loop_detected: c.loop_detected,
-            bounced_message_id: c.bounced_message_id.clone().unwrap_or_default(),
-        }),
-        raw: None,
-        received_at: None,
     }
 }
