@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use tonic::transport::{Channel, Endpoint};
 use tower_http::trace::TraceLayer;
 
-use crate::{api, identity::Identity, session::{CookieConfig, session_to_bearer}};
+use crate::{api, identity::Identity, config::GatewaySettings, session::session_to_bearer};
 
 #[derive(Clone)]
 struct Backends {
@@ -78,15 +78,15 @@ fn channel(url: &str) -> anyhow::Result<Channel> {
 }
 
 impl App {
-    /// Builds with the cookie settings from the environment (`HELPDESK_GATEWAY__COOKIE_SECURE`).
+    /// Builds with the gateway's own settings from the environment (`HELPDESK_GATEWAY__…`).
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        let cookies = CookieConfig::load(None).map_err(|e| anyhow::anyhow!("gateway configuration: {e}"))?;
-        Self::build_with(config, cookies).await
+        let settings = GatewaySettings::load(None).map_err(|e| anyhow::anyhow!("gateway configuration: {e}"))?;
+        Self::build_with(config, settings).await
     }
 
-    pub async fn build_with(config: &Config, cookies: CookieConfig) -> anyhow::Result<Self> {
+    pub async fn build_with(config: &Config, settings: GatewaySettings) -> anyhow::Result<Self> {
         let service_secret = keys::service_secret(&config.auth.key_dir)?;
-        let identity = Identity::new(channel(&config.endpoints.identity)?, service_secret, cookies);
+        let identity = Identity::new(channel(&config.endpoints.identity)?, service_secret, settings);
         let backends = Backends {
             tickets: TicketServiceClient::new(channel(&config.endpoints.tickets)?),
             kb: KbServiceClient::new(channel(&config.endpoints.kb)?),

@@ -13,21 +13,21 @@ use helpdesk_proto::identity::v1::{
 use secrecy::SecretString;
 use tonic::{Request, transport::Channel};
 
-use crate::{error::ApiError, session::CookieConfig};
+use crate::{config::GatewaySettings, error::ApiError};
 
 #[derive(Clone)]
 pub struct Identity {
     channel: Channel,
     tokens: Arc<ServiceTokens>,
-    pub cookies: Arc<CookieConfig>,
+    pub settings: Arc<GatewaySettings>,
 }
 
 impl Identity {
-    pub fn new(channel: Channel, service_secret: SecretString, cookies: CookieConfig) -> Self {
+    pub fn new(channel: Channel, service_secret: SecretString, settings: GatewaySettings) -> Self {
         Self {
             tokens: Arc::new(ServiceTokens::new(channel.clone(), "gateway", service_secret)),
             channel,
-            cookies: Arc::new(cookies),
+            settings: Arc::new(settings),
         }
     }
 
