@@ -495,6 +495,19 @@ async fn staff_list_change_and_link_contacts_and_an_address_stays_with_one_conta
     assert_eq!(linked.external_identities[0].subject, "4242");
     assert_eq!(contacts.link_external_identity(link(&bob)).await.expect_err("taken").code(), Code::AlreadyExists);
 
+    // A bounce marks the address undeliverable and is announced.
+    let bounce = |address: &str| {
+        bearer(pb::MarkEmailUndeliverableRequest { address: address.into(), reason: "550 no such user".into() }, &agent)
+            .expect("request")
+    };
+    let bounced = contacts.mark_email_undeliverable(bounce("BOB@list.test")).await.expect("bounce").into_inner();
+    assert_eq!(bounced.id, bob);
+    assert!(!bounced.emails[0].deliverable);
+    let unknown = contacts.mark_email_undeliverable(bounce("nobody@list.test")).await.expect_err("unknown");
+    assert_eq!(unknown.code(), Code::NotFound);
+    let subject = env.subjects().event("identity", "email_undeliverable");
+    assert_eq!(env.wait_for_events(&subject, |events| !events.is_empty()).await.len(), 1);
+
     server.stop().await.expect("clean shutdown");
     env.cleanup().await;
 }
