@@ -45,7 +45,7 @@ impl FromRef<Backends> for KbServiceClient<Channel> {
 
 /// Accounts, sessions, portal settings and contact groups (identity's part of the JSON API).
 fn identity_routes() -> Router<Backends> {
-    use api::{account, groups, settings, sso};
+    use api::{account, groups, settings, sso, staff};
     Router::new()
         .route("/api/v1/account/captcha", get(account::captcha))
         .route("/api/v1/account/signup", post(account::sign_up))
@@ -60,6 +60,11 @@ fn identity_routes() -> Router<Backends> {
         .route("/api/v1/sso/{id}/callback", get(sso::callback))
         .route("/api/v1/sso/confirm-email", post(sso::confirm_email))
         .route("/api/v1/sso/verify-email", post(sso::verify_email))
+        .route("/api/v1/staff", get(staff::list_staff).post(staff::create_staff))
+        .route("/api/v1/staff/{id}", axum::routing::patch(staff::update_staff))
+        .route("/api/v1/contacts", get(staff::list_contacts))
+        .route("/api/v1/contacts/{id}", get(staff::get_contact).patch(staff::update_contact))
+        .route("/api/v1/contacts/{id}/block", put(staff::block_contact))
         .route("/api/v1/groups", get(groups::list).post(groups::create))
         .route("/api/v1/groups/{id}", get(groups::get).patch(groups::update))
         .route("/api/v1/groups/{id}/members/{contact_id}", put(groups::add_member).delete(groups::remove_member))

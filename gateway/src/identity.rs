@@ -8,7 +8,7 @@ use helpdesk_kit::auth::{bearer, service_token::ServiceTokens};
 use helpdesk_proto::identity::v1::{
     account_service_client::AccountServiceClient, contact_service_client::ContactServiceClient,
     group_service_client::GroupServiceClient, settings_service_client::SettingsServiceClient,
-    sso_service_client::SsoServiceClient,
+    sso_service_client::SsoServiceClient, staff_service_client::StaffServiceClient,
 };
 use secrecy::SecretString;
 use tonic::{Request, transport::Channel};
@@ -41,6 +41,10 @@ impl Identity {
 
     pub fn sso(&self) -> SsoServiceClient<Channel> {
         SsoServiceClient::new(self.channel.clone())
+    }
+
+    pub fn staff(&self) -> StaffServiceClient<Channel> {
+        StaffServiceClient::new(self.channel.clone())
     }
 
     pub fn groups(&self) -> GroupServiceClient<Channel> {

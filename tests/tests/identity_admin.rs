@@ -511,3 +511,59 @@ async fn staff_list_change_and_link_contacts_and_an_address_stays_with_one_conta
     server.stop().await.expect("clean shutdown");
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn staff_and_contacts_are_managed_through_the_gateway() {
+    let env = TestEnv::new().await;
+    let server = env.start().await;
+    let admin = staff_token(&server, pb::StaffRole::Admin).await;
+    let agent = staff_token(&server, pb::StaffRole::Agent).await;
+
+    let new_agent = json!({ "name": "Gil", "email": "gil@helpdesk.test", "role": "agent" });
+    let (status, created) = call(&server, reqwest::Method::POST, "/api/v1/staff", &admin, Some(new_agent.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (status, _) = call(&server, reqwest::Method::POST, "/api/v1/staff", &agent, Some(new_agent)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let id = created["id"].as_str().expect("id");
+    let (status, changed) = call(
+        &server,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/staff/{id}"),
+        &admin,
+        Some(json!({ "role": "admin", "active": true })),
+    )
+    .await;
+    assert_eq!((status, changed["role"].clone()), (StatusCode::OK, json!("admin")));
+    let (_, listed) = call(&server, reqwest::Method::GET, "/api/v1/staff", &agent, None).await;
+    assert_eq!(listed["staff"].as_array().map(Vec::len), Some(3));
+
+    let dana = server.clients.find_or_create_contact("dana@gw.test", "Dana").await.expect("contact");
+    let (status, found) = call(&server, reqwest::Method::GET, "/api/v1/contacts?q=gw.test", &agent, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(found["contacts"][0]["id"], dana.as_str());
+    let (status, changed) = call(
+        &server,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/contacts/{dana}"),
+        &agent,
+        Some(json!({ "name": "Dana D.", "emails": ["dana@gw.test", "d@gw.test"], "primary_email": "d@gw.test" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(changed["emails"][0]["address"], "d@gw.test");
+    let (status, blocked) = call(
+        &server,
+        reqwest::Method::PUT,
+        &format!("/api/v1/contacts/{dana}/block"),
+        &agent,
+        Some(json!({ "blocked": true })),
+    )
+    .await;
+    assert_eq!((status, blocked["status"].clone()), (StatusCode::OK, json!("blocked")));
+    let contact = server.contact_token("someone@gw.test").await;
+    let (status, _) = call(&server, reqwest::Method::GET, "/api/v1/contacts", &contact, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    server.stop().await.expect("clean shutdown");
+    env.cleanup().await;
+}
