@@ -48,6 +48,7 @@ fn identity_routes() -> Router<Backends> {
     use api::{account, groups, settings, sso, staff};
     Router::new()
         .route("/api/v1/account/captcha", get(account::captcha))
+        .route("/api/v1/account/captcha/solver.js", get(account::captcha_solver))
         .route("/api/v1/account/signup", post(account::sign_up))
         .route("/api/v1/account/activate", post(account::activate))
         .route("/api/v1/account/password-reset", post(account::request_reset))

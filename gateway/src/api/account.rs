@@ -80,6 +80,14 @@ pub(crate) fn signed_in(identity: &Identity, session: pb::SessionResponse) -> Re
     Ok(response)
 }
 
+/// The page's proof-of-work solver (ours, small, no third party).
+pub async fn captcha_solver() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        include_str!("altcha-solver.js"),
+    )
+}
+
 pub async fn captcha(State(identity): State<Identity>) -> Result<Json<Value>, ApiError> {
     let challenge = identity
         .accounts()
