@@ -437,7 +437,9 @@ async fn the_cli_creates_staff_issues_their_tokens_and_changes_settings_and_grou
 
 #[tokio::test]
 async fn staff_list_change_and_link_contacts_and_an_address_stays_with_one_contact() {
-    use helpdesk_proto::identity::v1::contact_service_client::ContactServiceClient;
+    use helpdesk_proto::identity::v1::{
+        contact_service_client::ContactServiceClient, group_service_client::GroupServiceClient,
+    };
     let env = TestEnv::new().await;
     let server = env.start().await;
     let agent = staff_token(&server, pb::StaffRole::Agent).await;
@@ -467,7 +469,19 @@ async fn staff_list_change_and_link_contacts_and_an_address_stays_with_one_conta
         .into_inner();
     assert_eq!(first.contacts.len() + rest.contacts.len(), 3);
 
-    // A second address and a new primary; an address of another contact is refused.
+    // A second address and a new primary (whose domain a group auto-joins); an address of
+    // another contact is refused.
+    let group = GroupServiceClient::new(server.identity_channel())
+        .create_group(
+            bearer(
+                pb::CreateGroupRequest { name: "Home".into(), share_tickets: false, auto_join_domains: vec!["home.test".into()] },
+                &server.service_token().await,
+            )
+            .expect("request"),
+        )
+        .await
+        .expect("group")
+        .into_inner();
     let update = |emails: Vec<&str>, primary: Option<&str>| {
         bearer(
             pb::UpdateContactRequest {
@@ -488,6 +502,7 @@ async fn staff_list_change_and_link_contacts_and_an_address_stays_with_one_conta
     assert_eq!(updated.name, "Ann A.");
     let primary: Vec<&str> = updated.emails.iter().filter(|e| e.primary).map(|e| e.address.as_str()).collect();
     assert_eq!(primary, ["ann@home.test"]);
+    assert_eq!(updated.group_ids, [group.id.clone()], "the new address's domain joined the group");
     let error = contacts
         .update_contact(update(vec!["ann@list.test", "bob@list.test"], None))
         .await

@@ -107,6 +107,10 @@ impl Store {
             if taken > 0 {
                 return Ok(ContactChange::Taken);
             }
+            // A new address may put the contact in a group that auto-joins its domain.
+            for email in emails {
+                super::groups::auto_join(&mut tx, id, email).await?;
+            }
         }
         if let Some(primary) = &update.primary {
             let owned = sqlx::query(
