@@ -502,7 +502,7 @@ async fn staff_list_change_and_link_contacts_and_an_address_stays_with_one_conta
     assert_eq!(updated.name, "Ann A.");
     let primary: Vec<&str> = updated.emails.iter().filter(|e| e.primary).map(|e| e.address.as_str()).collect();
     assert_eq!(primary, ["ann@home.test"]);
-    assert_eq!(updated.group_ids, [group.id.clone()], "the new address's domain joined the group");
+    assert_eq!(updated.group_ids, vec![group.id], "the new address's domain joined the group");
     let error = contacts
         .update_contact(update(vec!["ann@list.test", "bob@list.test"], None))
         .await
