@@ -16,7 +16,11 @@ const configuration = {
     {
       client_id: 'helpdesk-test',
       client_secret: 'helpdesk-test-secret',
-      redirect_uris: ['http://127.0.0.1:8080/api/v1/sso/test-oidc/callback'],
+      // The second is the same provider used as a plain OAuth 2.0 one (configured endpoints).
+      redirect_uris: [
+        'http://127.0.0.1:8080/api/v1/sso/test-oidc/callback',
+        'http://127.0.0.1:8080/api/v1/sso/test-oauth2/callback',
+      ],
       grant_types: ['authorization_code'],
       response_types: ['code'],
     },

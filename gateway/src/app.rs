@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use tonic::transport::{Channel, Endpoint};
 use tower_http::trace::TraceLayer;
 
-use crate::{api, identity::Identity, session::{CookieConfig, session_to_bearer}};
+use crate::{api, identity::Identity, config::GatewaySettings, session::session_to_bearer};
 
 #[derive(Clone)]
 struct Backends {
@@ -41,9 +41,10 @@ impl FromRef<Backends> for KbServiceClient<Channel> {
 
 /// Accounts, sessions, portal settings and contact groups (identity's part of the JSON API).
 fn identity_routes() -> Router<Backends> {
-    use api::{account, groups, settings, sso};
+    use api::{account, groups, settings, sso, staff};
     Router::new()
         .route("/api/v1/account/captcha", get(account::captcha))
+        .route("/api/v1/account/captcha/solver.js", get(account::captcha_solver))
         .route("/api/v1/account/signup", post(account::sign_up))
         .route("/api/v1/account/activate", post(account::activate))
         .route("/api/v1/account/password-reset", post(account::request_reset))
@@ -56,6 +57,11 @@ fn identity_routes() -> Router<Backends> {
         .route("/api/v1/sso/{id}/callback", get(sso::callback))
         .route("/api/v1/sso/confirm-email", post(sso::confirm_email))
         .route("/api/v1/sso/verify-email", post(sso::verify_email))
+        .route("/api/v1/staff", get(staff::list_staff).post(staff::create_staff))
+        .route("/api/v1/staff/{id}", axum::routing::patch(staff::update_staff))
+        .route("/api/v1/contacts", get(staff::list_contacts))
+        .route("/api/v1/contacts/{id}", get(staff::get_contact).patch(staff::update_contact))
+        .route("/api/v1/contacts/{id}/block", put(staff::block_contact))
         .route("/api/v1/groups", get(groups::list).post(groups::create))
         .route("/api/v1/groups/{id}", get(groups::get).patch(groups::update))
         .route("/api/v1/groups/{id}/members/{contact_id}", put(groups::add_member).delete(groups::remove_member))
@@ -74,15 +80,15 @@ fn channel(url: &str) -> anyhow::Result<Channel> {
 }
 
 impl App {
-    /// Builds with the cookie settings from the environment (`HELPDESK_GATEWAY__COOKIE_SECURE`).
+    /// Builds with the gateway's own settings from the environment (`HELPDESK_GATEWAY__…`).
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        let cookies = CookieConfig::load(None).map_err(|e| anyhow::anyhow!("gateway configuration: {e}"))?;
-        Self::build_with(config, cookies).await
+        let settings = GatewaySettings::load(None).map_err(|e| anyhow::anyhow!("gateway configuration: {e}"))?;
+        Self::build_with(config, settings).await
     }
 
-    pub async fn build_with(config: &Config, cookies: CookieConfig) -> anyhow::Result<Self> {
+    pub async fn build_with(config: &Config, settings: GatewaySettings) -> anyhow::Result<Self> {
         let service_secret = keys::service_secret(&config.auth.key_dir)?;
-        let identity = Identity::new(channel(&config.endpoints.identity)?, service_secret, cookies);
+        let identity = Identity::new(channel(&config.endpoints.identity)?, service_secret, settings);
         let backends = Backends {
             kb: KbServiceClient::new(channel(&config.endpoints.kb)?),
             identity: identity.clone(),

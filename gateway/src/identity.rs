@@ -8,26 +8,26 @@ use helpdesk_kit::auth::{bearer, service_token::ServiceTokens};
 use helpdesk_proto::identity::v1::{
     account_service_client::AccountServiceClient, contact_service_client::ContactServiceClient,
     group_service_client::GroupServiceClient, settings_service_client::SettingsServiceClient,
-    sso_service_client::SsoServiceClient,
+    sso_service_client::SsoServiceClient, staff_service_client::StaffServiceClient,
 };
 use secrecy::SecretString;
 use tonic::{Request, transport::Channel};
 
-use crate::{error::ApiError, session::CookieConfig};
+use crate::{config::GatewaySettings, error::ApiError};
 
 #[derive(Clone)]
 pub struct Identity {
     channel: Channel,
     tokens: Arc<ServiceTokens>,
-    pub cookies: Arc<CookieConfig>,
+    pub settings: Arc<GatewaySettings>,
 }
 
 impl Identity {
-    pub fn new(channel: Channel, service_secret: SecretString, cookies: CookieConfig) -> Self {
+    pub fn new(channel: Channel, service_secret: SecretString, settings: GatewaySettings) -> Self {
         Self {
             tokens: Arc::new(ServiceTokens::new(channel.clone(), "gateway", service_secret)),
             channel,
-            cookies: Arc::new(cookies),
+            settings: Arc::new(settings),
         }
     }
 
@@ -41,6 +41,10 @@ impl Identity {
 
     pub fn sso(&self) -> SsoServiceClient<Channel> {
         SsoServiceClient::new(self.channel.clone())
+    }
+
+    pub fn staff(&self) -> StaffServiceClient<Channel> {
+        StaffServiceClient::new(self.channel.clone())
     }
 
     pub fn groups(&self) -> GroupServiceClient<Channel> {

@@ -6,15 +6,19 @@
 //! - `api`: the JSON handlers, one module per resource;
 //! - `error`: the one mapping from gRPC `Status` to an HTTP response;
 //! - `auth`: the bearer token extractor;
+//! - `config`: the gateway's own settings (cookies, trusted proxies);
+//! - `client_ip`: the client's address (behind trusted proxies, from `X-Forwarded-For`);
 //! - `session`: session cookies, their exchange for caller tokens, CSRF;
 //! - `identity`: the client of identity's account, settings, group and contact services.
 
 mod api;
 mod app;
 mod auth;
+mod client_ip;
+mod config;
 mod error;
 mod identity;
 mod session;
 
 pub use app::App;
-pub use session::CookieConfig;
+pub use config::GatewaySettings;

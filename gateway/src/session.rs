@@ -8,8 +8,6 @@
 //! value in an `X-CSRF-Token` header (double submit). Another site can make the browser send the
 //! cookie but cannot read it to set the header. Bearer-authenticated requests need no token.
 
-use std::path::Path;
-
 use axum::{
     extract::{Request, State},
     http::{HeaderMap, HeaderValue, Method, header},
@@ -17,14 +15,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use figment::{
-    Figment,
-    providers::{Env, Format, Serialized, Toml},
-};
 use helpdesk_proto::identity::v1::ExchangeSessionRequest;
-use serde::{Deserialize, Serialize};
-
-use crate::{error::ApiError, identity::Identity};
+use crate::{config::GatewaySettings, error::ApiError, identity::Identity};
 
 pub const SESSION_COOKIE: &str = "hd_session";
 pub const CSRF_COOKIE: &str = "hd_csrf";
@@ -32,33 +24,7 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 /// Binds a single sign-on to the browser that started it (login CSRF).
 pub const SSO_STATE_COOKIE: &str = "hd_sso_state";
 
-/// The `[gateway]` settings the shared config does not know: cookie flags.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
-pub struct CookieConfig {
-    /// Mark cookies `Secure` (HTTPS only). Turn off only for plain-HTTP development.
-    pub cookie_secure: bool,
-}
-
-impl Default for CookieConfig {
-    fn default() -> Self {
-        Self { cookie_secure: true }
-    }
-}
-
-impl CookieConfig {
-    /// Defaults, then the `[gateway]` section of `file`, then `HELPDESK_GATEWAY__…` variables.
-    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
-        let mut figment = Figment::from(Serialized::defaults(Self::default()));
-        if let Some(file) = file {
-            figment = figment.merge(Figment::from(Toml::file_exact(file)).focus("gateway"));
-        }
-        figment
-            .merge(Env::prefixed("HELPDESK_GATEWAY__").split("__"))
-            .extract()
-            .map_err(Box::new)
-    }
-
+impl GatewaySettings {
     fn attributes(&self, max_age: i64) -> String {
         let secure = if self.cookie_secure { "; Secure" } else { "" };
         format!("Path=/; SameSite=Lax; Max-Age={max_age}{secure}")
@@ -187,10 +153,10 @@ mod tests {
 
     #[test]
     fn session_cookies_are_http_only_lax_and_secure_unless_turned_off() {
-        let [session, csrf] = CookieConfig::default().session_cookies("s", "c", 60);
+        let [session, csrf] = GatewaySettings::default().session_cookies("s", "c", 60);
         assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax") && session.contains("Secure"));
         assert!(!csrf.contains("HttpOnly"));
-        let [plain, _] = CookieConfig { cookie_secure: false }.session_cookies("s", "c", 60);
+        let [plain, _] = GatewaySettings { cookie_secure: false, ..Default::default() }.session_cookies("s", "c", 60);
         assert!(!plain.contains("Secure"));
     }
 }

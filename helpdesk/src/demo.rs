@@ -1,10 +1,13 @@
-//! Demo data for `serve all --demo`: a contact, a ticket of theirs and a few public articles,
-//! created through the same gRPC calls any client makes, and only when missing, so restarting the
-//! demo does not pile up copies.
+//! Demo data for `serve all --demo`: a contact, a ticket of theirs, a few public articles and an
+//! admin, created through the same gRPC calls any client makes, and only when missing, so
+//! restarting the demo does not pile up copies.
 
 use helpdesk_kit::auth::bearer;
 use helpdesk_proto::{
-    identity::v1::issue_contact_token_request,
+    identity::v1::{
+        self as identity, issue_contact_token_request, staff_service_client::StaffServiceClient,
+        token_service_client::TokenServiceClient,
+    },
     kb::v1 as kb,
     tickets::v1 as tickets,
 };
@@ -12,6 +15,7 @@ use helpdesk_proto::{
 use crate::cli::Clients;
 
 const DEMO_EMAIL: &str = "demo@example.com";
+const DEMO_ADMIN: &str = "admin@example.com";
 
 const ARTICLES: &[(&str, &str)] = &[
     (
@@ -67,8 +71,10 @@ pub async fn seed(clients: &Clients, gateway: Option<&str>) -> anyhow::Result<()
                 .await?;
         }
     }
+    let admin_token = demo_admin(clients).await?;
     println!("demo contact: {DEMO_EMAIL}");
     println!("demo token:   {token}");
+    println!("admin token:  {admin_token}");
     if let Some(url) = gateway {
         println!("try:");
         println!("  curl -H 'Authorization: Bearer {token}' {url}/api/v1/tickets");
@@ -76,6 +82,40 @@ pub async fn seed(clients: &Clients, gateway: Option<&str>) -> anyhow::Result<()
             "  curl -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\\n       -d '{{\"subject\":\"Printer on fire\",\"message\":\"Please help\"}}' {url}/api/v1/tickets"
         );
         println!("  curl '{url}/api/v1/kb/search?q=password'");
+        println!(
+            "  curl -H 'Content-Type: application/json' -d '{{\"name\":\"Ann\",\"email\":\"ann@example.com\"}}' {url}/api/v1/account/signup"
+        );
+        println!("  curl -H 'Authorization: Bearer <admin token>' {url}/api/v1/settings");
     }
     Ok(())
+}
+
+/// The demo admin's token, creating the admin when missing.
+async fn demo_admin(clients: &Clients) -> anyhow::Result<String> {
+    let service = clients.service_token().await?;
+    let mut staff = StaffServiceClient::new(clients.identity());
+    let existing = staff
+        .list_staff(bearer(identity::ListStaffRequest {}, &service)?)
+        .await?
+        .into_inner()
+        .staff
+        .into_iter()
+        .find(|s| s.email == DEMO_ADMIN);
+    let id = match existing {
+        Some(admin) => admin.id,
+        None => {
+            let request = identity::CreateStaffRequest {
+                name: "Demo Admin".into(),
+                email: DEMO_ADMIN.into(),
+                role: identity::StaffRole::Admin as i32,
+            };
+            staff.create_staff(bearer(request, &service)?).await?.into_inner().id
+        }
+    };
+    let token = TokenServiceClient::new(clients.identity())
+        .issue_staff_token(bearer(identity::IssueStaffTokenRequest { staff_id: id }, &service)?)
+        .await?
+        .into_inner()
+        .token;
+    Ok(token)
 }

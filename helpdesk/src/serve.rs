@@ -99,12 +99,12 @@ impl Running {
 }
 
 /// Settings of parts beyond the shared config: their own keys in the same file sections and
-/// `HELPDESK_…` variables (`[identity]` accounts and SSO, `[mail]`, `[gateway]` cookies).
+/// `HELPDESK_…` variables (`[identity]` accounts and SSO, `[mail]`, `[gateway]` cookies and proxies).
 #[derive(Debug, Clone, Default)]
 pub struct PartSettings {
     pub identity: helpdesk_identity::IdentityConfig,
     pub mail: helpdesk_mail::MailConfig,
-    pub cookies: helpdesk_gateway::CookieConfig,
+    pub gateway: helpdesk_gateway::GatewaySettings,
 }
 
 impl PartSettings {
@@ -113,7 +113,7 @@ impl PartSettings {
         Ok(Self {
             identity: helpdesk_identity::IdentityConfig::load(file).map_err(|e| configuration(&e))?,
             mail: helpdesk_mail::MailConfig::load(file).map_err(|e| configuration(&e))?,
-            cookies: helpdesk_gateway::CookieConfig::load(file).map_err(|e| configuration(&e))?,
+            gateway: helpdesk_gateway::GatewaySettings::load(file).map_err(|e| configuration(&e))?,
         })
     }
 }
@@ -172,7 +172,7 @@ pub async fn start_with(
                 continue;
             }
             Part::Gateway => {
-                let app = helpdesk_gateway::App::build_with(&config, settings.cookies.clone()).await?;
+                let app = helpdesk_gateway::App::build_with(&config, settings.gateway.clone()).await?;
                 let addr = app.local_addr();
                 tasks.spawn(app.run_until_stopped(shutdown.clone()));
                 addr

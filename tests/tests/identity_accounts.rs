@@ -511,3 +511,43 @@ async fn sessions_end_after_idling_and_after_their_absolute_lifetime() {
     server.stop().await.expect("clean shutdown");
     env.cleanup().await;
 }
+
+async fn login_from(portal: &Portal, email: &str, password: &str, forwarded_for: &str) -> StatusCode {
+    portal
+        .client
+        .post(format!("{}/api/v1/session", portal.base))
+        .header("x-forwarded-for", forwarded_for)
+        .json(&json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .expect("request")
+        .status()
+}
+
+#[tokio::test]
+async fn the_gateway_believes_x_forwarded_for_only_from_trusted_proxies() {
+    let env = TestEnv::new().await;
+    // Untrusted (the default): the header is ignored, every try counts against 127.0.0.1.
+    let server = env.start().await;
+    let portal = Portal::new(&server);
+    let email = unique_address("proxied");
+    for i in 0..5 {
+        assert_eq!(login_from(&portal, &email, "guess", &format!("203.0.113.{i}")).await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(login_from(&portal, &email, "guess", "203.0.113.99").await, StatusCode::TOO_MANY_REQUESTS);
+    server.stop().await.expect("clean shutdown");
+
+    // Behind a trusted proxy: each forwarded client is throttled on its own.
+    let mut settings = helpdesk::serve::PartSettings::load(None).expect("part settings");
+    settings.gateway.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")];
+    let server = env.start_with(settings).await;
+    let portal = Portal::new(&server);
+    let email = unique_address("proxied-trusted");
+    for _ in 0..5 {
+        assert_eq!(login_from(&portal, &email, "guess", "203.0.113.1").await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(login_from(&portal, &email, "guess", "203.0.113.1").await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(login_from(&portal, &email, "guess", "203.0.113.2, 127.0.0.1").await, StatusCode::UNAUTHORIZED);
+    server.stop().await.expect("clean shutdown");
+    env.cleanup().await;
+}

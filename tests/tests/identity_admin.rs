@@ -222,6 +222,33 @@ async fn captcha_when_enabled_needs_a_fresh_solution_each_time() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a replayed solution is refused");
     assert!(body["error"].as_str().unwrap_or_default().contains("used already"), "{body}");
 
+    // Our own solver script, as the page runs it (here in Node, which has the same WebCrypto).
+    let script = r#"
+        const base = process.env.GATEWAY;
+        (0, eval)(await (await fetch(base + '/api/v1/account/captcha/solver.js')).text());
+        const { challenge } = await (await fetch(base + '/api/v1/account/captcha')).json();
+        const captcha = await helpdeskCaptcha.solve(challenge);
+        const response = await fetch(base + '/api/v1/account/signup', {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ name: 'Script', email: process.env.EMAIL, captcha }),
+        });
+        console.log(response.status);
+    "#;
+    let output = tokio::process::Command::new("node")
+        .args(["--input-type=module", "-e", script])
+        .env("GATEWAY", &server.gateway)
+        .env("EMAIL", unique("script", "example.com"))
+        .output()
+        .await
+        .expect("node (installed by deploy/stack.sh)");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "202",
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
     // Switched off, no solution is needed.
     assert_eq!(put_settings(&server, &admin, settings(json!({}))).await.status(), StatusCode::OK);
     assert_eq!(sign_up(&server, &unique("g", "example.com"), None).await.0, StatusCode::ACCEPTED);
@@ -410,7 +437,9 @@ async fn the_cli_creates_staff_issues_their_tokens_and_changes_settings_and_grou
 
 #[tokio::test]
 async fn staff_list_change_and_link_contacts_and_an_address_stays_with_one_contact() {
-    use helpdesk_proto::identity::v1::contact_service_client::ContactServiceClient;
+    use helpdesk_proto::identity::v1::{
+        contact_service_client::ContactServiceClient, group_service_client::GroupServiceClient,
+    };
     let env = TestEnv::new().await;
     let server = env.start().await;
     let agent = staff_token(&server, pb::StaffRole::Agent).await;
@@ -440,7 +469,19 @@ async fn staff_list_change_and_link_contacts_and_an_address_stays_with_one_conta
         .into_inner();
     assert_eq!(first.contacts.len() + rest.contacts.len(), 3);
 
-    // A second address and a new primary; an address of another contact is refused.
+    // A second address and a new primary (whose domain a group auto-joins); an address of
+    // another contact is refused.
+    let group = GroupServiceClient::new(server.identity_channel())
+        .create_group(
+            bearer(
+                pb::CreateGroupRequest { name: "Home".into(), share_tickets: false, auto_join_domains: vec!["home.test".into()] },
+                &server.service_token().await,
+            )
+            .expect("request"),
+        )
+        .await
+        .expect("group")
+        .into_inner();
     let update = |emails: Vec<&str>, primary: Option<&str>| {
         bearer(
             pb::UpdateContactRequest {
@@ -461,6 +502,7 @@ async fn staff_list_change_and_link_contacts_and_an_address_stays_with_one_conta
     assert_eq!(updated.name, "Ann A.");
     let primary: Vec<&str> = updated.emails.iter().filter(|e| e.primary).map(|e| e.address.as_str()).collect();
     assert_eq!(primary, ["ann@home.test"]);
+    assert_eq!(updated.group_ids, vec![group.id], "the new address's domain joined the group");
     let error = contacts
         .update_contact(update(vec!["ann@list.test", "bob@list.test"], None))
         .await
@@ -494,6 +536,75 @@ async fn staff_list_change_and_link_contacts_and_an_address_stays_with_one_conta
     let linked = contacts.link_external_identity(link(&ann)).await.expect("link").into_inner();
     assert_eq!(linked.external_identities[0].subject, "4242");
     assert_eq!(contacts.link_external_identity(link(&bob)).await.expect_err("taken").code(), Code::AlreadyExists);
+
+    // A bounce marks the address undeliverable and is announced.
+    let bounce = |address: &str| {
+        bearer(pb::MarkEmailUndeliverableRequest { address: address.into(), reason: "550 no such user".into() }, &agent)
+            .expect("request")
+    };
+    let bounced = contacts.mark_email_undeliverable(bounce("BOB@list.test")).await.expect("bounce").into_inner();
+    assert_eq!(bounced.id, bob);
+    assert!(!bounced.emails[0].deliverable);
+    let unknown = contacts.mark_email_undeliverable(bounce("nobody@list.test")).await.expect_err("unknown");
+    assert_eq!(unknown.code(), Code::NotFound);
+    let subject = env.subjects().event("identity", "email_undeliverable");
+    assert_eq!(env.wait_for_events(&subject, |events| !events.is_empty()).await.len(), 1);
+
+    server.stop().await.expect("clean shutdown");
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn staff_and_contacts_are_managed_through_the_gateway() {
+    let env = TestEnv::new().await;
+    let server = env.start().await;
+    let admin = staff_token(&server, pb::StaffRole::Admin).await;
+    let agent = staff_token(&server, pb::StaffRole::Agent).await;
+
+    let new_agent = json!({ "name": "Gil", "email": "gil@helpdesk.test", "role": "agent" });
+    let (status, created) = call(&server, reqwest::Method::POST, "/api/v1/staff", &admin, Some(new_agent.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (status, _) = call(&server, reqwest::Method::POST, "/api/v1/staff", &agent, Some(new_agent)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let id = created["id"].as_str().expect("id");
+    let (status, changed) = call(
+        &server,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/staff/{id}"),
+        &admin,
+        Some(json!({ "role": "admin", "active": true })),
+    )
+    .await;
+    assert_eq!((status, changed["role"].clone()), (StatusCode::OK, json!("admin")));
+    let (_, listed) = call(&server, reqwest::Method::GET, "/api/v1/staff", &agent, None).await;
+    assert_eq!(listed["staff"].as_array().map(Vec::len), Some(3));
+
+    let dana = server.clients.find_or_create_contact("dana@gw.test", "Dana").await.expect("contact");
+    let (status, found) = call(&server, reqwest::Method::GET, "/api/v1/contacts?q=gw.test", &agent, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(found["contacts"][0]["id"], dana.as_str());
+    let (status, changed) = call(
+        &server,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/contacts/{dana}"),
+        &agent,
+        Some(json!({ "name": "Dana D.", "emails": ["dana@gw.test", "d@gw.test"], "primary_email": "d@gw.test" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(changed["emails"][0]["address"], "d@gw.test");
+    let (status, blocked) = call(
+        &server,
+        reqwest::Method::PUT,
+        &format!("/api/v1/contacts/{dana}/block"),
+        &agent,
+        Some(json!({ "blocked": true })),
+    )
+    .await;
+    assert_eq!((status, blocked["status"].clone()), (StatusCode::OK, json!("blocked")));
+    let contact = server.contact_token("someone@gw.test").await;
+    let (status, _) = call(&server, reqwest::Method::GET, "/api/v1/contacts", &contact, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 
     server.stop().await.expect("clean shutdown");
     env.cleanup().await;

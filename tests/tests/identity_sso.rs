@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use helpdesk::serve::PartSettings;
-use helpdesk_identity::SsoProviderConfig;
+use helpdesk_identity::{SsoKind, SsoProviderConfig};
 use helpdesk_kit::auth::bearer;
 use helpdesk_proto::identity::v1::{
     self as pb, settings_service_client::SettingsServiceClient, sso_service_client::SsoServiceClient,
@@ -19,22 +19,41 @@ use serde_json::{Value, json};
 use tonic::Code;
 
 const PROVIDER: &str = "test-oidc";
-/// The redirect URI registered at the test provider (identity's default portal URL).
-const REGISTERED_CALLBACK: &str = "http://127.0.0.1:8080/api/v1/sso/test-oidc/callback";
+/// The same provider, configured as a plain OAuth 2.0 one (endpoints and user-info fields).
+const OAUTH2: &str = "test-oauth2";
+/// Where the redirect URIs registered at the test provider start (identity's default portal URL).
+const REGISTERED_CALLBACKS: &str = "http://127.0.0.1:8080/api/v1/sso/";
 
 fn settings_with_provider() -> PartSettings {
     let mut settings = PartSettings::load(None).expect("part settings");
     let issuer = std::env::var("HELPDESK_TEST_OIDC_ISSUER")
         .expect("HELPDESK_TEST_OIDC_ISSUER: run the tests with deploy/test.sh, which starts the OpenID provider");
     settings.identity.portal_url = "http://127.0.0.1:8080".into();
-    settings.identity.sso = vec![SsoProviderConfig {
-        id: PROVIDER.into(),
-        display_name: "Test OP".into(),
-        issuer,
-        client_id: "helpdesk-test".into(),
-        client_secret: "helpdesk-test-secret".into(),
-        ..Default::default()
-    }];
+    settings.identity.sso = vec![
+        SsoProviderConfig {
+            id: PROVIDER.into(),
+            display_name: "Test OP".into(),
+            issuer: issuer.clone(),
+            client_id: "helpdesk-test".into(),
+            client_secret: "helpdesk-test-secret".into(),
+            ..Default::default()
+        },
+        SsoProviderConfig {
+            id: OAUTH2.into(),
+            kind: SsoKind::Oauth2,
+            client_id: "helpdesk-test".into(),
+            client_secret: "helpdesk-test-secret".into(),
+            scopes: vec!["openid".into(), "email".into(), "profile".into()],
+            authorization_endpoint: format!("{issuer}/auth"),
+            token_endpoint: format!("{issuer}/token"),
+            userinfo_endpoint: format!("{issuer}/me"),
+            subject_field: "sub".into(),
+            email_field: "email".into(),
+            email_verified_field: "email_verified".into(),
+            name_field: "name".into(),
+            ..Default::default()
+        },
+    ];
     settings
 }
 
@@ -43,7 +62,7 @@ async fn start(env: &TestEnv) -> Server {
     let token = server.service_token().await;
     let settings = pb::PortalSettings {
         password_login: true,
-        sso_providers: vec![PROVIDER.into()],
+        sso_providers: vec![PROVIDER.into(), OAUTH2.into()],
         signup_mode: pb::SignupMode::Open as i32,
         contacts_may_close_tickets: true,
         ..Default::default()
@@ -131,7 +150,7 @@ impl Browser {
             if response.status().is_redirection() {
                 let location = response.headers()["location"].to_str().expect("location").to_string();
                 let next = url.join(&location).expect("redirect target");
-                if next.as_str().starts_with(REGISTERED_CALLBACK) {
+                if next.as_str().starts_with(REGISTERED_CALLBACKS) {
                     return next;
                 }
                 url = next;
@@ -185,7 +204,11 @@ fn hidden_inputs(html: &str) -> Vec<(String, String)> {
 
 /// The whole round trip through the gateway; the gateway's answer to the callback.
 async fn sign_in(server: &Server, browser: &mut Browser, login: &str) -> reqwest::Response {
-    let begin = browser.get(&format!("{}/api/v1/sso/{PROVIDER}/begin", server.gateway)).await;
+    sign_in_with(server, browser, PROVIDER, login).await
+}
+
+async fn sign_in_with(server: &Server, browser: &mut Browser, provider: &str, login: &str) -> reqwest::Response {
+    let begin = browser.get(&format!("{}/api/v1/sso/{provider}/begin", server.gateway)).await;
     assert_eq!(begin.status(), StatusCode::SEE_OTHER);
     assert!(browser.cookies.contains_key("hd_sso_state"), "the state is bound to this browser");
     let authorization = begin.headers()["location"].to_str().expect("location").to_string();
@@ -220,8 +243,11 @@ async fn a_new_contact_signs_in_and_comes_back_by_the_same_subject() {
         .json()
         .await
         .expect("json");
-    assert_eq!(providers["providers"][0]["id"], PROVIDER);
-    assert_eq!(providers["providers"][0]["kind"], "oidc");
+    // Listed by id.
+    assert_eq!(providers["providers"][0]["id"], OAUTH2);
+    assert_eq!(providers["providers"][0]["kind"], "oauth2");
+    assert_eq!(providers["providers"][1]["id"], PROVIDER);
+    assert_eq!(providers["providers"][1]["kind"], "oidc");
 
     let email = format!("{}@example.com", unique("nia"));
     let login = format!("{}|{email}|yes|Nia Verified", unique("sub"));
@@ -370,6 +396,33 @@ async fn tampered_or_replayed_state_and_a_foreign_nonce_are_refused() {
         .await
         .expect_err("unknown provider");
     assert_eq!(error.code(), Code::NotFound);
+
+    server.stop().await.expect("clean shutdown");
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_plain_oauth2_provider_signs_in_and_a_verified_email_joins_providers_on_one_contact() {
+    let env = TestEnv::new().await;
+    let server = start(&env).await;
+    let email = format!("{}@example.com", unique("pat"));
+    let login = format!("{}|{email}|yes|Pat", unique("sub"));
+
+    let mut browser = Browser::new();
+    assert_eq!(sign_in_with(&server, &mut browser, OAUTH2, &login).await.status(), StatusCode::OK);
+    let by_oauth2 = whoami(&server, browser.cookies.get("hd_session").expect("session")).await;
+    assert_eq!(by_oauth2["emails"][0]["address"], email.as_str());
+
+    let mut browser = Browser::new();
+    assert_eq!(sign_in_with(&server, &mut browser, PROVIDER, &login).await.status(), StatusCode::OK);
+    let by_oidc = whoami(&server, browser.cookies.get("hd_session").expect("session")).await;
+    assert_eq!(by_oidc["id"], by_oauth2["id"], "one contact, two linked identities");
+    let pg = env.pg().await;
+    let providers: Vec<String> = sqlx::query_scalar("SELECT provider FROM identity.external_identities ORDER BY provider")
+        .fetch_all(&pg)
+        .await
+        .expect("identities");
+    assert_eq!(providers, [OAUTH2, PROVIDER]);
 
     server.stop().await.expect("clean shutdown");
     env.cleanup().await;

@@ -3,11 +3,9 @@
 //! session set the session and CSRF cookies; the answers to sign-up and reset requests are the
 //! same whether or not the address exists.
 
-use std::net::SocketAddr;
-
 use axum::{
     Json,
-    extract::{ConnectInfo, State},
+    extract::State,
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -19,6 +17,7 @@ use serde_json::{Value, json};
 use crate::{
     api::{as_caller, rfc3339},
     auth::Bearer,
+    client_ip::ClientIp,
     error::ApiError,
     identity::Identity,
     session::{SESSION_COOKIE, cookie, new_csrf_token},
@@ -74,11 +73,19 @@ pub(crate) fn signed_in(identity: &Identity, session: pb::SessionResponse) -> Re
         "absolute_expires_at": rfc3339(session.absolute_expires_at.as_ref()),
     }))
     .into_response();
-    for cookie in identity.cookies.session_cookies(&session.session_id, &csrf, max_age) {
+    for cookie in identity.settings.session_cookies(&session.session_id, &csrf, max_age) {
         let value = cookie.parse().map_err(ApiError::internal)?;
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     Ok(response)
+}
+
+/// The page's proof-of-work solver (ours, small, no third party).
+pub async fn captcha_solver() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        include_str!("altcha-solver.js"),
+    )
 }
 
 pub async fn captcha(State(identity): State<Identity>) -> Result<Json<Value>, ApiError> {
@@ -93,7 +100,7 @@ pub async fn captcha(State(identity): State<Identity>) -> Result<Json<Value>, Ap
 
 pub async fn sign_up(
     State(identity): State<Identity>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     Json(body): Json<SignUp>,
 ) -> Result<Response, ApiError> {
     let request = identity
@@ -101,7 +108,7 @@ pub async fn sign_up(
             name: body.name,
             email: body.email,
             captcha_solution: body.captcha,
-            client_ip: peer.ip().to_string(),
+            client_ip: ip.to_string(),
         })
         .await?;
     identity.accounts().request_account(request).await?;
@@ -110,7 +117,7 @@ pub async fn sign_up(
 
 pub async fn activate(
     State(identity): State<Identity>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     Json(body): Json<Redeem>,
 ) -> Result<Response, ApiError> {
     let session = identity
@@ -118,7 +125,7 @@ pub async fn activate(
         .activate_account(pb::ActivateAccountRequest {
             token: body.token,
             password: body.password,
-            client_ip: peer.ip().to_string(),
+            client_ip: ip.to_string(),
         })
         .await?
         .into_inner();
@@ -127,14 +134,14 @@ pub async fn activate(
 
 pub async fn login(
     State(identity): State<Identity>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     Json(body): Json<Login>,
 ) -> Result<Response, ApiError> {
     let request = identity
         .as_gateway(pb::LoginRequest {
             email: body.email,
             password: body.password,
-            client_ip: peer.ip().to_string(),
+            client_ip: ip.to_string(),
         })
         .await?;
     let session = identity.accounts().login(request).await?.into_inner();
@@ -146,7 +153,7 @@ pub async fn logout(State(identity): State<Identity>, headers: HeaderMap) -> Res
         identity.accounts().logout(pb::LogoutRequest { session_id }).await?;
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
-    for cookie in identity.cookies.cleared_cookies() {
+    for cookie in identity.settings.cleared_cookies() {
         let value = cookie.parse().map_err(ApiError::internal)?;
         response.headers_mut().append(header::SET_COOKIE, value);
     }
@@ -192,13 +199,13 @@ pub fn contact_json(contact: pb::Contact) -> Value {
 
 pub async fn request_reset(
     State(identity): State<Identity>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     Json(body): Json<ResetRequest>,
 ) -> Result<Response, ApiError> {
     let request = identity
         .as_gateway(pb::RequestPasswordResetRequest {
             email: body.email,
-            client_ip: peer.ip().to_string(),
+            client_ip: ip.to_string(),
         })
         .await?;
     identity.accounts().request_password_reset(request).await?;

@@ -5,6 +5,7 @@ pub mod groups;
 pub mod kb;
 pub mod settings;
 pub mod sso;
+pub mod staff;
 pub mod tickets;
 
 use helpdesk_kit::auth::bearer;

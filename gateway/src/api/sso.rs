@@ -63,7 +63,7 @@ pub async fn begin(State(identity): State<Identity>, Path(id): Path<String>) -> 
         .await?
         .into_inner();
     let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, begun.authorization_url)]).into_response();
-    let cookie = identity.cookies.sso_state_cookie(&begun.state, 600);
+    let cookie = identity.settings.sso_state_cookie(&begun.state, 600);
     response
         .headers_mut()
         .append(header::SET_COOKIE, cookie.parse().map_err(ApiError::internal)?);
@@ -102,7 +102,7 @@ pub async fn callback(
         .into_response(),
         None => return Err(ApiError::internal("identity answered without an outcome")),
     };
-    let cleared = identity.cookies.sso_state_cookie("", 0);
+    let cleared = identity.settings.sso_state_cookie("", 0);
     response
         .headers_mut()
         .append(header::SET_COOKIE, cleared.parse().map_err(ApiError::internal)?);

@@ -40,10 +40,6 @@ impl ContactsGrpc {
     }
 }
 
-fn later(issue: &str) -> Status {
-    Status::unimplemented(format!("arrives with {issue}"))
-}
-
 #[tonic::async_trait]
 impl ContactService for ContactsGrpc {
     #[tracing::instrument(skip_all)]
@@ -186,11 +182,23 @@ impl ContactService for ContactsGrpc {
         Ok(Response::new(contact_to_pb(contact.ok_or(IdentityError::ContactNotFound)?)))
     }
 
+    /// The mail channel (or staff) reports a bounce: the address is marked undeliverable.
+    #[tracing::instrument(skip_all)]
     async fn mark_email_undeliverable(
         &self,
-        _request: Request<pb::MarkEmailUndeliverableRequest>,
+        request: Request<pb::MarkEmailUndeliverableRequest>,
     ) -> Result<Response<pb::Contact>, Status> {
-        Err(later("the email issue (#5)"))
+        require_staff(&caller(&request))?;
+        let request = request.into_inner();
+        let address = EmailAddress::parse(&request.address)?;
+        let reason: String = request.reason.chars().filter(|c| !c.is_control()).take(500).collect();
+        let id = self
+            .store
+            .mark_undeliverable(&address, &reason)
+            .await
+            .map_err(db_error)?
+            .ok_or(IdentityError::ContactNotFound)?;
+        self.reply(id, ContactChange::Done).await
     }
 
     /// Staff and services link e.g. a Discord user to an email contact.

@@ -107,6 +107,10 @@ impl Store {
             if taken > 0 {
                 return Ok(ContactChange::Taken);
             }
+            // A new address may put the contact in a group that auto-joins its domain.
+            for email in emails {
+                super::groups::auto_join(&mut tx, id, email).await?;
+            }
         }
         if let Some(primary) = &update.primary {
             let owned = sqlx::query(
@@ -142,6 +146,33 @@ impl Store {
         tx.commit().await?;
         self.relay.wake();
         Ok(ContactChange::Done)
+    }
+
+    /// Marks an address as bouncing; the contact it belongs to, if any.
+    #[tracing::instrument(skip(self, address, reason), err)]
+    pub async fn mark_undeliverable(&self, address: &EmailAddress, reason: &str) -> sqlx::Result<Option<Uuid>> {
+        let mut tx = self.pool.begin().await?;
+        let contact: Option<Uuid> = sqlx::query_scalar(
+            "UPDATE contact_emails SET deliverable = false WHERE address_normalized = $1 RETURNING contact_id",
+        )
+        .bind(address.normalized())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(contact_id) = contact else {
+            return Ok(None);
+        };
+        outbox::enqueue(
+            &mut tx,
+            Payload::EmailUndeliverable(helpdesk_proto::events::v1::EmailUndeliverable {
+                contact_id: contact_id.to_string(),
+                address: address.as_str().to_string(),
+                reason: reason.to_string(),
+            }),
+        )
+        .await?;
+        tx.commit().await?;
+        self.relay.wake();
+        Ok(Some(contact_id))
     }
 
     #[tracing::instrument(skip(self), err)]

@@ -1,0 +1,44 @@
+//! The `[gateway]` settings the shared config does not know (it has `listen` and the body
+//! limit): cookie flags and the reverse proxies whose `X-Forwarded-For` is believed.
+
+use std::{net::IpAddr, path::Path};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GatewaySettings {
+    /// Mark cookies `Secure` (HTTPS only). Turn off only for plain-HTTP development.
+    pub cookie_secure: bool,
+    /// Addresses of reverse proxies in front of the gateway. Only a request from one of these has
+    /// its client address taken from `X-Forwarded-For` (the last entry that is not itself a trusted
+    /// proxy); from anyone else the header is ignored, so clients cannot pick their own address.
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        Self {
+            cookie_secure: true,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+impl GatewaySettings {
+    /// Defaults, then the `[gateway]` section of `file`, then `HELPDESK_GATEWAY__…` variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(Self::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Figment::from(Toml::file_exact(file)).focus("gateway"));
+        }
+        figment
+            .merge(Env::prefixed("HELPDESK_GATEWAY__").split("__"))
+            .extract()
+            .map_err(Box::new)
+    }
+}
