@@ -5,6 +5,7 @@
 
 pub mod interceptor;
 pub mod keys;
+pub mod reply_token;
 pub mod service_token;
 pub mod token;
 

@@ -5,10 +5,12 @@
 //! - `fields`: custom-field definitions and value validation;
 //! - `query`: what a ticket list asks for (scope, queue, filters, sort, search) and its cursor;
 //! - `time`: the group support-time ledger's arithmetic and alert states.
+//! - `threading`: email threading rules that need no database (ticket numbers in subjects).
 
 pub mod attachments;
 pub mod fields;
 pub mod query;
+pub mod threading;
 pub mod time;
 
 use chrono::{DateTime, Utc};

@@ -1,5 +1,8 @@
 //! The durable consumer of `<prefix>.inbound.>`: each `InboundMessage` becomes a ticket for a
-//! new-or-existing contact. A message is acked only after its ticket is committed; the
+//! new-or-existing contact, or — for mail — a reply on the ticket it threads into (a known
+//! Message-ID, a signed reply token, or a ticket number in the subject from that ticket's own
+//! contact or group), recording which rule matched. Automatic mail is stored but never reopens a
+//! ticket; a bounce becomes an internal note and marks the address undeliverable. A message is acked only after its ticket is committed; the
 //! (channel, external id) row makes a redelivery a no-op; a message that fails `max_deliver` times,
 //! or cannot even be decoded, goes to the quarantine table and is acked, so it never blocks the
 //! messages behind it.
@@ -10,11 +13,17 @@ use async_nats::jetstream::{
     AckKind, Message,
     consumer::{AckPolicy, PullConsumer, pull},
 };
-use helpdesk_kit::{auth::{bearer, service_token::ServiceTokens}, nats::Nats, CancellationToken};
+use helpdesk_kit::{
+    CancellationToken,
+    auth::{bearer, reply_token, service_token::ServiceTokens},
+    nats::Nats,
+};
+use secrecy::SecretString;
 use helpdesk_proto::{
     events::v1::{InboundChannel, InboundMessage},
     identity::v1::{
-        ExternalIdentity, FindOrCreateContactRequest, contact_service_client::ContactServiceClient,
+        ExternalIdentity, FindOrCreateContactRequest, GetContactRequest, MarkEmailUndeliverableRequest,
+        contact_service_client::ContactServiceClient,
         find_or_create_contact_request::Key,
     },
 };
@@ -23,8 +32,11 @@ use tonic::transport::Channel as GrpcChannel;
 use uuid::Uuid;
 
 use crate::{
-    domain::{Body, Channel, Subject},
-    store::{Author, InboundKey, NewTicket, Store},
+    domain::{
+        Body, Channel, Subject,
+        threading::{BY_MESSAGE_ID, BY_REPLY_TOKEN, BY_SUBJECT_NUMBER, NEW_TICKET, ticket_number_in_subject},
+    },
+    store::{Author, InboundKey, KIND_NOTE, KIND_REPLY, NewMessage, NewTicket, Store, Viewer},
 };
 
 const DURABLE: &str = "tickets-inbound";
@@ -36,6 +48,8 @@ pub struct InboundConsumer {
     pub tokens: Arc<ServiceTokens>,
     pub max_deliver: i64,
     pub ack_wait: Duration,
+    /// Verifies the reply tokens in plus-addresses (see `kit::auth::reply_token`).
+    pub reply_secret: SecretString,
 }
 
 /// Why a message could not be processed this time.
@@ -130,32 +144,155 @@ impl InboundConsumer {
         let subject = Subject::lenient(&inbound.subject);
         // Channels send sanitized HTML already; cleaning again costs little and trusts nobody.
         let html = ammonia::clean(&inbound.html);
-        let contact_id = self.contact_for(inbound, channel).await?;
         let flags = inbound.flags.clone().unwrap_or_default();
-        let created = self
+        let automatic = flags.auto_submitted || flags.bulk || flags.bounce || flags.loop_detected || flags.from_own_address;
+        if flags.bounce {
+            return self.bounce(inbound, key, &flags.bounced_message_id).await;
+        }
+        let contact_id = self.contact_for(inbound, channel).await?;
+        let transient = |e: sqlx::Error| Failure::Transient(e.to_string());
+        let thread = if channel == Channel::Email {
+            self.thread(inbound, &subject, contact_id).await.map_err(transient)?
+        } else {
+            None
+        };
+        match thread {
+            Some((ticket, rule)) => {
+                let message = NewMessage {
+                    kind: KIND_REPLY,
+                    author: Author::Contact(contact_id),
+                    text: body.as_str(),
+                    html: &html,
+                    original: &inbound.html,
+                    channel,
+                    attachments: &[],
+                    thread_rule: rule,
+                };
+                let added = self
+                    .store
+                    .add_message(ticket, message, automatic, Some(key))
+                    .await
+                    .map_err(|e| Failure::Transient(e.to_string()))?;
+                tracing::info!(%ticket, rule, stored = added.is_some(), automatic, "inbound message threaded into a ticket");
+            }
+            None => {
+                let created = self
+                    .store
+                    .create_ticket(NewTicket {
+                        contact_id,
+                        subject: &subject,
+                        body: &body,
+                        html: &html,
+                        original: &inbound.html,
+                        channel,
+                        author: Author::Contact(contact_id),
+                        priority: None,
+                        category_id: None,
+                        custom_fields: &BTreeMap::new(),
+                        due_at: None,
+                        attachments: &[],
+                        inbound: Some(key),
+                        automatic,
+                        thread_rule: NEW_TICKET,
+                    })
+                    .await
+                    .map_err(transient)?;
+                match created {
+                    Some(ticket) => tracing::info!(ticket = %ticket.id, number = ticket.number, "ticket created from inbound message"),
+                    None => tracing::debug!("inbound message processed concurrently by another consumer"),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// DESIGN.md §3.1's rules in order: a Message-ID we know for a ticket; a signed reply token;
+    /// a ticket number in the subject, only when the sender is that ticket's contact or in its
+    /// group. `None` means a new ticket.
+    async fn thread(
+        &self,
+        inbound: &InboundMessage,
+        subject: &Subject,
+        sender: Uuid,
+    ) -> sqlx::Result<Option<(Uuid, &'static str)>> {
+        let references: Vec<String> = inbound
+            .thread_refs
+            .iter()
+            .map(|r| r.trim().trim_matches(['<', '>']).to_string())
+            .filter(|r| !r.is_empty())
+            .take(50)
+            .collect();
+        if let Some(ticket) = self.store.ticket_for_references(&references).await? {
+            return Ok(Some((ticket, BY_MESSAGE_ID)));
+        }
+        if let Some(ticket) = reply_token::verify(&self.reply_secret, &inbound.reply_token)
+            && self.store.ticket_exists(ticket).await?
+        {
+            return Ok(Some((ticket, BY_REPLY_TOKEN)));
+        }
+        if let Some(number) = ticket_number_in_subject(subject.as_str())
+            && let Some(ticket) = self.store.ticket_by_number_for_sender(number, sender).await?
+        {
+            return Ok(Some((ticket, BY_SUBJECT_NUMBER)));
+        }
+        Ok(None)
+    }
+
+    /// A bounce: an internal note on the ticket whose mail bounced, and the contact's address
+    /// marked undeliverable at identity. A bounce for no ticket we know is quarantined.
+    async fn bounce(&self, inbound: &InboundMessage, key: InboundKey<'_>, bounced_id: &str) -> Result<(), Failure> {
+        let transient = |e: sqlx::Error| Failure::Transient(e.to_string());
+        let mut references: Vec<String> = inbound.thread_refs.clone();
+        if !bounced_id.is_empty() {
+            references.insert(0, bounced_id.to_string());
+        }
+        let references: Vec<String> = references.iter().map(|r| r.trim().trim_matches(['<', '>']).to_string()).collect();
+        let Some(ticket_id) = self.store.ticket_for_references(&references).await.map_err(transient)? else {
+            return Err(Failure::Permanent("a bounce for no ticket we know".into()));
+        };
+        let ticket = self
             .store
-            .create_ticket(NewTicket {
-                contact_id,
-                subject: &subject,
-                body: &body,
-                html: &html,
-                original: &inbound.html,
-                channel,
-                author: Author::Contact(contact_id),
-                priority: None,
-                category_id: None,
-                custom_fields: &BTreeMap::new(),
-                due_at: None,
-                attachments: &[],
-                inbound: Some(key),
-                automatic: flags.auto_submitted || flags.bulk || flags.bounce || flags.loop_detected,
-            })
+            .ticket(ticket_id, Viewer::Staff(None))
+            .await
+            .map_err(transient)?
+            .ok_or_else(|| Failure::Transient("the bounced ticket vanished".into()))?;
+        self.mark_undeliverable(ticket.contact_id).await?;
+        let text = format!("Mail to the contact bounced.\n\n{}", inbound.text.chars().take(4000).collect::<String>());
+        let note = NewMessage {
+            kind: KIND_NOTE,
+            author: Author::System,
+            text: &text,
+            html: "",
+            original: "",
+            channel: Channel::Email,
+            attachments: &[],
+            thread_rule: "bounce",
+        };
+        self.store
+            .add_message(ticket_id, note, true, Some(key))
             .await
             .map_err(|e| Failure::Transient(e.to_string()))?;
-        match created {
-            Some(ticket) => tracing::info!(ticket = %ticket.id, number = ticket.number, "ticket created from inbound message"),
-            None => tracing::debug!("inbound message processed concurrently by another consumer"),
-        }
+        Ok(())
+    }
+
+    async fn mark_undeliverable(&self, contact: Uuid) -> Result<(), Failure> {
+        let token = self.tokens.token().await.map_err(|e| Failure::Transient(e.to_string()))?;
+        let grpc = |status: tonic::Status| Failure::Transient(format!("identity: {status}"));
+        let mut identity = self.identity.clone();
+        let found = identity
+            .get_contact(bearer(GetContactRequest { id: contact.to_string() }, &token).map_err(grpc)?)
+            .await
+            .map_err(grpc)?
+            .into_inner();
+        let Some(address) = found.emails.iter().find(|e| e.primary).map(|e| e.address.clone()) else {
+            return Ok(());
+        };
+        identity
+            .mark_email_undeliverable(
+                bearer(MarkEmailUndeliverableRequest { address, reason: "bounced".into() }, &token).map_err(grpc)?,
+            )
+            .await
+            .map_err(grpc)?;
         Ok(())
     }
 

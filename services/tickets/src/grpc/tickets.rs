@@ -143,6 +143,7 @@ impl TicketService for TicketsGrpc {
                 attachments: &attachments,
                 inbound: None,
                 automatic: false,
+                thread_rule: "",
             })
             .await
             .map_err(|e| match e {
@@ -247,10 +248,13 @@ impl TicketService for TicketsGrpc {
                     original: &request.html,
                     channel: if matches!(caller, Caller::Contact { .. }) { Channel::Portal } else { Channel::Api },
                     attachments: &attachments,
+                    thread_rule: "",
                 },
                 false,
+                None,
             )
-            .await?;
+            .await?
+            .ok_or_else(|| helpdesk_kit::error::internal("a reply without an inbound key was not stored"))?;
         Ok(Response::new(message_to_pb(message)))
     }
 
@@ -273,10 +277,13 @@ impl TicketService for TicketsGrpc {
                     original: "",
                     channel: Channel::Api,
                     attachments: &[],
+                    thread_rule: "",
                 },
                 false,
+                None,
             )
-            .await?;
+            .await?
+            .ok_or_else(|| helpdesk_kit::error::internal("a note without an inbound key was not stored"))?;
         Ok(Response::new(message_to_pb(message)))
     }
 

@@ -9,7 +9,7 @@ use helpdesk_proto::events::v1::{MessageAdded, TicketUpdated, event::Payload};
 use sqlx::{PgConnection, Postgres, Row, Transaction};
 use uuid::Uuid;
 
-use super::{Author, KIND_NOTE, KIND_REPLY, KIND_SYSTEM, Store, touch};
+use super::{Author, InboundKey, KIND_NOTE, KIND_REPLY, KIND_SYSTEM, Store, touch};
 use crate::domain::{COMPLETED, Channel, TicketError};
 
 pub struct NewMessage<'a> {
@@ -21,6 +21,8 @@ pub struct NewMessage<'a> {
     pub channel: Channel,
     /// Attachments uploaded beforehand by this author, not yet attached to anything.
     pub attachments: &'a [Uuid],
+    /// For channel messages: which threading rule put it on this ticket.
+    pub thread_rule: &'a str,
 }
 
 /// A stored message with its attachments' ids.
@@ -56,8 +58,8 @@ pub(super) async fn insert_message(
 ) -> Result<(), sqlx::Error> {
     let (author_kind, author_id) = message.author.kind_and_id();
     sqlx::query(
-        "INSERT INTO messages (id, ticket_id, kind, author_kind, author_id, body_text, body_html, body_original, channel)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO messages (id, ticket_id, kind, author_kind, author_id, body_text, body_html, body_original, channel, thread_rule)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(message_id)
     .bind(ticket_id)
@@ -68,6 +70,7 @@ pub(super) async fn insert_message(
     .bind(message.html)
     .bind(message.original)
     .bind(message.channel as i16)
+    .bind(message.thread_rule)
     .execute(&mut *conn)
     .await?;
     if !message.attachments.is_empty() {
@@ -103,6 +106,7 @@ async fn system_entry(tx: &mut Transaction<'_, Postgres>, ticket_id: Uuid, text:
             original: "",
             channel: Channel::Api,
             attachments: &[],
+            thread_rule: "",
         },
     )
     .await
@@ -146,15 +150,23 @@ async fn enqueue_updated(
 
 impl Store {
     /// Adds a reply or note. A contact's (non-automatic) reply on a completed ticket reopens it.
-    #[tracing::instrument(skip(self, message), err)]
+    /// `None` when `inbound` names a channel message that was already stored.
+    #[tracing::instrument(skip(self, message, inbound), err)]
     pub async fn add_message(
         &self,
         ticket_id: Uuid,
         message: NewMessage<'_>,
         automatic: bool,
-    ) -> Result<StoredMessage, TicketError> {
+        inbound: Option<InboundKey<'_>>,
+    ) -> Result<Option<StoredMessage>, TicketError> {
         let id = Uuid::now_v7();
         let mut tx = self.pool.begin().await.map_err(db)?;
+        if let Some(key) = &inbound
+            && !super::inbound::claim(&mut tx, key, ticket_id, id).await.map_err(db)?
+        {
+            tx.rollback().await.map_err(db)?;
+            return Ok(None);
+        }
         let locked: Option<(i64, i16)> =
             sqlx::query_as("SELECT number, status_kind FROM tickets WHERE id = $1 FOR UPDATE")
                 .bind(ticket_id)
@@ -201,7 +213,7 @@ impl Store {
         .map_err(db)?;
         tx.commit().await.map_err(db)?;
         self.wake_relay();
-        Ok(StoredMessage {
+        Ok(Some(StoredMessage {
             id,
             ticket_id,
             kind: message.kind,
@@ -211,7 +223,7 @@ impl Store {
             html: message.html.to_string(),
             channel: message.channel as i16,
             created_at: Utc::now(),
-        })
+        }))
     }
 
     /// Applies an agent's changes (validated by the caller) with a system entry and an event.

@@ -90,3 +90,39 @@ impl Store {
         Ok(())
     }
 }
+
+/// Threading lookups for inbound mail (the rules themselves live in `events::inbound`).
+impl Store {
+    /// The ticket one of these Message-IDs belongs to: a mail we received for it, or one we sent.
+    pub async fn ticket_for_references(&self, references: &[String]) -> sqlx::Result<Option<Uuid>> {
+        if references.is_empty() {
+            return Ok(None);
+        }
+        sqlx::query_scalar(
+            "SELECT ticket_id FROM inbound_messages WHERE channel = 2 AND external_id = ANY($1)
+             UNION ALL SELECT ticket_id FROM mail_refs WHERE message_id = ANY($1) LIMIT 1",
+        )
+        .bind(references)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    pub async fn ticket_exists(&self, id: Uuid) -> sqlx::Result<bool> {
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tickets WHERE id = $1)")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    /// The ticket with this number, only if the sender is its contact or in its group.
+    pub async fn ticket_by_number_for_sender(&self, number: i64, sender: Uuid) -> sqlx::Result<Option<Uuid>> {
+        sqlx::query_scalar(
+            "SELECT t.id FROM tickets t WHERE t.number = $1 AND (t.contact_id = $2
+                 OR t.group_id IN (SELECT gm.group_id FROM group_members gm WHERE gm.contact_id = $2))",
+        )
+        .bind(number)
+        .bind(sender)
+        .fetch_optional(&self.pool)
+        .await
+    }
+}

@@ -84,6 +84,8 @@ pub struct NewTicket<'a> {
     pub inbound: Option<InboundKey<'a>>,
     /// Auto-replies and bulk mail: recorded, but no acknowledgement goes out.
     pub automatic: bool,
+    /// For channel messages: which threading rule applied (`new` for a new ticket).
+    pub thread_rule: &'a str,
 }
 
 const TICKET_SELECT: &str = "SELECT t.id, t.number, t.subject, t.contact_id, t.group_id, t.channel,
@@ -167,6 +169,7 @@ impl Store {
                 original: new.original,
                 channel: new.channel,
                 attachments: new.attachments,
+                thread_rule: new.thread_rule,
             },
         )
         .await?;
