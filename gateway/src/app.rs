@@ -101,6 +101,7 @@ impl App {
                 .max_decoding_message_size(message_limit)
                 .max_encoding_message_size(message_limit),
             admin: TicketAdminServiceClient::new(tickets_channel),
+            identity: identity.clone(),
             upload_limit: message_limit,
         };
         let router = Router::new()

@@ -78,12 +78,67 @@ async fn groups_and_settings_made_in_identity_govern_tickets() {
         .update_portal_settings(bearer(pb::UpdatePortalSettingsRequest { settings: Some(settings) }, &service).expect("req"))
         .await
         .expect("update settings");
-    eventually("self-close is refused", || async {
-        peter_api.post(&format!("/api/v1/tickets/{id}/complete"), json!({})).await.0 == 409
+    let pg = env.pg().await;
+    eventually("tickets has the setting", || async {
+        !sqlx::query_scalar::<_, bool>("SELECT contacts_may_close FROM tickets.settings").fetch_one(&pg).await.expect("setting")
     })
     .await;
+    assert_eq!(peter_api.post(&format!("/api/v1/tickets/{id}/complete"), json!({})).await.0, 409);
     let (_, ticket) = peter_api.get(&format!("/api/v1/tickets/{id}")).await;
     assert_eq!(ticket["status_kind"], "pending");
+
+    server.stop().await.expect("stop");
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn guests_file_tickets_only_while_the_setting_allows_and_see_nothing_back() {
+    let env = TestEnv::new().await;
+    let server = env.start().await;
+    let service = server.service_token().await;
+    let guest = Api::new(&server.gateway, None);
+    let form = |email: &str| json!({ "subject": "Locked out", "message": "cannot sign in", "email": email, "name": "Quinn" });
+
+    // Allowed by default: the ticket is filed for the contact with that address.
+    let (status, body) = guest.post("/api/v1/tickets", form("quinn@example.org")).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["number"], 1001);
+    assert!(body.get("contact_id").is_none() && body.get("id").is_none(), "a guest learns nothing more: {body}");
+    let quinn = Api::new(&server.gateway, Some(&server.contact_token("quinn@example.org").await));
+    let (_, mine) = quinn.get("/api/v1/tickets").await;
+    assert_eq!(mine["tickets"][0]["subject"], "Locked out");
+    assert_eq!(mine["tickets"][0]["channel"], "portal");
+    let (_, conversation) = quinn.get(&format!("/api/v1/tickets/{}/messages", mine["tickets"][0]["id"].as_str().expect("id"))).await;
+    assert_eq!(conversation[0]["author"], "contact");
+
+    // A guest still reads nothing, and a bad address is refused.
+    assert_eq!(guest.get("/api/v1/tickets").await.0, 401);
+    assert_eq!(guest.post("/api/v1/tickets", form("not an address")).await.0, 422);
+
+    // Captcha on: a guest without a solution is refused.
+    let mut settings_client = SettingsServiceClient::new(server.identity_channel());
+    let mut settings = settings_client
+        .get_portal_settings(bearer(pb::GetPortalSettingsRequest {}, &service).expect("req"))
+        .await
+        .expect("settings")
+        .into_inner();
+    settings.captcha_enabled = true;
+    settings_client
+        .update_portal_settings(bearer(pb::UpdatePortalSettingsRequest { settings: Some(settings.clone()) }, &service).expect("req"))
+        .await
+        .expect("update");
+    assert_eq!(guest.post("/api/v1/tickets", form("rae@example.org")).await.0, 422);
+
+    // Login required: guests are told to sign in; signed-in contacts still file.
+    settings.captcha_enabled = false;
+    settings.login_required_to_submit = true;
+    settings_client
+        .update_portal_settings(bearer(pb::UpdatePortalSettingsRequest { settings: Some(settings) }, &service).expect("req"))
+        .await
+        .expect("update");
+    let (status, body) = guest.post("/api/v1/tickets", form("sam@example.org")).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(quinn.post("/api/v1/tickets", json!({ "subject": "Signed in", "message": "ok" })).await.0, 201);
 
     server.stop().await.expect("stop");
     env.cleanup().await;

@@ -24,14 +24,18 @@ use tonic::transport::Channel;
 
 use crate::{
     api::{as_caller, rfc3339},
-    auth::Bearer,
+    auth::{Bearer, MaybeBearer},
     error::ApiError,
+    identity::Identity,
 };
+use helpdesk_proto::identity::v1 as pb_identity;
 
 /// The gRPC clients these handlers use.
 #[derive(Clone)]
 pub struct TicketClients {
     pub tickets: TicketServiceClient<Channel>,
+    /// For guests (no sign-in) when the portal settings allow them to file tickets.
+    pub identity: Identity,
     pub admin: TicketAdminServiceClient<Channel>,
     /// Largest multipart upload body accepted.
     pub upload_limit: usize,
@@ -190,6 +194,13 @@ pub struct CreateTicket {
     /// Ids from `POST /api/v1/attachments`.
     #[serde(default)]
     attachments: Vec<String>,
+    /// Guests only (no sign-in): who they are, and the captcha solution when captcha is on.
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    captcha: String,
 }
 
 fn attachment_refs(ids: Vec<String>) -> Vec<pb::AttachmentRef> {
@@ -198,10 +209,10 @@ fn attachment_refs(ids: Vec<String>) -> Vec<pb::AttachmentRef> {
 
 async fn create(
     State(mut clients): State<TicketClients>,
-    Bearer(token): Bearer,
+    MaybeBearer(token): MaybeBearer,
     Json(body): Json<CreateTicket>,
-) -> Result<(StatusCode, Json<TicketJson>), ApiError> {
-    let request = pb::CreateTicketRequest {
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let mut request = pb::CreateTicketRequest {
         subject: body.subject,
         text: body.message,
         category_id: body.category_id,
@@ -211,8 +222,22 @@ async fn create(
         attachments: attachment_refs(body.attachments),
         ..Default::default()
     };
-    let ticket = clients.tickets.create_ticket(as_caller(request, Some(&token))?).await?.into_inner();
-    Ok((StatusCode::CREATED, Json(ticket_json(ticket))))
+    if let Some(token) = token {
+        let ticket = clients.tickets.create_ticket(as_caller(request, Some(&token))?).await?.into_inner();
+        return Ok((StatusCode::CREATED, Json(serde_json::to_value(ticket_json(ticket)).map_err(|e| ApiError::internal(&e))?)));
+    }
+    // A guest: identity checks the setting and the captcha and names the contact; the ticket is
+    // filed as the gateway on their behalf, and the answer shows only what they sent.
+    let identity = &clients.identity;
+    let admit = pb_identity::AdmitGuestRequest { name: body.name, email: body.email, captcha_solution: body.captcha, client_ip: String::new() };
+    let contact = identity.accounts().admit_guest(identity.as_gateway(admit).await?).await?.into_inner().contact_id;
+    request.contact_id = contact;
+    request.channel = pb::Channel::Portal as i32;
+    let ticket = clients.tickets.create_ticket(identity.as_gateway(request).await?).await?.into_inner();
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "number": ticket.number, "subject": ticket.subject, "status_kind": "pending" })),
+    ))
 }
 
 /// My Tickets query string. Lists may repeat a key as comma-separated values (`status=open,waiting`).

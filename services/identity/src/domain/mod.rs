@@ -46,6 +46,8 @@ pub enum IdentityError {
     SignupDomainNotAllowed,
     #[error("this way of signing in is turned off")]
     LoginModeDisabled,
+    #[error("sign in to submit tickets")]
+    LoginRequiredToSubmit,
     #[error("captcha: {0}")]
     Captcha(&'static str),
     #[error("sso provider not found")]

@@ -386,4 +386,35 @@ impl AccountService for AccountsGrpc {
             expires_at: expires(expires_at),
         }))
     }
+
+    #[tracing::instrument(skip_all)]
+    async fn admit_guest(
+        &self,
+        request: Request<pb::AdmitGuestRequest>,
+    ) -> Result<Response<pb::AdmitGuestResponse>, Status> {
+        if !matches!(caller(&request), Caller::Service { .. }) {
+            return Err(IdentityError::PermissionDenied.into());
+        }
+        let request = request.into_inner();
+        let settings = self.store.portal_settings().await.map_err(db_error)?;
+        if settings.login_required_to_submit {
+            return Err(IdentityError::LoginRequiredToSubmit.into());
+        }
+        let address = EmailAddress::parse(&request.email)?;
+        if settings.captcha_enabled {
+            let solution = self.captcha.verify(&request.captcha_solution)?;
+            if !self.store.redeem_captcha(&solution).await.map_err(db_error)? {
+                return Err(IdentityError::Captcha("this solution was used already; solve a new one").into());
+            }
+        }
+        let (contact, _created) = self
+            .store
+            .find_or_create(ContactKey::Email(&address), &clean_name(&request.name))
+            .await
+            .map_err(db_error)?;
+        if contact.status == ContactStatus::Blocked {
+            return Err(IdentityError::PermissionDenied.into());
+        }
+        Ok(Response::new(pb::AdmitGuestResponse { contact_id: contact.id.to_string() }))
+    }
 }

@@ -39,7 +39,10 @@ impl From<IdentityError> for Status {
             IdentityError::GroupNotFound => helpdesk_kit::error::not_found("group"),
             IdentityError::AlreadyExists(_) => Status::already_exists(message),
             IdentityError::Unauthenticated => helpdesk_kit::error::unauthenticated(),
-            IdentityError::LoginFailed | IdentityError::SessionEnded | IdentityError::SsoFailed => {
+            IdentityError::LoginFailed
+            | IdentityError::SessionEnded
+            | IdentityError::SsoFailed
+            | IdentityError::LoginRequiredToSubmit => {
                 Status::unauthenticated(message)
             }
             IdentityError::SsoProviderNotFound => helpdesk_kit::error::not_found("sso provider"),

@@ -25,7 +25,7 @@ use crate::{
         convert::{list_query, message_to_pb, ticket_to_pb, time_from_pb, uuid_field, values_from_pb},
         db_error, require_staff, ticket_id, viewer,
     },
-    store::{KIND_NOTE, KIND_REPLY, NewMessage, NewTicket, Store, TicketChange, Viewer, next_cursor},
+    store::{Author, KIND_NOTE, KIND_REPLY, NewMessage, NewTicket, Store, TicketChange, Viewer, next_cursor},
 };
 
 pub struct TicketsGrpc {
@@ -135,7 +135,11 @@ impl TicketService for TicketsGrpc {
                 html: &html,
                 original: &request.html,
                 channel,
-                author: author(&caller),
+                // A service files a contact's own words (a guest's portal form, a channel).
+                author: match caller {
+                    Caller::Service { .. } => Author::Contact(contact_id),
+                    _ => author(&caller),
+                },
                 priority: priority.as_deref(),
                 category_id,
                 custom_fields: &custom_fields,
