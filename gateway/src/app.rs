@@ -57,8 +57,7 @@ impl App {
             .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
             .route("/api/v1/tickets", get(api::tickets::list).post(api::tickets::create))
             .route("/api/v1/tickets/{id}", get(api::tickets::get))
-            .route("/api/v1/kb/search", get(api::kb::search))
-            .route("/api/v1/kb/articles/{slug}", get(api::kb::article))
+            .merge(api::kb::routes())
             .with_state(backends)
             .layer(DefaultBodyLimit::max(config.gateway.body_limit_bytes))
             .layer(TraceLayer::new_for_http());

@@ -4,4 +4,5 @@
 
 pub mod cli;
 pub mod demo;
+pub mod kb_import;
 pub mod serve;

@@ -77,6 +77,27 @@ pub fn pairs(text: &str, terms: &[Term]) -> String {
     out
 }
 
+/// Length of the character n-grams.
+const GRAM: usize = 3;
+
+/// Character n-grams of the words (function words left out), with `^`/`$` marking word edges:
+/// they let "verify" meet "verification" and "topup" meet "top up" where stems differ.
+pub fn grams(literal: &mut TextAnalyzer, text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for term in terms(literal, text) {
+        if STOP_WORDS.contains(&term.text.as_str()) {
+            continue;
+        }
+        let word: Vec<char> = format!("^{}$", term.text).chars().collect();
+        if word.len() <= GRAM {
+            out.push(word.iter().collect());
+        } else {
+            out.extend(word.windows(GRAM).map(|w| w.iter().collect::<String>()));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +122,11 @@ mod tests {
         let text = "top up failed\nexchange rate";
         let terms = terms(&mut english(), text);
         assert_eq!(pairs(text, &terms), "top_up up_fail exchang_rate");
+    }
+
+    #[test]
+    fn grams_cover_each_word_with_its_edges() {
+        assert_eq!(grams(&mut literal(), "my PIN"), vec!["^pi", "pin", "in$"]);
+        assert_eq!(grams(&mut literal(), "a x"), vec!["^x$"]);
     }
 }

@@ -23,6 +23,10 @@ pub use query::Mode;
 
 /// How long a snippet is, in bytes of text.
 const SNIPPET_BYTES: usize = 160;
+/// How many BM25 candidates are re-ranked by query coverage.
+const RERANK_DEPTH: usize = 30;
+/// A candidate containing every query term scores this much more (relatively) than one with none.
+const COVERAGE_WEIGHT: f32 = 0.5;
 /// Memory the writer may buffer before it flushes a segment (tantivy's minimum is 15 MB).
 const WRITER_MEMORY: usize = 50_000_000;
 
@@ -63,6 +67,7 @@ struct Fields {
     body: Field,
     tags: Field,
     pairs: Field,
+    grams: Field,
     audience: Field,
 }
 
@@ -91,6 +96,7 @@ impl SearchIndex {
             body: schema.add_text_field("body", text_field(analysis::ENGLISH, true)),
             tags: schema.add_text_field("tags", text_field(analysis::ENGLISH, false)),
             pairs: schema.add_text_field("pairs", text_field(analysis::PAIRS, false)),
+            grams: schema.add_text_field("grams", text_field(analysis::PAIRS, false)),
             audience: schema.add_text_field("audience", STRING),
         };
         let index = Index::create_in_ram(schema.build());
@@ -114,6 +120,10 @@ impl SearchIndex {
         for text in [&article.title, &article.text] {
             let pairs = analysis::pairs(text, &analysis::terms(&mut english, text));
             doc.add_text(f.pairs, pairs);
+        }
+        let mut literal = analysis::literal();
+        for text in [&article.title, &article.text] {
+            doc.add_text(f.grams, analysis::grams(&mut literal, text).join(" "));
         }
         for audience in Audience::readers(article.status, article.visibility) {
             doc.add_text(f.audience, audience.token());
@@ -162,16 +172,26 @@ impl SearchIndex {
         let searcher = self.reader.searcher();
         let f = self.fields;
         let mut plan = query::plan(text, mode);
-        let fields = query::Fields { title: f.title, body: f.body, tags: f.tags, pairs: f.pairs, audience: f.audience };
+        let fields = query::Fields { title: f.title, body: f.body, tags: f.tags, pairs: f.pairs, grams: f.grams, audience: f.audience };
         let Some(built) = query::build(&mut plan, &searcher, &fields, audience)? else {
             return Ok(Vec::new());
         };
-        let top = searcher.search(&built, &TopDocs::with_limit(limit).order_by_score())?;
+        // BM25 sums what matched; the re-ranking also rewards matching more of the query.
+        let top = searcher.search(&built, &TopDocs::with_limit(limit.max(RERANK_DEPTH)).order_by_score())?;
         let mut english = analysis::english();
         let mut literal = analysis::literal();
-        top.into_iter()
-            .map(|(score, address)| {
-                let doc: TantivyDocument = searcher.doc(address)?;
+        let mut docs = Vec::with_capacity(top.len());
+        for (score, address) in top {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let text_of = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+            let all = format!("{}\n{}", text_of(f.title), text_of(f.body));
+            let coverage = plan.coverage(&all, &mut english);
+            docs.push((score * (1.0 + COVERAGE_WEIGHT * coverage), doc));
+        }
+        docs.sort_by(|a, b| b.0.total_cmp(&a.0));
+        docs.truncate(limit);
+        docs.into_iter()
+            .map(|(score, doc)| {
                 let text_of = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_string();
                 let body = text_of(f.body);
                 let matches = plan.matches(&body, &mut english, &mut literal);

@@ -2,7 +2,9 @@
 //! (boosted), the body and the tags; neighbouring terms score again as a pair. A term no article
 //! contains is taken for a typo and matched within one edit (two for long words). When suggesting,
 //! a last word still being typed (no space or punctuation after it) also matches as a prefix. The
-//! caller's audience is a zero-score filter, so it never changes the ranking.
+//! caller's audience is a zero-score filter, so it never changes the ranking. Character trigrams of the
+//! words add many small votes for words that are alike but stem differently. The best candidates
+//! are then re-ranked by how many of the query's terms they contain (see `SearchIndex::search`).
 
 use std::{collections::HashSet, ops::Range};
 
@@ -17,12 +19,14 @@ use super::analysis;
 use crate::domain::Audience;
 
 /// Weights of the signals, relative to a BM25 match in the body.
-#[allow(non_snake_case)] fn TITLE_BOOST() -> f32 { std::env::var("HD_TITLE_BOOST").ok().and_then(|v| v.parse().ok()).unwrap_or(2.0) }
-#[allow(non_snake_case)] fn TAGS_BOOST() -> f32 { std::env::var("HD_TAGS_BOOST").ok().and_then(|v| v.parse().ok()).unwrap_or(1.5) }
-#[allow(non_snake_case)] fn PAIR_BOOST() -> f32 { std::env::var("HD_PAIR_BOOST").ok().and_then(|v| v.parse().ok()).unwrap_or(1.0) }
+const TITLE_BOOST: f32 = 2.0;
+const TAGS_BOOST: f32 = 1.5;
+const PAIR_BOOST: f32 = 1.0;
+/// Per shared character trigram: many small votes for words that are alike.
+const GRAM_BOOST: f32 = 0.6;
 /// Prefix and typo matches score a constant (no term statistics), so they stay small.
-#[allow(non_snake_case)] fn PREFIX_SCORE() -> f32 { std::env::var("HD_PREFIX_SCORE").ok().and_then(|v| v.parse().ok()).unwrap_or(1.0) }
-#[allow(non_snake_case)] fn TYPO_SCORE() -> f32 { std::env::var("HD_TYPO_SCORE").ok().and_then(|v| v.parse().ok()).unwrap_or(1.5) }
+const PREFIX_SCORE: f32 = 1.0;
+const TYPO_SCORE: f32 = 1.5;
 /// Shorter words are too ambiguous to correct or to expand.
 const MIN_TYPO_CHARS: usize = 4;
 const MIN_PREFIX_CHARS: usize = 2;
@@ -40,6 +44,7 @@ pub struct Fields {
     pub body: Field,
     pub tags: Field,
     pub pairs: Field,
+    pub grams: Field,
     pub audience: Field,
 }
 
@@ -48,6 +53,7 @@ pub struct Fields {
 pub struct Plan {
     terms: Vec<String>,
     pairs: Vec<String>,
+    grams: Vec<String>,
     /// The last word as typed and as stemmed, when it is being typed.
     prefixes: Vec<String>,
     /// Terms no article contains, matched within this many edits (known once built).
@@ -73,7 +79,9 @@ pub fn plan(text: &str, mode: Mode) -> Plan {
             prefixes.push(stem.text);
         }
     }
-    Plan { terms, pairs, prefixes, typos: Vec::new() }
+    let mut seen = HashSet::new();
+    let grams = analysis::grams(&mut analysis::literal(), text).into_iter().filter(|g| seen.insert(g.clone())).collect();
+    Plan { terms, pairs, grams, prefixes, typos: Vec::new() }
 }
 
 fn typo_distance(term: &str) -> u8 {
@@ -95,25 +103,28 @@ pub fn build(plan: &mut Plan, searcher: &Searcher, f: &Fields, audience: Audienc
         let in_body = searcher.doc_freq(&Term::from_field_text(f.body, text))?;
         let in_tags = searcher.doc_freq(&Term::from_field_text(f.tags, text))?;
         if in_title + in_body + in_tags > 0 {
-            should.push(boosted(term_query(f.title, text), TITLE_BOOST()));
+            should.push(boosted(term_query(f.title, text), TITLE_BOOST));
             should.push(boosted(term_query(f.body, text), 1.0));
-            should.push(boosted(term_query(f.tags, text), TAGS_BOOST()));
+            should.push(boosted(term_query(f.tags, text), TAGS_BOOST));
         } else if text.chars().count() >= MIN_TYPO_CHARS && !plan.prefixes.contains(text) {
             let distance = typo_distance(text);
-            for (field, weight) in [(f.title, TITLE_BOOST()), (f.body, 1.0)] {
+            for (field, weight) in [(f.title, TITLE_BOOST), (f.body, 1.0)] {
                 let fuzzy = FuzzyTermQuery::new(Term::from_field_text(field, text), distance, true);
-                should.push(boosted(Box::new(fuzzy), TYPO_SCORE() * weight));
+                should.push(boosted(Box::new(fuzzy), TYPO_SCORE * weight));
             }
             plan.typos.push((text.clone(), distance));
         }
     }
     for pair in &plan.pairs {
-        should.push(boosted(term_query(f.pairs, pair), PAIR_BOOST()));
+        should.push(boosted(term_query(f.pairs, pair), PAIR_BOOST));
+    }
+    for gram in &plan.grams {
+        should.push(boosted(term_query(f.grams, gram), GRAM_BOOST));
     }
     for prefix in &plan.prefixes {
-        for (field, weight) in [(f.title, TITLE_BOOST()), (f.body, 1.0)] {
+        for (field, weight) in [(f.title, TITLE_BOOST), (f.body, 1.0)] {
             let fuzzy = FuzzyTermQuery::new_prefix(Term::from_field_text(field, prefix), 0, true);
-            should.push(boosted(Box::new(fuzzy), PREFIX_SCORE() * weight));
+            should.push(boosted(Box::new(fuzzy), PREFIX_SCORE * weight));
         }
     }
     if should.is_empty() {
@@ -127,6 +138,20 @@ pub fn build(plan: &mut Plan, searcher: &Searcher, f: &Fields, audience: Audienc
 }
 
 impl Plan {
+    /// The share of the query's terms that occur in `text` (exactly, or as a corrected typo).
+    pub fn coverage(&self, text: &str, english: &mut TextAnalyzer) -> f32 {
+        if self.terms.is_empty() {
+            return 0.0;
+        }
+        let present: HashSet<String> = analysis::terms(english, text).into_iter().map(|t| t.text).collect();
+        let found = self
+            .terms
+            .iter()
+            .filter(|t| present.contains(*t) || self.typos.iter().any(|(typo, d)| typo == *t && present.iter().any(|p| within(t, p, *d))))
+            .count();
+        found as f32 / self.terms.len() as f32
+    }
+
     /// Byte ranges of the words in `text` that this query matched, sorted and disjoint.
     pub fn matches(&self, text: &str, english: &mut TextAnalyzer, literal: &mut TextAnalyzer) -> Vec<Range<usize>> {
         let mut ranges: Vec<Range<usize>> = analysis::terms(english, text)
