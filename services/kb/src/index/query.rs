@@ -118,9 +118,6 @@ pub fn build(plan: &mut Plan, searcher: &Searcher, f: &Fields, audience: Audienc
     for pair in &plan.pairs {
         should.push(boosted(term_query(f.pairs, pair), PAIR_BOOST));
     }
-    for gram in &plan.grams {
-        should.push(boosted(term_query(f.grams, gram), GRAM_BOOST));
-    }
     for prefix in &plan.prefixes {
         for (field, weight) in [(f.title, TITLE_BOOST), (f.body, 1.0)] {
             let fuzzy = FuzzyTermQuery::new_prefix(Term::from_field_text(field, prefix), 0, true);
@@ -130,10 +127,14 @@ pub fn build(plan: &mut Plan, searcher: &Searcher, f: &Fields, audience: Audienc
     if should.is_empty() {
         return Ok(None);
     }
+    // Trigrams only add to articles that match a word: on their own they match nearly anything.
+    let grams: Vec<(Occur, Box<dyn Query>)> =
+        plan.grams.iter().map(|gram| boosted(term_query(f.grams, gram), GRAM_BOOST)).collect();
     let audience = TermQuery::new(Term::from_field_text(f.audience, audience.token()), IndexRecordOption::Basic);
     Ok(Some(BooleanQuery::new(vec![
         (Occur::Must, Box::new(ConstScoreQuery::new(Box::new(audience), 0.0))),
         (Occur::Must, Box::new(BooleanQuery::new(should))),
+        (Occur::Should, Box::new(BooleanQuery::new(grams))),
     ])))
 }
 

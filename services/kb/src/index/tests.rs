@@ -72,7 +72,7 @@ fn each_audience_finds_only_what_it_may_read() {
             article("Refund draft", "refund", Status::Draft, Visibility::Public),
         ])
         .expect("replace");
-    let mut found = |audience| {
+    let found = |audience| {
         let mut t = titles(&index, "refund", Mode::Search, audience);
         t.sort();
         t
