@@ -13,7 +13,9 @@
 //!    are written to Postgres, a fresh kb instance and gateway start (the kb loads its index from
 //!    Postgres, which is timed too), and each test question, cut off mid-word as if still being
 //!    typed, is suggested once through gRPC to the kb service and once through the gateway's
-//!    `/api/v1/kb/suggest`, one at a time after a warm-up: p50 / p99 / max per path.
+//!    `/api/v1/kb/suggest`, one at a time after a warm-up: p50 / p99 / max per path. The same
+//!    queries also run straight on a `SearchIndex` holding the same 10,000 articles — the work the
+//!    `SuggestArticles` handler does, without the network.
 
 use std::{collections::HashMap, time::Instant};
 
@@ -224,6 +226,33 @@ async fn main() {
     println!("{} typed-so-far queries, {found} with suggestions", queries.len());
     report("suggest, 10,000 articles, gRPC", grpc);
     report("suggest, 10,000 articles, gateway", gateway_micros);
+
+    let index = helpdesk_kb::index::SearchIndex::new().expect("index");
+    let articles = sqlx::query_as::<_, (uuid::Uuid, String, String, String)>("SELECT id, slug, title, body_markdown FROM kb.articles")
+        .fetch_all(&pool)
+        .await
+        .expect("articles");
+    let indexed = articles.into_iter().map(|(id, slug, title, body)| helpdesk_kb::index::IndexedArticle {
+        id,
+        slug,
+        title,
+        text: helpdesk_kb::plain_text(&body),
+        tags: Vec::new(),
+        status: helpdesk_kb::Status::Published,
+        visibility: helpdesk_kb::Visibility::Public,
+    });
+    println!("in-process index: {} articles", index.replace_all(indexed).expect("load"));
+    let search = |query: &str| index.search(query, helpdesk_kb::index::Mode::Suggest, helpdesk_kb::Audience::Anonymous, 5);
+    for query in queries.iter().take(WARM_UP) {
+        search(query).expect("suggest");
+    }
+    let mut in_process = Vec::with_capacity(queries.len());
+    for query in &queries {
+        let started = Instant::now();
+        search(query).expect("suggest");
+        in_process.push(started.elapsed().as_micros());
+    }
+    report("suggest, 10,000 articles, in-process", in_process);
 
     shutdown.cancel();
     running.wait().await.expect("stops");
