@@ -119,7 +119,7 @@ mod tests {
     #[test]
     fn snippets_escape_everything_but_the_match_marks() {
         let text = "a <b> card & \"x\"";
-        assert_eq!(highlight_snippet(text, &[(6..10)], 200), "a &lt;b&gt; <mark>card</mark> &amp; &quot;x&quot;");
+        assert_eq!(highlight_snippet(text, &[Range { start: 6, end: 10 }], 200), "a &lt;b&gt; <mark>card</mark> &amp; &quot;x&quot;");
     }
 
     #[test]
