@@ -127,8 +127,24 @@ enum KbCommand {
         #[arg(long)]
         undo: bool,
     },
+    /// Change an article's title and/or body (Markdown from a file, `-` for standard input).
+    Update {
+        id: String,
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long)]
+        body_file: Option<PathBuf>,
+    },
     /// Delete an article.
     Delete { id: String },
+    /// Create a category.
+    CategoryAdd {
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List the categories.
+    Categories,
     /// Suggestion impressions, clicks and answered questions per article.
     Report,
 }
@@ -276,11 +292,7 @@ async fn tickets_command(clients: &Clients, command: TicketsCommand) -> anyhow::
 async fn kb_command(clients: &Clients, command: KbCommand) -> anyhow::Result<()> {
     match command {
         KbCommand::Add { title, body_file, visibility: v, draft } => {
-            let body = if body_file.as_os_str() == "-" {
-                std::io::read_to_string(std::io::stdin())?
-            } else {
-                std::fs::read_to_string(&body_file).with_context(|| format!("reading {}", body_file.display()))?
-            };
+            let body = read_body(&body_file)?;
             let article = clients
                 .create_article(kb::CreateArticleRequest {
                     title,
@@ -307,6 +319,27 @@ async fn kb_command(clients: &Clients, command: KbCommand) -> anyhow::Result<()>
             println!("{}\t{}", article.slug, if undo { "draft" } else { "published" });
             Ok(())
         }
+        KbCommand::Update { id, title, body_file } => {
+            let body_markdown = body_file.as_deref().map(read_body).transpose()?;
+            let request = kb::UpdateArticleRequest { id, title, body_markdown, ..Default::default() };
+            let article = clients.kb().update_article(bearer(request, &clients.service_token().await?)?).await?.into_inner();
+            println!("{}\t{}", article.slug, article.id);
+            Ok(())
+        }
+        KbCommand::CategoryAdd { name, description } => {
+            let request = kb::CreateCategoryRequest { name, description };
+            let category = clients.kb().create_category(bearer(request, &clients.service_token().await?)?).await?.into_inner();
+            println!("{}\t{}", category.slug, category.id);
+            Ok(())
+        }
+        KbCommand::Categories => {
+            let request = kb::ListCategoriesRequest {};
+            let response = clients.kb().list_categories(bearer(request, &clients.service_token().await?)?).await?.into_inner();
+            for category in response.categories {
+                println!("{}\t{}\t{}", category.id, category.slug, category.name);
+            }
+            Ok(())
+        }
         KbCommand::Delete { id } => {
             let request = kb::DeleteArticleRequest { id };
             clients.kb().delete_article(bearer(request, &clients.service_token().await?)?).await?;
@@ -321,6 +354,15 @@ async fn kb_command(clients: &Clients, command: KbCommand) -> anyhow::Result<()>
             }
             Ok(())
         }
+    }
+}
+
+/// Markdown from a file, or standard input for `-`.
+fn read_body(path: &std::path::Path) -> anyhow::Result<String> {
+    if path.as_os_str() == "-" {
+        Ok(std::io::read_to_string(std::io::stdin())?)
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
     }
 }
 

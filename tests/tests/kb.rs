@@ -264,3 +264,33 @@ async fn suggestions_while_typing_tolerate_typos_and_count_as_deflection() {
     server.stop().await.expect("clean shutdown");
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_folder_of_markdown_imports_as_searchable_articles_and_bad_files_are_reported() {
+    use helpdesk::kb_import::{Options, import};
+    use helpdesk_proto::kb::v1 as kb;
+
+    let env = TestEnv::new().await;
+    let server = env.start().await;
+    let folder = tempfile::tempdir().expect("tempdir");
+    std::fs::write(folder.path().join("reset-pin.md"), "# Reset your PIN\n\nOpen **Cards** and choose *Reset PIN*.").expect("write");
+    std::fs::write(folder.path().join("fees.md"), "Cash withdrawals abroad cost 2%.").expect("write");
+    let options = Options {
+        visibility: kb::Visibility::Public,
+        status: kb::ArticleStatus::Published,
+        category_id: String::new(),
+    };
+    assert_eq!(import(&server.clients, folder.path(), &options).await.expect("import"), 2);
+    let (_, hits) = search(&server, "reset pin", None).await;
+    assert_eq!(titles(&hits), vec!["Reset your PIN"]);
+    let (_, hits) = search(&server, "withdrawals", None).await;
+    assert_eq!(titles(&hits), vec!["fees"]);
+
+    // A file the service refuses is named, the others still go in, and the import fails overall.
+    std::fs::write(folder.path().join("huge.md"), format!("# {}\n\nbody", "t".repeat(300))).expect("write");
+    let error = import(&server.clients, folder.path(), &options).await.expect_err("one file is refused");
+    assert!(error.to_string().contains("2 articles imported, 1 files failed"), "{error}");
+
+    server.stop().await.expect("clean shutdown");
+    env.cleanup().await;
+}
