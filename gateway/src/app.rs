@@ -106,8 +106,7 @@ impl App {
         };
         let router = Router::new()
             .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
-            .route("/api/v1/kb/search", get(api::kb::search))
-            .route("/api/v1/kb/articles/{slug}", get(api::kb::article))
+            .merge(api::kb::routes())
             .merge(identity_routes())
             .with_state(backends)
             .merge(api::tickets::routes(tickets))

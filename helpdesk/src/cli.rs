@@ -120,6 +120,57 @@ enum KbCommand {
     },
     /// Search articles (as an agent: drafts and internal articles included).
     Search { query: String },
+    /// Suggestions for a subject being typed (the last word counts as a prefix unless followed by a space).
+    Suggest { query: String },
+    /// Import every Markdown file under a folder as an article (title: the first `# heading`, else the file name).
+    Import {
+        folder: PathBuf,
+        #[arg(long, value_enum, default_value = "public")]
+        visibility: VisibilityArg,
+        #[arg(long)]
+        draft: bool,
+        /// Category id for every imported article.
+        #[arg(long, default_value = "")]
+        category: String,
+    },
+    /// Publish or unpublish (back to draft) an article.
+    Publish {
+        id: String,
+        #[arg(long)]
+        undo: bool,
+    },
+    /// Change an article's title and/or body (Markdown from a file, `-` for standard input).
+    Update {
+        id: String,
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long)]
+        body_file: Option<PathBuf>,
+    },
+    /// Delete an article.
+    Delete { id: String },
+    /// Create a category.
+    CategoryAdd {
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List the categories.
+    Categories,
+    /// Suggestion impressions, clicks and answered questions per article.
+    Report,
+}
+
+fn visibility(arg: VisibilityArg) -> kb::Visibility {
+    match arg {
+        VisibilityArg::Public => kb::Visibility::Public,
+        VisibilityArg::SignedIn => kb::Visibility::SignedIn,
+        VisibilityArg::Internal => kb::Visibility::Internal,
+    }
+}
+
+fn status(draft: bool) -> kb::ArticleStatus {
+    if draft { kb::ArticleStatus::Draft } else { kb::ArticleStatus::Published }
 }
 
 pub fn main() -> ExitCode {
@@ -263,44 +314,90 @@ async fn tickets_command(clients: &Clients, command: TicketsCommand) -> anyhow::
 
 async fn kb_command(clients: &Clients, command: KbCommand) -> anyhow::Result<()> {
     match command {
-        KbCommand::Add { title, body_file, visibility, draft } => {
-            let body = if body_file.as_os_str() == "-" {
-                std::io::read_to_string(std::io::stdin())?
-            } else {
-                std::fs::read_to_string(&body_file).with_context(|| format!("reading {}", body_file.display()))?
-            };
-            let visibility = match visibility {
-                VisibilityArg::Public => kb::Visibility::Public,
-                VisibilityArg::SignedIn => kb::Visibility::SignedIn,
-                VisibilityArg::Internal => kb::Visibility::Internal,
-            };
-            let status = if draft { kb::ArticleStatus::Draft } else { kb::ArticleStatus::Published };
+        KbCommand::Add { title, body_file, visibility: v, draft } => {
+            let body = read_body(&body_file)?;
             let article = clients
                 .create_article(kb::CreateArticleRequest {
                     title,
                     body_markdown: body,
-                    visibility: visibility as i32,
-                    status: status as i32,
+                    visibility: visibility(v) as i32,
+                    status: status(draft) as i32,
                     ..Default::default()
                 })
                 .await?;
             println!("{}\t{}", article.slug, article.id);
             Ok(())
         }
-        KbCommand::Search { query } => {
-            let token = clients.service_token().await?;
-            let hits = clients
-                .kb()
-                .search_articles(bearer(kb::SearchArticlesRequest { query, limit: 10 }, &token)?)
-                .await?
-                .into_inner()
-                .hits;
-            for hit in hits {
-                println!("{:.3}\t{}\t{}", hit.score, hit.slug, hit.title);
+        KbCommand::Search { query } => print_hits(clients, query, false).await,
+        KbCommand::Suggest { query } => print_hits(clients, query, true).await,
+        KbCommand::Import { folder, visibility: v, draft, category } => {
+            let options = crate::kb_import::Options { visibility: visibility(v), status: status(draft), category_id: category };
+            let created = crate::kb_import::import(clients, &folder, &options).await?;
+            println!("{created} articles imported");
+            Ok(())
+        }
+        KbCommand::Publish { id, undo } => {
+            let request = kb::UpdateArticleRequest { id, status: status(undo) as i32, ..Default::default() };
+            let article = clients.kb().update_article(bearer(request, &clients.service_token().await?)?).await?.into_inner();
+            println!("{}\t{}", article.slug, if undo { "draft" } else { "published" });
+            Ok(())
+        }
+        KbCommand::Update { id, title, body_file } => {
+            let body_markdown = body_file.as_deref().map(read_body).transpose()?;
+            let request = kb::UpdateArticleRequest { id, title, body_markdown, ..Default::default() };
+            let article = clients.kb().update_article(bearer(request, &clients.service_token().await?)?).await?.into_inner();
+            println!("{}\t{}", article.slug, article.id);
+            Ok(())
+        }
+        KbCommand::CategoryAdd { name, description } => {
+            let request = kb::CreateCategoryRequest { name, description };
+            let category = clients.kb().create_category(bearer(request, &clients.service_token().await?)?).await?.into_inner();
+            println!("{}\t{}", category.slug, category.id);
+            Ok(())
+        }
+        KbCommand::Categories => {
+            let request = kb::ListCategoriesRequest {};
+            let response = clients.kb().list_categories(bearer(request, &clients.service_token().await?)?).await?.into_inner();
+            for category in response.categories {
+                println!("{}\t{}\t{}", category.id, category.slug, category.name);
+            }
+            Ok(())
+        }
+        KbCommand::Delete { id } => {
+            let request = kb::DeleteArticleRequest { id };
+            clients.kb().delete_article(bearer(request, &clients.service_token().await?)?).await?;
+            Ok(())
+        }
+        KbCommand::Report => {
+            let request = kb::DeflectionReportRequest { since: None };
+            let report = clients.kb().deflection_report(bearer(request, &clients.service_token().await?)?).await?.into_inner();
+            println!("impressions\tclicks\tanswered\ttitle");
+            for row in report.articles {
+                println!("{}\t{}\t{}\t{}", row.impressions, row.clicks, row.answered, row.title);
             }
             Ok(())
         }
     }
+}
+
+/// Markdown from a file, or standard input for `-`.
+fn read_body(path: &std::path::Path) -> anyhow::Result<String> {
+    if path.as_os_str() == "-" {
+        Ok(std::io::read_to_string(std::io::stdin())?)
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+    }
+}
+
+async fn print_hits(clients: &Clients, query: String, suggest: bool) -> anyhow::Result<()> {
+    let request = bearer(kb::SearchArticlesRequest { query, limit: 10 }, &clients.service_token().await?)?;
+    let hits = if suggest { clients.kb().suggest_articles(request).await } else { clients.kb().search_articles(request).await }?
+        .into_inner()
+        .hits;
+    for hit in hits {
+        println!("{:.3}\t{}\t{}", hit.score, hit.slug, hit.title);
+    }
+    Ok(())
 }
 
 /// gRPC clients of every service, authenticated as the `cli` service.

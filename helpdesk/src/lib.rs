@@ -7,4 +7,5 @@ pub mod admin;
 pub mod agent;
 pub mod cli;
 pub mod demo;
+pub mod kb_import;
 pub mod serve;

@@ -98,7 +98,7 @@ async fn search_shows_each_caller_only_what_it_may_read() {
     assert_eq!(hidden.status(), 404);
 
     // Bounded queries, and contacts cannot write.
-    let (status, _) = search(&server, &"refund ".repeat(40), None).await;
+    let (status, _) = search(&server, &"refund ".repeat(80), None).await;
     assert_eq!(status, 422);
     let write = server
         .clients
@@ -113,6 +113,183 @@ async fn search_shows_each_caller_only_what_it_may_read() {
         .await
         .expect_err("contacts cannot write");
     assert_eq!(write.code(), tonic::Code::PermissionDenied);
+
+    server.stop().await.expect("clean shutdown");
+    env.cleanup().await;
+}
+
+async fn get_json(url: String, query: &[(&str, &str)]) -> (u16, Value) {
+    let response = http().get(url).query(query).send().await.expect("GET");
+    (response.status().as_u16(), response.json().await.expect("json"))
+}
+
+async fn suggest(server: &helpdesk_tests::Server, q: &str) -> (u16, Value) {
+    get_json(format!("{}/api/v1/kb/suggest", server.gateway), &[("q", q)]).await
+}
+
+async fn post_feedback(server: &helpdesk_tests::Server, body: Value) -> u16 {
+    http()
+        .post(format!("{}/api/v1/kb/feedback", server.gateway))
+        .json(&body)
+        .send()
+        .await
+        .expect("POST")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn suggestions_while_typing_tolerate_typos_and_count_as_deflection() {
+    use helpdesk_kit::auth::bearer;
+    use helpdesk_proto::kb::v1::{CreateCategoryRequest, DeflectionReportRequest, ListArticlesRequest, UpdateArticleRequest};
+
+    let env = TestEnv::new().await;
+    let server = env.start().await;
+    let token = server.clients.service_token().await.expect("token");
+    let category = server
+        .clients
+        .kb()
+        .create_category(bearer(CreateCategoryRequest { name: "Sign-in".into(), description: "Accounts".into() }, &token).expect("request"))
+        .await
+        .expect("category")
+        .into_inner();
+    let password = server
+        .clients
+        .create_article(CreateArticleRequest {
+            title: "Reset your password".into(),
+            body_markdown: "Use *Forgot password* on the sign-in page; a reset link arrives by email.".into(),
+            category_id: category.id.clone(),
+            tags: vec!["login".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("create");
+    add(&server, "Shipping times", ArticleStatus::Published, Visibility::Public).await;
+    let internal = server
+        .clients
+        .create_article(CreateArticleRequest {
+            title: "Password policy (internal)".into(),
+            body_markdown: "Agents only.".into(),
+            visibility: Visibility::Internal as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("create");
+
+    // The last word is a prefix while it is being typed.
+    let (status, hits) = suggest(&server, "how do I reset my passw").await;
+    assert_eq!(status, 200);
+    assert_eq!(hits[0]["title"], "Reset your password", "{hits}");
+    assert!(hits[0]["snippet_html"].as_str().expect("snippet").contains("<mark>"), "{hits}");
+    // A typo in a finished word still finds it; anonymous callers never see the internal one.
+    let (_, hits) = suggest(&server, "pasword reset ").await;
+    assert_eq!(titles(&hits), vec!["Reset your password"]);
+    // Nothing that matches no word.
+    let (_, hits) = suggest(&server, "zzzzqqq").await;
+    assert_eq!(hits.as_array().map(Vec::len), Some(0), "{hits}");
+    // Bounded.
+    let (status, _) = suggest(&server, &"x".repeat(501)).await;
+    assert_eq!(status, 422);
+
+    // Categories are listed through the gateway.
+    let (_, categories) = get_json(format!("{}/api/v1/kb/categories", server.gateway), &[]).await;
+    assert_eq!(categories[0]["name"], "Sign-in");
+
+    // Feedback: shown, opened, answered; not on articles the caller may not read; kinds checked.
+    for kind in ["impression", "impression", "click", "answered"] {
+        let body = serde_json::json!({ "article_id": password.id, "kind": kind, "query": "reset my passw" });
+        assert_eq!(post_feedback(&server, body).await, 204, "{kind}");
+    }
+    assert_eq!(post_feedback(&server, serde_json::json!({ "article_id": internal.id, "kind": "click" })).await, 404);
+    assert_eq!(post_feedback(&server, serde_json::json!({ "article_id": password.id, "kind": "liked" })).await, 422);
+    assert_eq!(post_feedback(&server, serde_json::json!({ "article_id": "nope", "kind": "click" })).await, 422);
+
+    let report = server
+        .clients
+        .kb()
+        .deflection_report(bearer(DeflectionReportRequest { since: None }, &token).expect("request"))
+        .await
+        .expect("report")
+        .into_inner();
+    let row = &report.articles[0];
+    assert_eq!((row.title.as_str(), row.impressions, row.clicks, row.answered), ("Reset your password", 2, 1, 1));
+    let contact = server.contact_token("ida@example.com").await;
+    let denied = server
+        .clients
+        .kb()
+        .deflection_report(bearer(DeflectionReportRequest { since: None }, &contact).expect("request"))
+        .await
+        .expect_err("contacts get no report");
+    assert_eq!(denied.code(), tonic::Code::PermissionDenied);
+
+    // Updates re-render and re-sanitize the body.
+    let update = UpdateArticleRequest {
+        id: password.id.clone(),
+        body_markdown: Some("New steps <script>steal()</script> [x](javascript:steal())".into()),
+        ..Default::default()
+    };
+    let updated = server.clients.kb().update_article(bearer(update, &token).expect("request")).await.expect("update").into_inner();
+    assert!(updated.body_html.contains("New steps"), "{}", updated.body_html);
+    assert!(!updated.body_html.contains("<script") && !updated.body_html.contains("javascript:"), "{}", updated.body_html);
+    assert_eq!(updated.title, "Reset your password", "fields not named stay");
+    let bad = UpdateArticleRequest { id: password.id.clone(), category_id: Some(uuid::Uuid::new_v4().to_string()), ..Default::default() };
+    let error = server.clients.kb().update_article(bearer(bad, &token).expect("request")).await.expect_err("no such category");
+    assert_eq!(error.code(), tonic::Code::InvalidArgument, "{error}");
+
+    // Listing pages through what the caller may read.
+    let list = |page_token: String, who: Option<String>| {
+        let mut kb = server.clients.kb();
+        async move {
+            let message = ListArticlesRequest { page_size: 1, page_token, ..Default::default() };
+            let request = match who {
+                Some(t) => bearer(message, &t).expect("request"),
+                None => tonic::Request::new(message),
+            };
+            kb.list_articles(request).await.expect("list").into_inner()
+        }
+    };
+    let mut seen = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = list(page_token, None).await;
+        seen.extend(page.articles.into_iter().map(|a| a.title));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    assert_eq!(seen, vec!["Reset your password", "Shipping times"]);
+    assert_eq!(list(String::new(), Some(token.clone())).await.articles.len(), 1, "page size is honoured");
+
+    server.stop().await.expect("clean shutdown");
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_folder_of_markdown_imports_as_searchable_articles_and_bad_files_are_reported() {
+    use helpdesk::kb_import::{Options, import};
+    use helpdesk_proto::kb::v1 as kb;
+
+    let env = TestEnv::new().await;
+    let server = env.start().await;
+    let folder = tempfile::tempdir().expect("tempdir");
+    std::fs::write(folder.path().join("reset-pin.md"), "# Reset your PIN\n\nOpen **Cards** and choose *Reset PIN*.").expect("write");
+    std::fs::write(folder.path().join("fees.md"), "Cash withdrawals abroad cost 2%.").expect("write");
+    let options = Options {
+        visibility: kb::Visibility::Public,
+        status: kb::ArticleStatus::Published,
+        category_id: String::new(),
+    };
+    assert_eq!(import(&server.clients, folder.path(), &options).await.expect("import"), 2);
+    let (_, hits) = search(&server, "reset pin", None).await;
+    assert_eq!(titles(&hits), vec!["Reset your PIN"]);
+    let (_, hits) = search(&server, "withdrawals", None).await;
+    assert_eq!(titles(&hits), vec!["fees"]);
+
+    // A file the service refuses is named, the others still go in, and the import fails overall.
+    std::fs::write(folder.path().join("huge.md"), format!("# {}\n\nbody", "t".repeat(300))).expect("write");
+    let error = import(&server.clients, folder.path(), &options).await.expect_err("one file is refused");
+    assert!(error.to_string().contains("2 articles imported, 1 files failed"), "{error}");
 
     server.stop().await.expect("clean shutdown");
     env.cleanup().await;

@@ -1,9 +1,16 @@
-//! `/api/v1/kb`: search and read articles; anonymous callers see public articles only (the kb
-//! service decides).
+//! `/api/v1/kb`: search, suggestions while a subject is typed, article pages, categories and
+//! suggestion feedback. The caller's token (if any) is forwarded and the kb service decides what
+//! it may read; anonymous callers see public articles only.
+//!
+//! Not here yet: the portal setting "login required to read the KB" lives in identity's portal
+//! settings (issue 5, built in parallel). When it lands, these routes must answer 401 to anonymous
+//! callers while it is on — one check in [`routes`]' handlers on the settings the gateway caches.
 
 use axum::{
-    Json,
-    extract::{Path, Query, State},
+    Json, Router,
+    extract::{FromRef, Path, Query, State},
+    http::StatusCode,
+    routing::{get, post},
 };
 use helpdesk_proto::kb::v1::{self as pb, kb_service_client::KbServiceClient};
 use serde::{Deserialize, Serialize};
@@ -14,6 +21,20 @@ use crate::{
     auth::MaybeBearer,
     error::ApiError,
 };
+
+/// The kb routes, for any router state that holds a kb client.
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    KbServiceClient<Channel>: FromRef<S>,
+{
+    Router::new()
+        .route("/api/v1/kb/search", get(search))
+        .route("/api/v1/kb/suggest", get(suggest))
+        .route("/api/v1/kb/articles/{slug}", get(article))
+        .route("/api/v1/kb/categories", get(categories))
+        .route("/api/v1/kb/feedback", post(feedback))
+}
 
 #[derive(Deserialize)]
 pub struct SearchQuery {
@@ -26,6 +47,7 @@ pub struct HitJson {
     id: String,
     slug: String,
     title: String,
+    /// Escaped text with the matched words in `<mark>`.
     snippet_html: String,
 }
 
@@ -35,8 +57,43 @@ pub struct ArticleJson {
     slug: String,
     title: String,
     body_html: String,
+    category_id: Option<String>,
     tags: Vec<String>,
     updated_at: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct CategoryJson {
+    id: String,
+    name: String,
+    slug: String,
+    description: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedbackKindJson {
+    Impression,
+    Click,
+    Answered,
+}
+
+#[derive(Deserialize)]
+pub struct FeedbackJson {
+    article_id: String,
+    kind: FeedbackKindJson,
+    #[serde(default)]
+    query: String,
+}
+
+fn hits(response: pb::SearchArticlesResponse) -> Json<Vec<HitJson>> {
+    Json(
+        response
+            .hits
+            .into_iter()
+            .map(|h| HitJson { id: h.id, slug: h.slug, title: h.title, snippet_html: h.snippet_html })
+            .collect(),
+    )
 }
 
 pub async fn search(
@@ -44,16 +101,19 @@ pub async fn search(
     MaybeBearer(token): MaybeBearer,
     Query(query): Query<SearchQuery>,
 ) -> Result<Json<Vec<HitJson>>, ApiError> {
-    let request = pb::SearchArticlesRequest {
-        query: query.q,
-        limit: query.limit.unwrap_or(0),
-    };
-    let hits = kb.search_articles(as_caller(request, token.as_deref())?).await?.into_inner().hits;
-    Ok(Json(
-        hits.into_iter()
-            .map(|h| HitJson { id: h.id, slug: h.slug, title: h.title, snippet_html: h.snippet_html })
-            .collect(),
-    ))
+    let request = pb::SearchArticlesRequest { query: query.q, limit: query.limit.unwrap_or(0) };
+    Ok(hits(kb.search_articles(as_caller(request, token.as_deref())?).await?.into_inner()))
+}
+
+/// Suggestions for a subject being typed: keep the query exactly as typed, since a trailing space
+/// says the last word is complete.
+pub async fn suggest(
+    State(mut kb): State<KbServiceClient<Channel>>,
+    MaybeBearer(token): MaybeBearer,
+    Query(query): Query<SearchQuery>,
+) -> Result<Json<Vec<HitJson>>, ApiError> {
+    let request = pb::SearchArticlesRequest { query: query.q, limit: query.limit.unwrap_or(5) };
+    Ok(hits(kb.suggest_articles(as_caller(request, token.as_deref())?).await?.into_inner()))
 }
 
 pub async fn article(
@@ -61,9 +121,7 @@ pub async fn article(
     MaybeBearer(token): MaybeBearer,
     Path(slug): Path<String>,
 ) -> Result<Json<ArticleJson>, ApiError> {
-    let request = pb::GetArticleRequest {
-        key: Some(pb::get_article_request::Key::Slug(slug)),
-    };
+    let request = pb::GetArticleRequest { key: Some(pb::get_article_request::Key::Slug(slug)) };
     let article = kb.get_article(as_caller(request, token.as_deref())?).await?.into_inner();
     Ok(Json(ArticleJson {
         updated_at: rfc3339(article.updated_at.as_ref()),
@@ -71,6 +129,39 @@ pub async fn article(
         slug: article.slug,
         title: article.title,
         body_html: article.body_html,
+        category_id: Some(article.category_id).filter(|c| !c.is_empty()),
         tags: article.tags,
     }))
+}
+
+pub async fn categories(
+    State(mut kb): State<KbServiceClient<Channel>>,
+    MaybeBearer(token): MaybeBearer,
+) -> Result<Json<Vec<CategoryJson>>, ApiError> {
+    let request = pb::ListCategoriesRequest {};
+    let response = kb.list_categories(as_caller(request, token.as_deref())?).await?.into_inner();
+    Ok(Json(
+        response
+            .categories
+            .into_iter()
+            .map(|c| CategoryJson { id: c.id, name: c.name, slug: c.slug, description: c.description })
+            .collect(),
+    ))
+}
+
+/// Records that a suggestion was shown, opened, or answered the question (the contact left
+/// without filing). 204 on success; 404 for an article the caller may not read.
+pub async fn feedback(
+    State(mut kb): State<KbServiceClient<Channel>>,
+    MaybeBearer(token): MaybeBearer,
+    Json(body): Json<FeedbackJson>,
+) -> Result<StatusCode, ApiError> {
+    let kind = match body.kind {
+        FeedbackKindJson::Impression => pb::FeedbackKind::Impression,
+        FeedbackKindJson::Click => pb::FeedbackKind::Click,
+        FeedbackKindJson::Answered => pb::FeedbackKind::Answered,
+    };
+    let request = pb::RecordFeedbackRequest { article_id: body.article_id, kind: kind as i32, query: body.query };
+    kb.record_feedback(as_caller(request, token.as_deref())?).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

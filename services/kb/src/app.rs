@@ -1,5 +1,6 @@
-//! Wiring of the kb service: its Postgres schema, the outbox relay, and the gRPC server behind the
-//! caller-token interceptor.
+//! Wiring of the kb service: its Postgres schema, the outbox relay, the search index (loaded before
+//! the server accepts calls, then kept current by the event follower), and the gRPC server behind
+//! the caller-token interceptor.
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -15,7 +16,12 @@ use helpdesk_kit::{
 use helpdesk_proto::kb::v1::kb_service_server::KbServiceServer;
 use tonic::{server::NamedService, service::Routes};
 
-use crate::{grpc::KbGrpc, store::Store};
+use crate::{
+    events::{Follower, Indexer},
+    grpc::KbGrpc,
+    index::SearchIndex,
+    store::Store,
+};
 
 pub const SCHEMA: &str = "kb";
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -30,14 +36,19 @@ impl App {
         let pool = db::connect_and_migrate(&config.database, SCHEMA, &MIGRATOR).await?;
         let nats = Nats::connect(&config.nats).await?;
         let waker = outbox::Waker::default();
+        let store = Store::new(pool.clone(), waker.clone());
+        let index = Arc::new(SearchIndex::new()?);
+        let indexer = Indexer::new(store.clone(), index.clone());
+        let follower = Follower::start(indexer.clone(), nats.clone()).await?;
         let routes = Routes::new(KbServiceServer::with_interceptor(
-            KbGrpc::new(Store::new(pool.clone(), waker.clone())),
+            KbGrpc::new(store, index, indexer),
             Authenticate::new(verifier),
         ));
         let services = vec![<KbServiceServer<KbGrpc> as NamedService>::NAME];
         let listener = helpdesk_kit::grpc::bind(config.kb.listen).await?;
         let part = GrpcPart::new("kb", listener, routes, services)
-            .with_outbox_relay(pool, nats, config.outbox.clone(), waker);
+            .with_outbox_relay(pool, nats, config.outbox.clone(), waker)
+            .with_task("index follower", move |shutdown| follower.run(shutdown));
         Ok(Self { part })
     }
 

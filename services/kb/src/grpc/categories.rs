@@ -1,0 +1,32 @@
+//! Category handlers: staff create them, everyone lists them.
+
+use helpdesk_kit::auth::caller;
+use helpdesk_proto::kb::v1 as pb;
+use tonic::{Request, Response, Status};
+
+use super::{KbGrpc, convert, db_error};
+use crate::domain::{may_write, parse_category_name, parse_description, slugify};
+
+impl KbGrpc {
+    #[tracing::instrument(skip_all)]
+    pub(super) async fn create_category(
+        &self,
+        request: Request<pb::CreateCategoryRequest>,
+    ) -> Result<Response<pb::KbCategory>, Status> {
+        may_write(&caller(&request))?;
+        let request = request.into_inner();
+        let name = parse_category_name(&request.name)?;
+        let description = parse_description(&request.description)?;
+        let category = self.store.create_category(&name, &slugify(&name), &description).await.map_err(db_error)?;
+        Ok(Response::new(convert::category(category)))
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub(super) async fn list_categories(
+        &self,
+        _request: Request<pb::ListCategoriesRequest>,
+    ) -> Result<Response<pb::ListCategoriesResponse>, Status> {
+        let categories = self.store.categories().await.map_err(db_error)?;
+        Ok(Response::new(pb::ListCategoriesResponse { categories: categories.into_iter().map(convert::category).collect() }))
+    }
+}

@@ -1,0 +1,112 @@
+use super::*;
+
+fn article(title: &str, text: &str, status: Status, visibility: Visibility) -> IndexedArticle {
+    IndexedArticle {
+        id: Uuid::now_v7(),
+        slug: crate::domain::slugify(title),
+        title: title.into(),
+        text: text.into(),
+        tags: Vec::new(),
+        status,
+        visibility,
+    }
+}
+
+fn public(title: &str, text: &str) -> IndexedArticle {
+    article(title, text, Status::Published, Visibility::Public)
+}
+
+fn titles(index: &SearchIndex, query: &str, mode: Mode, audience: Audience) -> Vec<String> {
+    index.search(query, mode, audience, 10).expect("search").into_iter().map(|h| h.title).collect()
+}
+
+fn sample() -> SearchIndex {
+    let index = SearchIndex::new().expect("index");
+    index
+        .replace_all([
+            public("Refund a card payment", "Ask for your money back when a card payment was wrong."),
+            public("Transfer money abroad", "International transfers take up to two days."),
+            public("Change your PIN", "Set a new PIN at any cash machine."),
+        ])
+        .expect("replace");
+    index
+}
+
+#[test]
+fn the_title_outranks_a_mention_in_the_body() {
+    let index = SearchIndex::new().expect("index");
+    index
+        .replace_all([
+            public("Opening hours", "We answer refunds questions in the morning."),
+            public("Refunds", "How long they take."),
+        ])
+        .expect("replace");
+    assert_eq!(titles(&index, "refunds", Mode::Search, Audience::Anonymous)[0], "Refunds");
+}
+
+#[test]
+fn stemming_matches_other_forms_of_a_word() {
+    assert_eq!(titles(&sample(), "refunded", Mode::Search, Audience::Anonymous), vec!["Refund a card payment"]);
+}
+
+#[test]
+fn a_typo_still_finds_the_article() {
+    assert_eq!(titles(&sample(), "internatonal tranfser", Mode::Search, Audience::Anonymous), vec!["Transfer money abroad"]);
+}
+
+#[test]
+fn the_last_word_being_typed_matches_as_a_prefix_when_suggesting() {
+    let index = sample();
+    assert_eq!(titles(&index, "how do I transf", Mode::Suggest, Audience::Anonymous), vec!["Transfer money abroad"]);
+    assert!(titles(&index, "how do I transf", Mode::Search, Audience::Anonymous).is_empty());
+}
+
+#[test]
+fn each_audience_finds_only_what_it_may_read() {
+    let index = SearchIndex::new().expect("index");
+    index
+        .replace_all([
+            public("Refund public", "refund"),
+            article("Refund members", "refund", Status::Published, Visibility::SignedIn),
+            article("Refund internal", "refund", Status::Published, Visibility::Internal),
+            article("Refund draft", "refund", Status::Draft, Visibility::Public),
+        ])
+        .expect("replace");
+    let found = |audience| {
+        let mut t = titles(&index, "refund", Mode::Search, audience);
+        t.sort();
+        t
+    };
+    assert_eq!(found(Audience::Anonymous), vec!["Refund public"]);
+    assert_eq!(found(Audience::Contact), vec!["Refund members", "Refund public"]);
+    assert_eq!(found(Audience::Staff).len(), 4);
+}
+
+#[test]
+fn changes_replace_and_remove_articles() {
+    let index = sample();
+    let mut changed = public("Change your PIN", "Set a new PIN in the app.");
+    let first = index.search("pin", Mode::Search, Audience::Staff, 1).expect("search");
+    changed.id = first[0].id;
+    changed.title = "Change your secret number (PIN)".into();
+    index.apply(&[Change::Upsert(changed.clone())]).expect("apply");
+    index.apply(&[Change::Upsert(changed.clone())]).expect("applying twice is harmless");
+    assert_eq!(titles(&index, "pin", Mode::Search, Audience::Staff), vec!["Change your secret number (PIN)"]);
+    assert_eq!(index.len(), 3);
+    index.apply(&[Change::Remove(changed.id)]).expect("apply");
+    assert!(titles(&index, "pin", Mode::Search, Audience::Staff).is_empty());
+    assert_eq!(index.len(), 2);
+}
+
+#[test]
+fn snippets_mark_matches_and_escape_the_rest() {
+    let index = SearchIndex::new().expect("index");
+    index.replace_all([public("Cards", "Use <b>your</b> card & refunds.")]).expect("replace");
+    let hit = &index.search("refund", Mode::Search, Audience::Anonymous, 1).expect("search")[0];
+    assert_eq!(hit.snippet_html, "Use &lt;b&gt;your&lt;/b&gt; card &amp; <mark>refunds</mark>.");
+}
+
+#[test]
+fn a_query_of_only_function_words_finds_nothing_rather_than_everything() {
+    assert!(titles(&sample(), "how do I", Mode::Search, Audience::Staff).is_empty());
+}

@@ -1,0 +1,148 @@
+//! The search index of every kb instance follows the database: two kb instances on one database
+//! and one NATS prefix see each other's creates, updates, unpublishes and deletes (through the
+//! `ArticleChanged` events, since neither calls the other), and an instance started later loads
+//! what is already there.
+
+use std::{future::Future, time::Duration};
+
+use helpdesk::{
+    cli::Clients,
+    serve::{self, Part, Running},
+};
+use helpdesk_kit::{CancellationToken, auth::bearer};
+use helpdesk_proto::kb::v1::{
+    ArticleStatus, CreateArticleRequest, DeleteArticleRequest, SearchArticlesRequest, UpdateArticleRequest, Visibility,
+};
+use helpdesk_tests::{Server, TestEnv};
+
+/// Another kb instance beside the test server's, sharing its database and NATS prefix.
+async fn second_kb(server: &Server) -> (Running, Clients, CancellationToken) {
+    let shutdown = CancellationToken::new();
+    let running = serve::start(server.config.clone(), &[Part::Kb], shutdown.clone()).await.expect("second kb starts");
+    let mut config = server.config.clone();
+    config.endpoints.kb = running.url(Part::Kb).expect("kb runs");
+    (running, Clients::connect(&config).expect("clients"), shutdown)
+}
+
+/// Titles found by `query`, as staff (`anonymous: false`) or without a token.
+async fn titles(clients: &Clients, query: &str, anonymous: bool) -> Vec<String> {
+    let message = SearchArticlesRequest { query: query.into(), limit: 10 };
+    let request = if anonymous {
+        tonic::Request::new(message)
+    } else {
+        bearer(message, &clients.service_token().await.expect("token")).expect("request")
+    };
+    let hits = clients.kb().search_articles(request).await.expect("search").into_inner().hits;
+    hits.into_iter().map(|h| h.title).collect()
+}
+
+/// Polls `check` for up to ten seconds; returns its last value.
+async fn eventually<F, Fut>(mut check: F) -> Vec<String>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = (bool, Vec<String>)>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (done, value) = check().await;
+        if done || tokio::time::Instant::now() > deadline {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn two_kb_instances_agree_on_every_change() {
+    let env = TestEnv::new().await;
+    let server = env.start().await;
+    let (running_b, b, stop_b) = second_kb(&server).await;
+    let a = &server.clients;
+
+    // Created on A → found on B.
+    let article = a
+        .create_article(CreateArticleRequest {
+            title: "Replacing a lost card".into(),
+            body_markdown: "Freeze the card in the app, then order a replacement.".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("create");
+    let found = eventually(|| async {
+        let t = titles(&b, "replacement", true).await;
+        (t == ["Replacing a lost card"], t)
+    })
+    .await;
+    assert_eq!(found, vec!["Replacing a lost card"], "B sees A's new article");
+
+    // Updated on A → B finds it by the new words only.
+    let token = a.service_token().await.expect("token");
+    let update = UpdateArticleRequest {
+        id: article.id.clone(),
+        title: Some("Replacing a stolen card".into()),
+        body_markdown: Some("Block the card and call us.".into()),
+        ..Default::default()
+    };
+    a.kb().update_article(bearer(update, &token).expect("request")).await.expect("update");
+    let found = eventually(|| async {
+        let t = titles(&b, "stolen", true).await;
+        (t == ["Replacing a stolen card"], t)
+    })
+    .await;
+    assert_eq!(found, vec!["Replacing a stolen card"]);
+    assert!(titles(&b, "freeze", false).await.is_empty(), "the old body is gone from B's index");
+
+    // Unpublished on A → anonymous callers on B no longer find it; staff still do.
+    let unpublish = UpdateArticleRequest {
+        id: article.id.clone(),
+        status: ArticleStatus::Draft as i32,
+        ..Default::default()
+    };
+    a.kb().update_article(bearer(unpublish, &token).expect("request")).await.expect("unpublish");
+    let found = eventually(|| async {
+        let t = titles(&b, "stolen", true).await;
+        (t.is_empty(), t)
+    })
+    .await;
+    assert!(found.is_empty(), "a draft is not shown to anonymous callers: {found:?}");
+    assert_eq!(titles(&b, "stolen", false).await, vec!["Replacing a stolen card"], "staff see drafts");
+
+    // Made internal and published on B → A agrees it is staff-only.
+    let internal = UpdateArticleRequest {
+        id: article.id.clone(),
+        status: ArticleStatus::Published as i32,
+        visibility: Visibility::Internal as i32,
+        ..Default::default()
+    };
+    b.kb().update_article(bearer(internal, &token).expect("request")).await.expect("update on B");
+    let found = eventually(|| async {
+        let t = titles(a, "stolen", false).await;
+        (!t.is_empty(), t)
+    })
+    .await;
+    assert_eq!(found, vec!["Replacing a stolen card"]);
+    assert!(titles(a, "stolen", true).await.is_empty());
+
+    // A third instance started now loads what exists from Postgres.
+    let (running_c, c, stop_c) = second_kb(&server).await;
+    assert_eq!(titles(&c, "stolen", false).await, vec!["Replacing a stolen card"], "rebuilt at start");
+
+    // Deleted on B → gone from A and C.
+    let delete = DeleteArticleRequest { id: article.id.clone() };
+    b.kb().delete_article(bearer(delete, &token).expect("request")).await.expect("delete");
+    for (name, clients) in [("A", a), ("C", &c)] {
+        let found = eventually(|| async {
+            let t = titles(clients, "stolen", false).await;
+            (t.is_empty(), t)
+        })
+        .await;
+        assert!(found.is_empty(), "{name} still finds a deleted article: {found:?}");
+    }
+
+    stop_b.cancel();
+    stop_c.cancel();
+    running_b.wait().await.expect("B stops cleanly");
+    running_c.wait().await.expect("C stops cleanly");
+    server.stop().await.expect("clean shutdown");
+    env.cleanup().await;
+}
