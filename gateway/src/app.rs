@@ -106,7 +106,7 @@ impl App {
         };
         let router = Router::new()
             .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
-            .merge(api::kb::routes())
+            .merge(api::kb::routes().route_layer(middleware::from_fn_with_state(identity.clone(), api::kb::login_gate)))
             .merge(identity_routes())
             .with_state(backends)
             .merge(api::tickets::routes(tickets))

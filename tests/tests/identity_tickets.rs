@@ -143,3 +143,46 @@ async fn guests_file_tickets_only_while_the_setting_allows_and_see_nothing_back(
     server.stop().await.expect("stop");
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn login_required_for_the_kb_turns_anonymous_readers_away() {
+    let env = TestEnv::new().await;
+    let server = env.start().await;
+    let service = server.service_token().await;
+    server
+        .clients
+        .create_article(helpdesk_proto::kb::v1::CreateArticleRequest {
+            title: "Reset your PIN".into(),
+            body_markdown: "Open the app and choose **PIN**.".into(),
+            status: helpdesk_proto::kb::v1::ArticleStatus::Published as i32,
+            visibility: helpdesk_proto::kb::v1::Visibility::Public as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("article");
+    let anonymous = Api::new(&server.gateway, None);
+    let contact = Api::new(&server.gateway, Some(&server.contact_token("uma@example.org").await));
+    let (status, hits) = anonymous.get("/api/v1/kb/search?q=pin").await;
+    assert_eq!((status, hits.as_array().map(Vec::len)), (200, Some(1)));
+
+    let mut settings_client = SettingsServiceClient::new(server.identity_channel());
+    let mut settings = settings_client
+        .get_portal_settings(bearer(pb::GetPortalSettingsRequest {}, &service).expect("req"))
+        .await
+        .expect("settings")
+        .into_inner();
+    settings.login_required_for_kb = true;
+    settings_client
+        .update_portal_settings(bearer(pb::UpdatePortalSettingsRequest { settings: Some(settings) }, &service).expect("req"))
+        .await
+        .expect("update");
+
+    for path in ["/api/v1/kb/search?q=pin", "/api/v1/kb/suggest?q=pi", "/api/v1/kb/articles/reset-your-pin", "/api/v1/kb/categories"] {
+        assert_eq!(anonymous.get(path).await.0, 401, "{path}");
+    }
+    let (status, hits) = contact.get("/api/v1/kb/search?q=pin").await;
+    assert_eq!((status, hits.as_array().map(Vec::len)), (200, Some(1)));
+
+    server.stop().await.expect("stop");
+    env.cleanup().await;
+}

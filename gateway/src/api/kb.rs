@@ -2,9 +2,9 @@
 //! suggestion feedback. The caller's token (if any) is forwarded and the kb service decides what
 //! it may read; anonymous callers see public articles only.
 //!
-//! Not here yet: the portal setting "login required to read the KB" lives in identity's portal
-//! settings (issue 5, built in parallel). When it lands, these routes must answer 401 to anonymous
-//! callers while it is on — one check in [`routes`]' handlers on the settings the gateway caches.
+//! While the portal setting "login required to read the KB" is on, anonymous callers get 401 from
+//! every route here ([`login_gate`], which reads the setting from identity on each anonymous call,
+//! so a change applies at once).
 
 use axum::{
     Json, Router,
@@ -164,4 +164,27 @@ pub async fn feedback(
     let request = pb::RecordFeedbackRequest { article_id: body.article_id, kind: kind as i32, query: body.query };
     kb.record_feedback(as_caller(request, token.as_deref())?).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Anonymous callers pass only while the portal does not require a login to read the KB.
+pub async fn login_gate(
+    State(identity): State<crate::identity::Identity>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if request.headers().contains_key(axum::http::header::AUTHORIZATION) {
+        return next.run(request).await;
+    }
+    let settings = identity
+        .settings()
+        .get_portal_settings(helpdesk_proto::identity::v1::GetPortalSettingsRequest {})
+        .await;
+    match settings {
+        Ok(settings) if settings.get_ref().login_required_for_kb => {
+            ApiError::new(StatusCode::UNAUTHORIZED, "sign in to read the knowledge base").into_response()
+        }
+        Ok(_) => next.run(request).await,
+        Err(status) => ApiError::from(status).into_response(),
+    }
 }
