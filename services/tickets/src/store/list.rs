@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
-use super::{Store, TICKET_SELECT, Viewer, ticket_from_row};
+use super::{Store, TICKET_COLUMNS, TICKET_JOINS, Viewer, ticket_from_row};
 use crate::domain::{
     COMPLETED, PENDING, Ticket,
     query::{Cursor, ListQuery, NO_DUE_DATE_MICROS, Queue, Scope, Sort},
@@ -49,22 +49,27 @@ pub fn next_cursor(query: &ListQuery, last: &Ticket) -> Cursor {
     }
 }
 
-/// `WHERE` clauses shared by lists and counts: who may see, which scope, filters, search.
-fn push_visible(builder: &mut QueryBuilder<Postgres>, viewer: Viewer, scope: Scope) {
+/// The rows a viewer's list starts from. A contact's are fetched through their own (or their
+/// group's) index first — the `OFFSET 0` keeps the planner from starting at a desk-wide index
+/// (full-text or by date) instead — so a contact's list costs the same at a thousand tickets or a
+/// million.
+fn push_source(builder: &mut QueryBuilder<Postgres>, viewer: Viewer, scope: Scope) {
     match (viewer, scope) {
         (Viewer::Contact(me), Scope::Own) => {
-            builder.push(" AND t.contact_id = ").push_bind(me);
+            builder.push("(SELECT * FROM tickets WHERE contact_id = ").push_bind(me).push(" OFFSET 0)");
         }
         (Viewer::Contact(me), Scope::Group) => {
             builder
                 .push(
-                    " AND t.group_id IN (SELECT gm.group_id FROM group_members gm JOIN contact_groups g ON g.id = gm.group_id
-                      WHERE g.share_tickets AND gm.contact_id = ",
+                    "(SELECT * FROM tickets WHERE group_id IN (SELECT gm.group_id FROM group_members gm
+                      JOIN contact_groups g ON g.id = gm.group_id WHERE g.share_tickets AND gm.contact_id = ",
                 )
                 .push_bind(me)
-                .push(")");
+                .push(") OFFSET 0)");
         }
-        (Viewer::Staff(_), _) => {}
+        (Viewer::Staff(_), _) => {
+            builder.push("tickets");
+        }
     }
 }
 
@@ -129,12 +134,14 @@ impl Store {
     /// One page of `query` for `viewer`, with one extra row when another page follows.
     #[tracing::instrument(skip(self), err)]
     pub async fn list(&self, viewer: Viewer, query: &ListQuery) -> sqlx::Result<Vec<Ticket>> {
-        let mut builder = QueryBuilder::new(TICKET_SELECT);
-        builder.push(" WHERE true");
-        push_visible(&mut builder, viewer, query.scope);
-        push_filters(&mut builder, query, viewer);
         let expression = sort_expression(query.sort);
         let (direction, comparison) = if query.ascending { ("ASC", ">") } else { ("DESC", "<") };
+        let order = format!(" ORDER BY {expression} {direction}, t.id {direction}");
+        // The page is chosen first; names and message counts are looked up for its rows only.
+        let mut builder = QueryBuilder::new(format!("SELECT {TICKET_COLUMNS} FROM (SELECT t.* FROM "));
+        push_source(&mut builder, viewer, query.scope);
+        builder.push(" t WHERE true");
+        push_filters(&mut builder, query, viewer);
         if let Some(cursor) = query.cursor {
             builder.push(format!(" AND ({expression}, t.id) {comparison} ("));
             match query.sort {
@@ -143,8 +150,9 @@ impl Store {
             };
             builder.push(", ").push_bind(cursor.id).push(")");
         }
-        builder.push(format!(" ORDER BY {expression} {direction}, t.id {direction} LIMIT "));
+        builder.push(&order).push(" LIMIT ");
         builder.push_bind(i64::from(query.limit) + 1);
+        builder.push(format!(") t {TICKET_JOINS}{order}"));
         builder
             .build()
             .fetch_all(&self.pool)
@@ -157,11 +165,9 @@ impl Store {
     /// Pending and completed counts, and counts per category, for the viewer's scope.
     #[tracing::instrument(skip(self), err)]
     pub async fn counts(&self, viewer: Viewer, scope: Scope) -> sqlx::Result<Counts> {
-        let mut builder = QueryBuilder::new(
-            "SELECT t.status_kind, t.category_id, count(*) AS n FROM tickets t WHERE true",
-        );
-        push_visible(&mut builder, viewer, scope);
-        builder.push(" GROUP BY t.status_kind, t.category_id");
+        let mut builder = QueryBuilder::new("SELECT t.status_kind, t.category_id, count(*) AS n FROM ");
+        push_source(&mut builder, viewer, scope);
+        builder.push(" t GROUP BY t.status_kind, t.category_id");
         let mut counts = Counts::default();
         for row in builder.build().fetch_all(&self.pool).await? {
             let kind: i16 = row.try_get("status_kind")?;

@@ -88,11 +88,13 @@ pub struct NewTicket<'a> {
     pub thread_rule: &'a str,
 }
 
-const TICKET_SELECT: &str = "SELECT t.id, t.number, t.subject, t.contact_id, t.group_id, t.channel,
+/// The columns of a ticket as `ticket_from_row` reads them, over an alias `t` of `tickets`
+/// joined with `TICKET_JOINS`.
+const TICKET_COLUMNS: &str = "t.id, t.number, t.subject, t.contact_id, t.group_id, t.channel,
     t.status, s.name AS status_name, t.status_kind, t.priority, p.name AS priority_name, t.priority_rank,
     t.category_id, t.due_at, t.assignee_id, t.custom_fields, t.created_at, t.updated_at,
-    (SELECT count(*) FROM messages m WHERE m.ticket_id = t.id AND m.kind <> 2) AS message_count
-    FROM tickets t JOIN statuses s ON s.id = t.status JOIN priorities p ON p.id = t.priority";
+    (SELECT count(*) FROM messages m WHERE m.ticket_id = t.id AND m.kind <> 2) AS message_count";
+const TICKET_JOINS: &str = "JOIN statuses s ON s.id = t.status JOIN priorities p ON p.id = t.priority";
 
 /// Contacts see a ticket that is theirs, or that belongs to a group they are in that shares.
 const CONTACT_MAY_SEE: &str = "(t.contact_id = $2 OR t.group_id IN (
@@ -206,7 +208,7 @@ impl Store {
     where
         K: for<'q> sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send,
     {
-        let sql = format!("{TICKET_SELECT} WHERE {predicate} AND ($3 OR {CONTACT_MAY_SEE})");
+        let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets t {TICKET_JOINS} WHERE {predicate} AND ($3 OR {CONTACT_MAY_SEE})");
         let (contact, staff) = viewer_binds(viewer);
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(key)
