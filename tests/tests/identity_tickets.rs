@@ -10,6 +10,22 @@ use helpdesk_proto::identity::v1::{
 use helpdesk_tests::{Api, TestEnv, eventually};
 use serde_json::json;
 
+/// Changes the portal settings through identity, as an admin would.
+async fn change_settings(server: &helpdesk_tests::Server, change: impl FnOnce(&mut pb::PortalSettings)) {
+    let service = server.service_token().await;
+    let mut client = SettingsServiceClient::new(server.identity_channel());
+    let mut settings = client
+        .get_portal_settings(bearer(pb::GetPortalSettingsRequest {}, &service).expect("req"))
+        .await
+        .expect("settings")
+        .into_inner();
+    change(&mut settings);
+    client
+        .update_portal_settings(bearer(pb::UpdatePortalSettingsRequest { settings: Some(settings) }, &service).expect("req"))
+        .await
+        .expect("update settings");
+}
+
 #[tokio::test]
 async fn groups_and_settings_made_in_identity_govern_tickets() {
     let env = TestEnv::new().await;
@@ -67,17 +83,7 @@ async fn groups_and_settings_made_in_identity_govern_tickets() {
     assert_eq!(milton_api.get(&format!("/api/v1/tickets/{id}")).await.0, 404);
 
     // Closing tickets: allowed by default, then turned off by the admin in identity.
-    let mut settings_client = SettingsServiceClient::new(server.identity_channel());
-    let mut settings = settings_client
-        .get_portal_settings(bearer(pb::GetPortalSettingsRequest {}, &service).expect("req"))
-        .await
-        .expect("settings")
-        .into_inner();
-    settings.contacts_may_close_tickets = false;
-    settings_client
-        .update_portal_settings(bearer(pb::UpdatePortalSettingsRequest { settings: Some(settings) }, &service).expect("req"))
-        .await
-        .expect("update settings");
+    change_settings(&server, |s| s.contacts_may_close_tickets = false).await;
     let pg = env.pg().await;
     eventually("tickets has the setting", || async {
         !sqlx::query_scalar::<_, bool>("SELECT contacts_may_close FROM tickets.settings").fetch_one(&pg).await.expect("setting")
@@ -95,7 +101,6 @@ async fn groups_and_settings_made_in_identity_govern_tickets() {
 async fn guests_file_tickets_only_while_the_setting_allows_and_see_nothing_back() {
     let env = TestEnv::new().await;
     let server = env.start().await;
-    let service = server.service_token().await;
     let guest = Api::new(&server.gateway, None);
     let form = |email: &str| json!({ "subject": "Locked out", "message": "cannot sign in", "email": email, "name": "Quinn" });
 
@@ -116,26 +121,15 @@ async fn guests_file_tickets_only_while_the_setting_allows_and_see_nothing_back(
     assert_eq!(guest.post("/api/v1/tickets", form("not an address")).await.0, 422);
 
     // Captcha on: a guest without a solution is refused.
-    let mut settings_client = SettingsServiceClient::new(server.identity_channel());
-    let mut settings = settings_client
-        .get_portal_settings(bearer(pb::GetPortalSettingsRequest {}, &service).expect("req"))
-        .await
-        .expect("settings")
-        .into_inner();
-    settings.captcha_enabled = true;
-    settings_client
-        .update_portal_settings(bearer(pb::UpdatePortalSettingsRequest { settings: Some(settings.clone()) }, &service).expect("req"))
-        .await
-        .expect("update");
+    change_settings(&server, |s| s.captcha_enabled = true).await;
     assert_eq!(guest.post("/api/v1/tickets", form("rae@example.org")).await.0, 422);
 
     // Login required: guests are told to sign in; signed-in contacts still file.
-    settings.captcha_enabled = false;
-    settings.login_required_to_submit = true;
-    settings_client
-        .update_portal_settings(bearer(pb::UpdatePortalSettingsRequest { settings: Some(settings) }, &service).expect("req"))
-        .await
-        .expect("update");
+    change_settings(&server, |s| {
+        s.captcha_enabled = false;
+        s.login_required_to_submit = true;
+    })
+    .await;
     let (status, body) = guest.post("/api/v1/tickets", form("sam@example.org")).await;
     assert_eq!(status, 401, "{body}");
     assert_eq!(quinn.post("/api/v1/tickets", json!({ "subject": "Signed in", "message": "ok" })).await.0, 201);
@@ -148,7 +142,6 @@ async fn guests_file_tickets_only_while_the_setting_allows_and_see_nothing_back(
 async fn login_required_for_the_kb_turns_anonymous_readers_away() {
     let env = TestEnv::new().await;
     let server = env.start().await;
-    let service = server.service_token().await;
     server
         .clients
         .create_article(helpdesk_proto::kb::v1::CreateArticleRequest {
@@ -165,17 +158,7 @@ async fn login_required_for_the_kb_turns_anonymous_readers_away() {
     let (status, hits) = anonymous.get("/api/v1/kb/search?q=pin").await;
     assert_eq!((status, hits.as_array().map(Vec::len)), (200, Some(1)));
 
-    let mut settings_client = SettingsServiceClient::new(server.identity_channel());
-    let mut settings = settings_client
-        .get_portal_settings(bearer(pb::GetPortalSettingsRequest {}, &service).expect("req"))
-        .await
-        .expect("settings")
-        .into_inner();
-    settings.login_required_for_kb = true;
-    settings_client
-        .update_portal_settings(bearer(pb::UpdatePortalSettingsRequest { settings: Some(settings) }, &service).expect("req"))
-        .await
-        .expect("update");
+    change_settings(&server, |s| s.login_required_for_kb = true).await;
 
     for path in ["/api/v1/kb/search?q=pin", "/api/v1/kb/suggest?q=pi", "/api/v1/kb/articles/reset-your-pin", "/api/v1/kb/categories"] {
         assert_eq!(anonymous.get(path).await.0, 401, "{path}");

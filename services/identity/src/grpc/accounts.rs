@@ -77,6 +77,18 @@ pub(super) fn secs(seconds: u64) -> chrono::Duration {
 }
 
 impl AccountsGrpc {
+    /// When the captcha is on: a valid solution, redeemed once (a replay is refused).
+    async fn require_captcha(&self, enabled: bool, solution: &str) -> Result<(), Status> {
+        if !enabled {
+            return Ok(());
+        }
+        let solution = self.captcha.verify(solution)?;
+        if !self.store.redeem_captcha(&solution).await.map_err(db_error)? {
+            return Err(IdentityError::Captcha("this solution was used already; solve a new one").into());
+        }
+        Ok(())
+    }
+
     pub fn new(store: Store, signer: Arc<TokenSigner>, config: IdentityConfig, captcha: Arc<Captcha>) -> Self {
         Self {
             store,
@@ -193,12 +205,7 @@ impl AccountService for AccountsGrpc {
         let address = EmailAddress::parse(&request.email)?;
         let settings = self.store.portal_settings().await.map_err(db_error)?;
         settings.admits_signup(&address)?;
-        if settings.captcha_enabled {
-            let solution = self.captcha.verify(&request.captcha_solution)?;
-            if !self.store.redeem_captcha(&solution).await.map_err(db_error)? {
-                return Err(IdentityError::Captcha("this solution was used already; solve a new one").into());
-            }
-        }
+        self.require_captcha(settings.captcha_enabled, &request.captcha_solution).await?;
         // From here on the answer is the same whatever we find.
         let (contact, _created) = self
             .store
@@ -401,12 +408,7 @@ impl AccountService for AccountsGrpc {
             return Err(IdentityError::LoginRequiredToSubmit.into());
         }
         let address = EmailAddress::parse(&request.email)?;
-        if settings.captcha_enabled {
-            let solution = self.captcha.verify(&request.captcha_solution)?;
-            if !self.store.redeem_captcha(&solution).await.map_err(db_error)? {
-                return Err(IdentityError::Captcha("this solution was used already; solve a new one").into());
-            }
-        }
+        self.require_captcha(settings.captcha_enabled, &request.captcha_solution).await?;
         let (contact, _created) = self
             .store
             .find_or_create(ContactKey::Email(&address), &clean_name(&request.name))
