@@ -39,6 +39,12 @@ pub struct MailConfig {
     pub max_deliver: i64,
     pub ack_wait_secs: u64,
     pub smtp_timeout_secs: u64,
+    /// Mail the contact an acknowledgement of each new ticket (never for automatic mail).
+    pub acknowledge_new_tickets: bool,
+    /// Local parts never mailed (`no-reply@…`, `mailer-daemon@…`): substrings, case-insensitive.
+    pub do_not_mail: Vec<String>,
+    /// Ticket mails one recipient gets at most per hour; the rest are skipped and logged.
+    pub per_recipient_per_hour: i64,
 }
 
 impl Default for MailConfig {
@@ -53,6 +59,11 @@ impl Default for MailConfig {
             from_name: "Help desk".into(),
             message_id_domain: "helpdesk.localhost".into(),
             max_deliver: 10,
+            acknowledge_new_tickets: true,
+            do_not_mail: ["no-reply", "noreply", "do-not-reply", "donotreply", "mailer-daemon", "postmaster", "bounce"]
+                .map(String::from)
+                .to_vec(),
+            per_recipient_per_hour: 20,
             ack_wait_secs: 60,
             smtp_timeout_secs: 30,
         }

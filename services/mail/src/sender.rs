@@ -1,7 +1,8 @@
 //! SMTP out through lettre. Every mail gets our own Message-ID (lettre sets none unless asked),
 //! derived from the event id so a retried send carries the same id and clients de-duplicate it.
-//! Account mail is automatic mail: `Auto-Submitted: auto-generated` (RFC 3834) keeps
-//! auto-responders from answering it.
+//! Automatic mail carries `Auto-Submitted` (RFC 3834) and `X-Auto-Response-Suppress` so
+//! auto-responders do not answer it; ticket mail also carries `In-Reply-To`/`References` and a
+//! `Reply-To` plus-address with the ticket's reply token.
 
 use std::time::Duration;
 
@@ -28,6 +29,19 @@ pub struct Outgoing<'a> {
     pub to_name: &'a str,
     pub message_id: &'a str,
     pub body: Rendered,
+    pub headers: Headers,
+}
+
+/// What makes a mail thread and tells robots apart from people.
+#[derive(Debug, Clone, Default)]
+pub struct Headers {
+    /// RFC 3834: `auto-generated` (account mail), `auto-replied` (acknowledgements, completion);
+    /// `None` for an agent's reply, which a person wrote.
+    pub auto_submitted: Option<&'static str>,
+    pub in_reply_to: Option<String>,
+    pub references: Option<String>,
+    /// The plus-address that carries the reply token.
+    pub reply_to: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +89,10 @@ impl Sender {
         })
     }
 
+    pub fn sender_address(&self) -> String {
+        self.from.email.to_string()
+    }
+
     pub fn build(&self, mail: Outgoing<'_>) -> Result<Message, SendError> {
         let to = Mailbox::new(
             Some(mail.to_name.trim().to_string()).filter(|n| !n.is_empty()),
@@ -82,15 +100,30 @@ impl Sender {
                 .parse()
                 .map_err(|e| SendError::Permanent(format!("recipient: {e}")))?,
         );
-        Message::builder()
+        let header = |name: &'static str, value: &str| HeaderValue::new(HeaderName::new_from_ascii_str(name), value.into());
+        let mut builder = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(mail.body.subject)
             .message_id(Some(mail.message_id.to_string()))
-            .raw_header(HeaderValue::new(
-                HeaderName::new_from_ascii_str("Auto-Submitted"),
-                "auto-generated".into(),
-            ))
+            // Our own mail coming back (a forward loop) is recognised by this header.
+            .raw_header(header(crate::domain::classify::LOOP_HEADER, "1"));
+        if let Some(kind) = mail.headers.auto_submitted {
+            builder = builder
+                .raw_header(header("Auto-Submitted", kind))
+                .raw_header(header("X-Auto-Response-Suppress", "All"));
+        }
+        if let Some(id) = mail.headers.in_reply_to {
+            builder = builder.in_reply_to(id);
+        }
+        if let Some(ids) = mail.headers.references {
+            builder = builder.references(ids);
+        }
+        if let Some(reply_to) = mail.headers.reply_to {
+            let mailbox: Mailbox = reply_to.parse().map_err(|e| SendError::Permanent(format!("reply-to: {e}")))?;
+            builder = builder.reply_to(mailbox);
+        }
+        builder
             .multipart(MultiPart::alternative_plain_html(mail.body.text, mail.body.html))
             .map_err(|e| SendError::Permanent(e.to_string()))
     }

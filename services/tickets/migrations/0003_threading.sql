@@ -1,9 +1,3 @@
--- Email threading (DESIGN.md §3.1): which rule put a message on its ticket, and the Message-IDs
--- we sent for a ticket (the mail part records them), so replies quoting them thread back.
+-- Email threading (DESIGN.md §3.1): which rule put a message on its ticket. The Message-IDs we
+-- send carry the ticket's signed reply token, so they need no table to be recognised.
 ALTER TABLE messages ADD COLUMN thread_rule text NOT NULL DEFAULT '';
-
-CREATE TABLE mail_refs (
-    message_id  text PRIMARY KEY,
-    ticket_id   uuid NOT NULL REFERENCES tickets (id) ON DELETE CASCADE,
-    created_at  timestamptz NOT NULL DEFAULT now()
-);

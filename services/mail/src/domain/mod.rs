@@ -5,3 +5,4 @@
 pub mod classify;
 pub mod inbound;
 pub mod templates;
+pub mod ticket_mail;

@@ -2,6 +2,8 @@
 //! Each event is claimed in the ledger, sent, marked sent, and only then acknowledged; a failure
 //! is negatively acknowledged with a back-off and redelivered, up to `max_deliver` times.
 
+pub mod ticket_mail;
+
 use std::time::Duration;
 
 use async_nats::jetstream::{
@@ -16,7 +18,7 @@ use uuid::Uuid;
 
 use crate::{
     domain::templates,
-    sender::{Outgoing, SendError, Sender},
+    sender::{Headers, Outgoing, SendError, Sender},
     store::{Claim, Ledger},
 };
 
@@ -144,6 +146,7 @@ impl AccountMailConsumer {
                 to_name: &request.to_name,
                 message_id: &message_id,
                 body,
+                headers: Headers { auto_submitted: Some("auto-generated"), ..Headers::default() },
             })
             .await?;
         self.ledger.sent(event_id).await.map_err(transient)?;

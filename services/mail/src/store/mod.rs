@@ -48,3 +48,32 @@ impl Ledger {
         Ok(())
     }
 }
+
+/// Ticket mail's bookkeeping: the thread root per ticket and the per-recipient rate.
+impl Ledger {
+    pub async fn set_thread_root(&self, ticket: Uuid, root: &str) -> sqlx::Result<()> {
+        sqlx::query("INSERT INTO ticket_threads (ticket_id, root_message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(ticket)
+            .bind(root)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn thread_root(&self, ticket: Uuid) -> sqlx::Result<Option<String>> {
+        sqlx::query_scalar("SELECT root_message_id FROM ticket_threads WHERE ticket_id = $1")
+            .bind(ticket)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    /// Mails sent or being sent to this recipient in the last hour (account mail included).
+    pub async fn sent_last_hour(&self, recipient: &str) -> sqlx::Result<i64> {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM outbound_ledger WHERE lower(recipient) = lower($1) AND created_at > now() - interval '1 hour'",
+        )
+        .bind(recipient)
+        .fetch_one(&self.pool)
+        .await
+    }
+}

@@ -206,7 +206,8 @@ impl InboundConsumer {
         Ok(())
     }
 
-    /// DESIGN.md §3.1's rules in order: a Message-ID we know for a ticket; a signed reply token;
+    /// DESIGN.md §3.1's rules in order: a Message-ID we know for a ticket (one we stored, or one
+    /// of ours, which carries the ticket's signed token); a signed reply token;
     /// a ticket number in the subject, only when the sender is that ticket's contact or in its
     /// group. `None` means a new ticket.
     async fn thread(
@@ -224,6 +225,15 @@ impl InboundConsumer {
             .collect();
         if let Some(ticket) = self.store.ticket_for_references(&references).await? {
             return Ok(Some((ticket, BY_MESSAGE_ID)));
+        }
+        // Our own mail's Message-IDs start with the ticket's signed reply token.
+        for reference in &references {
+            let token = reference.split(['.', '@']).next().unwrap_or_default();
+            if let Some(ticket) = reply_token::verify(&self.reply_secret, token)
+                && self.store.ticket_exists(ticket).await?
+            {
+                return Ok(Some((ticket, BY_MESSAGE_ID)));
+            }
         }
         if let Some(ticket) = reply_token::verify(&self.reply_secret, &inbound.reply_token)
             && self.store.ticket_exists(ticket).await?

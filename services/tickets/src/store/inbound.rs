@@ -93,14 +93,13 @@ impl Store {
 
 /// Threading lookups for inbound mail (the rules themselves live in `events::inbound`).
 impl Store {
-    /// The ticket one of these Message-IDs belongs to: a mail we received for it, or one we sent.
+    /// The ticket one of these Message-IDs belongs to: a mail we received for it.
     pub async fn ticket_for_references(&self, references: &[String]) -> sqlx::Result<Option<Uuid>> {
         if references.is_empty() {
             return Ok(None);
         }
         sqlx::query_scalar(
-            "SELECT ticket_id FROM inbound_messages WHERE channel = 2 AND external_id = ANY($1)
-             UNION ALL SELECT ticket_id FROM mail_refs WHERE message_id = ANY($1) LIMIT 1",
+            "SELECT ticket_id FROM inbound_messages WHERE channel = 2 AND external_id = ANY($1) LIMIT 1",
         )
         .bind(references)
         .fetch_optional(&self.pool)

@@ -1,0 +1,119 @@
+//! Ticket mail out, against the stack's real SMTP sink: a customer's mail becomes a ticket and an
+//! acknowledgement that threads under it (In-Reply-To, References, a Reply-To plus-address,
+//! RFC 3834 headers); an agent's reply goes out as a person's mail; the customer answering that
+//! mail lands on the same ticket; auto-replies and no-reply senders get nothing back.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{consumer::PullConsumer, message::PublishMessage};
+use helpdesk_kit::auth::{StaffRole, bearer};
+use helpdesk_proto::{
+    events::v1::{InboundChannel, InboundFlags, InboundMessage, Sender},
+    tickets::v1 as pb,
+};
+use helpdesk_tests::{TestEnv, decode_quoted_printable, mail_to, wait_for_mail};
+use prost::Message;
+
+fn mail(id: &str, from: &str, subject: &str, refs: &[&str]) -> InboundMessage {
+    InboundMessage {
+        channel: InboundChannel::Email as i32,
+        source: "support@example.com".into(),
+        external_id: id.into(),
+        sender: Some(Sender { address: from.into(), display_name: "Customer".into(), ..Default::default() }),
+        subject: subject.into(),
+        text: format!("text of {id}"),
+        thread_refs: refs.iter().map(|r| r.to_string()).collect(),
+        ..Default::default()
+    }
+}
+
+async fn deliver(env: &TestEnv, message: &InboundMessage) {
+    let js = env.jetstream().await;
+    let ack = js
+        .send_publish(env.subjects().inbound("email", "support@example.com"), PublishMessage::build().payload(message.encode_to_vec().into()))
+        .await
+        .expect("publish")
+        .await
+        .expect("ack");
+    let stream = js.get_stream(env.subjects().inbound_stream()).await.expect("stream");
+    let mut consumer: PullConsumer = stream.get_consumer("tickets-inbound").await.expect("consumer");
+    for _ in 0..200 {
+        let info = consumer.info().await.expect("info");
+        if info.ack_floor.stream_sequence >= ack.sequence && info.num_ack_pending == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("not consumed");
+}
+
+fn header<'a>(mail: &'a str, name: &str) -> Option<&'a str> {
+    let prefix = format!("{}:", name.to_lowercase());
+    mail.lines()
+        .take_while(|l| !l.is_empty())
+        .find(|l| l.to_lowercase().starts_with(&prefix))
+        .map(|l| l[prefix.len()..].trim())
+}
+
+#[tokio::test]
+async fn ticket_mail_threads_in_the_customers_client_and_replies_come_back() {
+    let env = TestEnv::new().await;
+    let server = env.start().await;
+    let pg = env.pg().await;
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    let ann = format!("ann-{}@example.org", &unique[..8]);
+
+    deliver(&env, &mail("first@ann.example", &ann, "Printer on fire", &[])).await;
+    let mails = wait_for_mail(&ann, 1).await;
+    assert_eq!(mails.len(), 1, "an acknowledgement");
+    let ack = &mails[0];
+    assert_eq!(header(ack, "In-Reply-To"), Some("<first@ann.example>"));
+    assert_eq!(header(ack, "References"), Some("<first@ann.example>"));
+    assert_eq!(header(ack, "Auto-Submitted"), Some("auto-replied"));
+    assert!(header(ack, "Subject").is_some_and(|s| s.contains("[#1001]")), "{ack}");
+    assert!(header(ack, "Reply-To").is_some_and(|r| r.contains("+")), "{ack}");
+
+    // An agent replies: a person's mail, threaded the same way.
+    let (_, agent) = env.staff_token(StaffRole::Agent);
+    let ticket_id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM tickets.tickets WHERE number = 1001").fetch_one(&pg).await.expect("ticket");
+    server
+        .clients
+        .tickets()
+        .reply(bearer(pb::ReplyRequest { ticket_id: ticket_id.to_string(), text: "Please unplug it.".into(), ..Default::default() }, &agent).expect("req"))
+        .await
+        .expect("reply");
+    let mails = wait_for_mail(&ann, 2).await;
+    assert_eq!(mails.len(), 2, "the agent's reply");
+    let reply = &mails[1];
+    assert!(header(reply, "Auto-Submitted").is_none(), "a person wrote it");
+    assert!(decode_quoted_printable(reply).contains("Please unplug it."), "{reply}");
+    let our_id = header(reply, "Message-ID").expect("message id").to_string();
+
+    // Ann answers that mail: it threads onto #1001 by our Message-ID.
+    deliver(&env, &mail("second@ann.example", &ann, "Re: Printer on fire", &[&our_id])).await;
+    let (number, rule): (i64, String) = sqlx::query_as(
+        "SELECT t.number, m.thread_rule FROM tickets.inbound_messages i JOIN tickets.messages m ON m.id = i.message_id
+         JOIN tickets.tickets t ON t.id = i.ticket_id WHERE i.external_id = 'second@ann.example'",
+    )
+    .fetch_one(&pg)
+    .await
+    .expect("stored");
+    assert_eq!((number, rule.as_str()), (1001, "message_id"));
+
+    // Nothing goes back to an auto-reply or to a no-reply sender.
+    let bob = format!("bob-{}@example.org", &unique[..8]);
+    let out_of_office = InboundMessage {
+        flags: Some(InboundFlags { auto_submitted: true, ..Default::default() }),
+        ..mail("ooo@bob.example", &bob, "Out of office", &[])
+    };
+    deliver(&env, &out_of_office).await;
+    let robot = format!("no-reply-{}@shop.example", &unique[..8]);
+    deliver(&env, &mail("shop@robot.example", &robot, "Your order", &[])).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(mail_to(&bob).is_empty(), "no acknowledgement for an auto-reply");
+    assert!(mail_to(&robot).is_empty(), "no mail to a no-reply address");
+    assert_eq!(mail_to(&ann).len(), 2, "Ann's own reply triggered nothing new");
+
+    server.stop().await.expect("stop");
+    env.cleanup().await;
+}
