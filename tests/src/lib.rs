@@ -243,6 +243,45 @@ impl TestEnv {
             .expect("stream ack");
     }
 
+    /// Publishes an inbound payload as a channel would (optionally with a `Nats-Msg-Id`); returns
+    /// the stream sequence the server acknowledged.
+    pub async fn publish_inbound(&self, payload: Vec<u8>, msg_id: Option<&str>) -> u64 {
+        let mut publish = async_nats::jetstream::message::PublishMessage::build().payload(payload.into());
+        if let Some(id) = msg_id {
+            publish = publish.message_id(id);
+        }
+        self.jetstream()
+            .await
+            .send_publish(self.subjects().inbound("email", "support@example.com"), publish)
+            .await
+            .expect("publish")
+            .await
+            .expect("stream ack")
+            .sequence
+    }
+
+    /// Waits (bounded) until tickets' inbound consumer has acknowledged everything up to `sequence`.
+    pub async fn wait_inbound_consumed(&self, sequence: u64) {
+        let js = self.jetstream().await;
+        let stream = js.get_stream(self.subjects().inbound_stream()).await.expect("inbound stream");
+        let mut consumer: async_nats::jetstream::consumer::PullConsumer =
+            stream.get_consumer("tickets-inbound").await.expect("durable consumer");
+        for _ in 0..200 {
+            let info = consumer.info().await.expect("consumer info");
+            if info.ack_floor.stream_sequence >= sequence && info.num_ack_pending == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the inbound consumer did not acknowledge up to sequence {sequence}");
+    }
+
+    /// Publishes an inbound message and waits until tickets has processed it.
+    pub async fn deliver_inbound(&self, message: &helpdesk_proto::events::v1::InboundMessage) {
+        let sequence = self.publish_inbound(message.encode_to_vec(), None).await;
+        self.wait_inbound_consumed(sequence).await;
+    }
+
     /// A token for an agent or admin, signed with this deployment's key as identity signs them.
     pub fn staff_token(&self, role: helpdesk_kit::auth::StaffRole) -> (uuid::Uuid, String) {
         let pem = helpdesk_kit::auth::keys::signing_pem(&self.config.auth.key_dir).expect("signing key");
@@ -333,6 +372,21 @@ impl ChildServer {
     /// SIGKILL: no graceful shutdown, no chance to flush anything.
     pub async fn kill(mut self) {
         self.child.kill().await.expect("kill the helpdesk process");
+    }
+}
+
+/// A customer's mail as the mail channel publishes it (to support@example.com).
+pub fn inbound_mail(id: &str, from: &str, subject: &str, refs: &[&str]) -> helpdesk_proto::events::v1::InboundMessage {
+    use helpdesk_proto::events::v1::{InboundChannel, InboundMessage, Sender};
+    InboundMessage {
+        channel: InboundChannel::Email as i32,
+        source: "support@example.com".into(),
+        external_id: id.into(),
+        sender: Some(Sender { address: from.into(), display_name: "Customer".into(), ..Default::default() }),
+        subject: subject.into(),
+        text: format!("text of {id}"),
+        thread_refs: refs.iter().map(|r| r.to_string()).collect(),
+        ..Default::default()
     }
 }
 

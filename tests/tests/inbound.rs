@@ -2,9 +2,6 @@
 //! (channel, external id), finds-or-creates the sender once, and quarantines what it cannot use
 //! without holding up the messages behind it.
 
-use std::time::Duration;
-
-use async_nats::jetstream::{consumer::PullConsumer, message::PublishMessage};
 use helpdesk_proto::events::v1::{InboundChannel, InboundMessage, Sender};
 use helpdesk_tests::TestEnv;
 use prost::Message;
@@ -25,37 +22,6 @@ fn mail(external_id: &str, from: &str, subject: &str) -> InboundMessage {
     }
 }
 
-/// Publishes and returns the stream sequence the server acknowledged.
-async fn publish(env: &TestEnv, payload: Vec<u8>, msg_id: Option<&str>) -> u64 {
-    let js = env.jetstream().await;
-    let subject = env.subjects().inbound("email", "support@example.com");
-    let mut publish = PublishMessage::build().payload(payload.into());
-    if let Some(id) = msg_id {
-        publish = publish.message_id(id);
-    }
-    js.send_publish(subject, publish)
-        .await
-        .expect("publish")
-        .await
-        .expect("stream ack")
-        .sequence
-}
-
-/// Waits (bounded) until the tickets consumer has acknowledged everything up to `sequence`.
-async fn wait_consumed(env: &TestEnv, sequence: u64) {
-    let js = env.jetstream().await;
-    let stream = js.get_stream(env.subjects().inbound_stream()).await.expect("inbound stream");
-    let mut consumer: PullConsumer = stream.get_consumer("tickets-inbound").await.expect("durable consumer");
-    for _ in 0..200 {
-        let info = consumer.info().await.expect("consumer info");
-        if info.ack_floor.stream_sequence >= sequence && info.num_ack_pending == 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the inbound consumer did not acknowledge up to sequence {sequence}");
-}
-
 #[tokio::test]
 async fn the_same_inbound_message_published_twice_makes_exactly_one_ticket() {
     let env = TestEnv::new().await;
@@ -64,10 +30,10 @@ async fn the_same_inbound_message_published_twice_makes_exactly_one_ticket() {
 
     // Twice with distinct publish ids, so the stream's own dedupe cannot hide a second delivery,
     // and once more with a repeated id.
-    publish(&env, message.encode_to_vec(), Some("first")).await;
-    publish(&env, message.encode_to_vec(), Some("second")).await;
-    let last = publish(&env, message.encode_to_vec(), Some("second")).await;
-    wait_consumed(&env, last).await;
+    env.publish_inbound(message.encode_to_vec(), Some("first")).await;
+    env.publish_inbound(message.encode_to_vec(), Some("second")).await;
+    let last = env.publish_inbound(message.encode_to_vec(), Some("second")).await;
+    env.wait_inbound_consumed(last).await;
 
     let pg = env.pg().await;
     let tickets: Vec<(String, i16)> = sqlx::query_as("SELECT subject, channel FROM tickets.tickets")
@@ -78,8 +44,8 @@ async fn the_same_inbound_message_published_twice_makes_exactly_one_ticket() {
 
     // Another mail from the same sender, spelled differently: a second ticket, the same contact.
     let other = mail("<def-456@mail.example.com>", "carol@EXAMPLE.com", "Still declined");
-    let last = publish(&env, other.encode_to_vec(), None).await;
-    wait_consumed(&env, last).await;
+    let last = env.publish_inbound(other.encode_to_vec(), None).await;
+    env.wait_inbound_consumed(last).await;
     let contacts: Vec<(i64, i64)> = sqlx::query_as(
         "SELECT (SELECT count(*) FROM identity.contacts), (SELECT count(DISTINCT contact_id) FROM tickets.tickets)",
     )
@@ -99,15 +65,15 @@ async fn an_unusable_inbound_message_is_quarantined_and_does_not_block_the_next(
     let env = TestEnv::new().await;
     let server = env.start().await;
 
-    publish(&env, b"\xff\xfe definitely not protobuf".to_vec(), None).await;
+    env.publish_inbound(b"\xff\xfe definitely not protobuf".to_vec(), None).await;
     let no_sender = InboundMessage {
         sender: None,
         ..mail("<no-sender@x>", "", "Who am I")
     };
-    publish(&env, no_sender.encode_to_vec(), None).await;
+    env.publish_inbound(no_sender.encode_to_vec(), None).await;
     let good = mail("<good@x>", "dave@example.com", "After the poison");
-    let last = publish(&env, good.encode_to_vec(), None).await;
-    wait_consumed(&env, last).await;
+    let last = env.publish_inbound(good.encode_to_vec(), None).await;
+    env.wait_inbound_consumed(last).await;
 
     let pg = env.pg().await;
     let subjects: Vec<String> = sqlx::query_scalar("SELECT subject FROM tickets.tickets")
@@ -151,9 +117,9 @@ async fn a_chat_message_finds_its_sender_by_handle() {
         text: "hi, my order never came".into(),
         ..Default::default()
     };
-    publish(&env, chat("m-1").encode_to_vec(), None).await;
-    let last = publish(&env, chat("m-2").encode_to_vec(), None).await;
-    wait_consumed(&env, last).await;
+    env.publish_inbound(chat("m-1").encode_to_vec(), None).await;
+    let last = env.publish_inbound(chat("m-2").encode_to_vec(), None).await;
+    env.wait_inbound_consumed(last).await;
 
     let pg = env.pg().await;
     let rows: Vec<(String, i16)> = sqlx::query_as("SELECT subject, channel FROM tickets.tickets")

@@ -5,47 +5,12 @@
 
 use std::time::Duration;
 
-use async_nats::jetstream::{consumer::PullConsumer, message::PublishMessage};
 use helpdesk_kit::auth::{StaffRole, bearer};
 use helpdesk_proto::{
-    events::v1::{InboundChannel, InboundFlags, InboundMessage, Sender},
+    events::v1::{InboundFlags, InboundMessage},
     tickets::v1 as pb,
 };
-use helpdesk_tests::{TestEnv, decode_quoted_printable, mail_to, wait_for_mail};
-use prost::Message;
-
-fn mail(id: &str, from: &str, subject: &str, refs: &[&str]) -> InboundMessage {
-    InboundMessage {
-        channel: InboundChannel::Email as i32,
-        source: "support@example.com".into(),
-        external_id: id.into(),
-        sender: Some(Sender { address: from.into(), display_name: "Customer".into(), ..Default::default() }),
-        subject: subject.into(),
-        text: format!("text of {id}"),
-        thread_refs: refs.iter().map(|r| r.to_string()).collect(),
-        ..Default::default()
-    }
-}
-
-async fn deliver(env: &TestEnv, message: &InboundMessage) {
-    let js = env.jetstream().await;
-    let ack = js
-        .send_publish(env.subjects().inbound("email", "support@example.com"), PublishMessage::build().payload(message.encode_to_vec().into()))
-        .await
-        .expect("publish")
-        .await
-        .expect("ack");
-    let stream = js.get_stream(env.subjects().inbound_stream()).await.expect("stream");
-    let mut consumer: PullConsumer = stream.get_consumer("tickets-inbound").await.expect("consumer");
-    for _ in 0..200 {
-        let info = consumer.info().await.expect("info");
-        if info.ack_floor.stream_sequence >= ack.sequence && info.num_ack_pending == 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("not consumed");
-}
+use helpdesk_tests::{TestEnv, decode_quoted_printable, inbound_mail as mail, mail_to, wait_for_mail};
 
 fn header<'a>(mail: &'a str, name: &str) -> Option<&'a str> {
     let prefix = format!("{}:", name.to_lowercase());
@@ -63,7 +28,7 @@ async fn ticket_mail_threads_in_the_customers_client_and_replies_come_back() {
     let unique = uuid::Uuid::new_v4().simple().to_string();
     let ann = format!("ann-{}@example.org", &unique[..8]);
 
-    deliver(&env, &mail("first@ann.example", &ann, "Printer on fire", &[])).await;
+    env.deliver_inbound(&mail("first@ann.example", &ann, "Printer on fire", &[])).await;
     let mails = wait_for_mail(&ann, 1).await;
     assert_eq!(mails.len(), 1, "an acknowledgement");
     let ack = &mails[0];
@@ -90,7 +55,7 @@ async fn ticket_mail_threads_in_the_customers_client_and_replies_come_back() {
     let our_id = header(reply, "Message-ID").expect("message id").to_string();
 
     // Ann answers that mail: it threads onto #1001 by our Message-ID.
-    deliver(&env, &mail("second@ann.example", &ann, "Re: Printer on fire", &[&our_id])).await;
+    env.deliver_inbound(&mail("second@ann.example", &ann, "Re: Printer on fire", &[&our_id])).await;
     let (number, rule): (i64, String) = sqlx::query_as(
         "SELECT t.number, m.thread_rule FROM tickets.inbound_messages i JOIN tickets.messages m ON m.id = i.message_id
          JOIN tickets.tickets t ON t.id = i.ticket_id WHERE i.external_id = 'second@ann.example'",
@@ -106,9 +71,9 @@ async fn ticket_mail_threads_in_the_customers_client_and_replies_come_back() {
         flags: Some(InboundFlags { auto_submitted: true, ..Default::default() }),
         ..mail("ooo@bob.example", &bob, "Out of office", &[])
     };
-    deliver(&env, &out_of_office).await;
+    env.deliver_inbound(&out_of_office).await;
     let robot = format!("no-reply-{}@shop.example", &unique[..8]);
-    deliver(&env, &mail("shop@robot.example", &robot, "Your order", &[])).await;
+    env.deliver_inbound(&mail("shop@robot.example", &robot, "Your order", &[])).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(mail_to(&bob).is_empty(), "no acknowledgement for an auto-reply");
     assert!(mail_to(&robot).is_empty(), "no mail to a no-reply address");

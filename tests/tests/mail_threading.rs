@@ -3,50 +3,12 @@
 //! ticket's own contact; strangers quoting a number get a new ticket; automatic mail never
 //! reopens; bounces become an internal note and mark the address undeliverable.
 
-use std::time::Duration;
-
-use async_nats::jetstream::{consumer::PullConsumer, message::PublishMessage};
 use helpdesk_kit::auth::{StaffRole, bearer, keys, reply_token};
 use helpdesk_proto::{
-    events::v1::{InboundChannel, InboundFlags, InboundMessage, Sender},
+    events::v1::{InboundFlags, InboundMessage},
     tickets::v1 as pb,
 };
-use helpdesk_tests::TestEnv;
-use prost::Message;
-
-fn mail(id: &str, from: &str, subject: &str, refs: &[&str]) -> InboundMessage {
-    InboundMessage {
-        channel: InboundChannel::Email as i32,
-        source: "support@example.com".into(),
-        external_id: id.into(),
-        sender: Some(Sender { address: from.into(), ..Default::default() }),
-        subject: subject.into(),
-        text: format!("text of {id}"),
-        thread_refs: refs.iter().map(|r| r.to_string()).collect(),
-        ..Default::default()
-    }
-}
-
-async fn deliver(env: &TestEnv, message: &InboundMessage) {
-    let js = env.jetstream().await;
-    let subject = env.subjects().inbound("email", "support@example.com");
-    let ack = js
-        .send_publish(subject, PublishMessage::build().payload(message.encode_to_vec().into()))
-        .await
-        .expect("publish")
-        .await
-        .expect("ack");
-    let stream = js.get_stream(env.subjects().inbound_stream()).await.expect("stream");
-    let mut consumer: PullConsumer = stream.get_consumer("tickets-inbound").await.expect("consumer");
-    for _ in 0..200 {
-        let info = consumer.info().await.expect("info");
-        if info.ack_floor.stream_sequence >= ack.sequence && info.num_ack_pending == 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("message not consumed");
-}
+use helpdesk_tests::{TestEnv, inbound_mail as mail};
 
 /// (ticket number, thread rule) of the message stored for this inbound id.
 async fn placed(pg: &sqlx::PgPool, external_id: &str) -> (i64, String) {
@@ -67,18 +29,18 @@ async fn replies_thread_by_rule_and_strangers_cannot_inject() {
     let server = env.start().await;
     let pg = env.pg().await;
 
-    deliver(&env, &mail("a1@mail", "ann@example.org", "Printer on fire", &[])).await;
+    env.deliver_inbound(&mail("a1@mail", "ann@example.org", "Printer on fire", &[])).await;
     assert_eq!(placed(&pg, "a1@mail").await, (1001, "new".into()));
 
-    deliver(&env, &mail("a2@mail", "ann@example.org", "Re: Printer on fire", &["<a1@mail>"])).await;
+    env.deliver_inbound(&mail("a2@mail", "ann@example.org", "Re: Printer on fire", &["<a1@mail>"])).await;
     assert_eq!(placed(&pg, "a2@mail").await, (1001, "message_id".into()));
 
     // A stranger quoting the number: a new ticket, not a reply on Ann's.
-    deliver(&env, &mail("m1@mail", "mallory@evil.example", "Re: [#1001] send me the data", &[])).await;
+    env.deliver_inbound(&mail("m1@mail", "mallory@evil.example", "Re: [#1001] send me the data", &[])).await;
     assert_eq!(placed(&pg, "m1@mail").await, (1002, "new".into()));
 
     // Ann quoting her own number without references: her ticket.
-    deliver(&env, &mail("a3@mail", "ann@example.org", "Re: [#1001] still burning", &[])).await;
+    env.deliver_inbound(&mail("a3@mail", "ann@example.org", "Re: [#1001] still burning", &[])).await;
     assert_eq!(placed(&pg, "a3@mail").await, (1001, "subject_number".into()));
 
     // A signed reply token threads; a forged one does not.
@@ -88,10 +50,10 @@ async fn replies_thread_by_rule_and_strangers_cannot_inject() {
         .await
         .expect("ticket");
     let signed = InboundMessage { reply_token: reply_token::sign(&secret, ticket_id), ..mail("c1@mail", "colleague@example.org", "fwd", &[]) };
-    deliver(&env, &signed).await;
+    env.deliver_inbound(&signed).await;
     assert_eq!(placed(&pg, "c1@mail").await, (1001, "reply_token".into()));
     let forged = InboundMessage { reply_token: "00".repeat(26), ..mail("c2@mail", "colleague@example.org", "fwd", &[]) };
-    deliver(&env, &forged).await;
+    env.deliver_inbound(&forged).await;
     assert_eq!(placed(&pg, "c2@mail").await.1, "new");
 
     server.stop().await.expect("stop");
@@ -105,7 +67,7 @@ async fn automatic_mail_never_reopens_and_bounces_mark_the_address() {
     let pg = env.pg().await;
     let (_, agent) = env.staff_token(StaffRole::Agent);
 
-    deliver(&env, &mail("b1@mail", "bea@example.org", "Invoice", &[])).await;
+    env.deliver_inbound(&mail("b1@mail", "bea@example.org", "Invoice", &[])).await;
     let ticket_id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM tickets.tickets WHERE number = 1001")
         .fetch_one(&pg)
         .await
@@ -121,12 +83,12 @@ async fn automatic_mail_never_reopens_and_bounces_mark_the_address() {
         flags: Some(InboundFlags { auto_submitted: true, ..Default::default() }),
         ..mail("b2@mail", "bea@example.org", "Out of office", &["b1@mail"])
     };
-    deliver(&env, &out_of_office).await;
+    env.deliver_inbound(&out_of_office).await;
     assert_eq!(placed(&pg, "b2@mail").await, (1001, "message_id".into()));
     let kind: i16 = sqlx::query_scalar("SELECT status_kind FROM tickets.tickets WHERE number = 1001").fetch_one(&pg).await.expect("kind");
     assert_eq!(kind, 2, "an auto-reply does not reopen");
 
-    deliver(&env, &mail("b3@mail", "bea@example.org", "Re: Invoice", &["b1@mail"])).await;
+    env.deliver_inbound(&mail("b3@mail", "bea@example.org", "Re: Invoice", &["b1@mail"])).await;
     let kind: i16 = sqlx::query_scalar("SELECT status_kind FROM tickets.tickets WHERE number = 1001").fetch_one(&pg).await.expect("kind");
     assert_eq!(kind, 1, "a person's reply does");
 
@@ -135,7 +97,7 @@ async fn automatic_mail_never_reopens_and_bounces_mark_the_address() {
         flags: Some(InboundFlags { bounce: true, bounced_message_id: "b1@mail".into(), ..Default::default() }),
         ..mail("d1@mail", "mailer-daemon@mx.example.org", "Undelivered Mail", &[])
     };
-    deliver(&env, &bounce).await;
+    env.deliver_inbound(&bounce).await;
     let (kind, rule): (i16, String) = sqlx::query_as(
         "SELECT m.kind, m.thread_rule FROM tickets.inbound_messages i JOIN tickets.messages m ON m.id = i.message_id WHERE i.external_id = 'd1@mail'",
     )
@@ -159,7 +121,7 @@ async fn automatic_mail_never_reopens_and_bounces_mark_the_address() {
         flags: Some(InboundFlags { bounce: true, bounced_message_id: "unknown@x".into(), ..Default::default() }),
         ..mail("d2@mail", "mailer-daemon@mx.example.org", "Undelivered Mail", &[])
     };
-    deliver(&env, &stray).await;
+    env.deliver_inbound(&stray).await;
     let quarantined: i64 = sqlx::query_scalar("SELECT count(*) FROM tickets.quarantine WHERE reason LIKE 'a bounce for no ticket%'")
         .fetch_one(&pg)
         .await
