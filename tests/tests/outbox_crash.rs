@@ -3,8 +3,8 @@
 //! between publishing and deleting its row (so it publishes again) still leaves one copy.
 
 use helpdesk_proto::events::v1::event::Payload;
-use helpdesk_tests::{TestEnv, http};
-use serde_json::{Value, json};
+use helpdesk_tests::{Api, TestEnv};
+use serde_json::json;
 use uuid::Uuid;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_helpdesk-under-test");
@@ -17,15 +17,10 @@ async fn a_process_killed_between_commit_and_publish_delivers_the_event_once_aft
     // First life: the relay is off, so the event can only wait in the outbox.
     let first = env.spawn_process(BINARY, &[("HELPDESK_OUTBOX__RELAY_ENABLED", "false")]).await;
     let token = contact_token(&env, &first.identity).await;
-    let response = http()
-        .post(format!("{}/api/v1/tickets", first.gateway))
-        .bearer_auth(&token)
-        .json(&json!({ "subject": "Lost in a crash?", "message": "Hopefully not." }))
-        .send()
-        .await
-        .expect("POST");
-    assert_eq!(response.status(), 201);
-    let ticket: Value = response.json().await.expect("json");
+    let (status, ticket) = Api::new(&first.gateway, Some(&token))
+        .post("/api/v1/tickets", json!({ "subject": "Lost in a crash?", "message": "Hopefully not." }))
+        .await;
+    assert_eq!(status, 201);
     let id = ticket["id"].as_str().expect("id").to_string();
 
     let pg = env.pg().await;

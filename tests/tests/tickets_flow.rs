@@ -2,7 +2,7 @@
 //! JetStream, and who may see the result.
 
 use helpdesk_proto::events::v1::event::Payload;
-use helpdesk_tests::{TestEnv, http};
+use helpdesk_tests::{Api, TestEnv, http};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -12,17 +12,12 @@ async fn a_ticket_filed_over_rest_is_stored_published_and_visible_only_to_its_ow
     let server = env.start().await;
     let alice = server.contact_token("alice@example.com").await;
     let mallory = server.contact_token("mallory@example.com").await;
-    let http = http();
+    let (alice, mallory) = (Api::new(&server.gateway, Some(&alice)), Api::new(&server.gateway, Some(&mallory)));
 
-    let response = http
-        .post(format!("{}/api/v1/tickets", server.gateway))
-        .bearer_auth(&alice)
-        .json(&json!({ "subject": "Printer on fire", "message": "It is really on fire." }))
-        .send()
-        .await
-        .expect("POST");
-    assert_eq!(response.status(), 201);
-    let ticket: Value = response.json().await.expect("json");
+    let (status, ticket) = alice
+        .post("/api/v1/tickets", json!({ "subject": "Printer on fire", "message": "It is really on fire." }))
+        .await;
+    assert_eq!(status, 201);
     let id = ticket["id"].as_str().expect("id").to_string();
     assert!(ticket["number"].as_i64().expect("number") >= 1001);
     assert_eq!(ticket["status_kind"], "pending");
@@ -51,42 +46,14 @@ async fn a_ticket_filed_over_rest_is_stored_published_and_visible_only_to_its_ow
     assert_eq!(msg_id.as_deref(), Some(event.id.as_str()));
 
     // Listed and readable for its owner.
-    let list: Value = http
-        .get(format!("{}/api/v1/tickets", server.gateway))
-        .bearer_auth(&alice)
-        .send()
-        .await
-        .expect("GET list")
-        .json()
-        .await
-        .expect("json");
+    let (_, list) = alice.get("/api/v1/tickets").await;
     let ids: Vec<&str> = list["tickets"].as_array().expect("array").iter().filter_map(|t| t["id"].as_str()).collect();
     assert_eq!(ids, vec![id.as_str()]);
-    let own = http
-        .get(format!("{}/api/v1/tickets/{id}", server.gateway))
-        .bearer_auth(&alice)
-        .send()
-        .await
-        .expect("GET one");
-    assert_eq!(own.status(), 200);
+    assert_eq!(alice.get(&format!("/api/v1/tickets/{id}")).await.0, 200);
 
     // Another contact: 404 for the ticket, and it is not in their list.
-    let foreign = http
-        .get(format!("{}/api/v1/tickets/{id}", server.gateway))
-        .bearer_auth(&mallory)
-        .send()
-        .await
-        .expect("GET foreign");
-    assert_eq!(foreign.status(), 404);
-    let theirs: Value = http
-        .get(format!("{}/api/v1/tickets", server.gateway))
-        .bearer_auth(&mallory)
-        .send()
-        .await
-        .expect("GET list")
-        .json()
-        .await
-        .expect("json");
+    assert_eq!(mallory.get(&format!("/api/v1/tickets/{id}")).await.0, 404);
+    let (_, theirs) = mallory.get("/api/v1/tickets").await;
     assert_eq!(theirs["tickets"].as_array().expect("array").len(), 0);
 
     server.stop().await.expect("clean shutdown");
