@@ -10,6 +10,7 @@ const PROTOS: &[&str] = &[
     "helpdesk/identity/v1/identity.proto",
     "helpdesk/tickets/v1/tickets.proto",
     "helpdesk/kb/v1/kb.proto",
+    "helpdesk/mail/v1/mail.proto",
     "helpdesk/events/v1/events.proto",
 ];
 

@@ -22,7 +22,7 @@ use helpdesk_proto::{
 };
 use tonic::transport::{Channel, Endpoint};
 
-use crate::{admin, agent, demo, serve};
+use crate::{admin, agent, demo, mail, serve};
 
 #[derive(Parser)]
 #[command(name = "helpdesk", version, about = "An open-source help desk: email, Discord and a contact portal.")]
@@ -65,6 +65,9 @@ enum Command {
     /// Show or change the portal settings.
     #[command(subcommand)]
     Settings(admin::SettingsCommand),
+    /// The email channel: quarantined mail.
+    #[command(subcommand)]
+    Mail(mail::MailCommand),
 }
 
 #[derive(Subcommand)]
@@ -218,6 +221,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Staff(command) => admin::staff(&Clients::connect(&config)?, command).await,
         Command::Groups(command) => admin::groups(&Clients::connect(&config)?, command).await,
         Command::Settings(command) => admin::settings(&Clients::connect(&config)?, command).await,
+        Command::Mail(command) => mail::run(&Clients::connect(&config)?, command).await,
     }
 }
 
@@ -405,6 +409,7 @@ pub struct Clients {
     identity: Channel,
     tickets: Channel,
     kb: Channel,
+    mail: Channel,
     tokens: Arc<ServiceTokens>,
 }
 
@@ -423,6 +428,7 @@ impl Clients {
             identity,
             tickets: lazy(&config.endpoints.tickets)?,
             kb: lazy(&config.endpoints.kb)?,
+            mail: lazy(&config.endpoints.mail)?,
         })
     }
 
@@ -440,6 +446,10 @@ impl Clients {
 
     pub fn tickets_channel(&self) -> Channel {
         self.tickets.clone()
+    }
+
+    pub fn mail(&self) -> Channel {
+        self.mail.clone()
     }
 
     pub fn kb(&self) -> KbServiceClient<Channel> {

@@ -13,7 +13,7 @@ pub enum Part {
     Identity,
     Tickets,
     Kb,
-    /// The mail sender; it listens on nothing, so it has no address.
+    /// The email channel: mailbox readers, SMTP out, and its admin gRPC.
     Mail,
     Gateway,
 }
@@ -168,8 +168,10 @@ pub async fn start_with(
             }
             Part::Mail => {
                 let app = helpdesk_mail::App::build_with(&config, settings.mail.clone()).await?;
+                let addr = app.local_addr();
+                config.endpoints.mail = format!("http://{addr}");
                 tasks.spawn(app.run_until_stopped(shutdown.clone()));
-                continue;
+                addr
             }
             Part::Gateway => {
                 let app = helpdesk_gateway::App::build_with(&config, settings.gateway.clone()).await?;

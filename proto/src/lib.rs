@@ -1,4 +1,4 @@
-//! The help desk's contracts as Rust types: gRPC clients and servers for identity, tickets and kb,
+//! The help desk's contracts as Rust types: gRPC clients and servers for identity, tickets, kb and mail,
 //! and the event / inbound-message payloads that ride on NATS. Generated at build time from
 //! `proto/helpdesk/**`; nothing here is written by hand except the module tree.
 
@@ -23,6 +23,12 @@ pub mod tickets {
 pub mod kb {
     pub mod v1 {
         tonic::include_proto!("helpdesk.kb.v1");
+    }
+}
+
+pub mod mail {
+    pub mod v1 {
+        tonic::include_proto!("helpdesk.mail.v1");
     }
 }
 

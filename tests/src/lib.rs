@@ -61,6 +61,7 @@ impl TestEnv {
         config.identity.listen = any_port;
         config.tickets.listen = any_port;
         config.kb.listen = any_port;
+        config.mail.listen = any_port;
         config.gateway.listen = any_port;
         Self {
             config,
@@ -89,6 +90,7 @@ impl TestEnv {
         config.endpoints.identity = running.url(Part::Identity).expect("identity runs");
         config.endpoints.tickets = running.url(Part::Tickets).expect("tickets runs");
         config.endpoints.kb = running.url(Part::Kb).expect("kb runs");
+        config.endpoints.mail = running.url(Part::Mail).expect("mail runs");
         Server {
             clients: Clients::connect(&config).expect("clients"),
             gateway: running.url(Part::Gateway).expect("gateway runs"),
@@ -111,6 +113,7 @@ impl TestEnv {
             ("HELPDESK_IDENTITY__LISTEN".into(), "127.0.0.1:0".into()),
             ("HELPDESK_TICKETS__LISTEN".into(), "127.0.0.1:0".into()),
             ("HELPDESK_KB__LISTEN".into(), "127.0.0.1:0".into()),
+            ("HELPDESK_MAIL__LISTEN".into(), "127.0.0.1:0".into()),
             ("HELPDESK_GATEWAY__LISTEN".into(), "127.0.0.1:0".into()),
         ]
     }

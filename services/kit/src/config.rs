@@ -23,6 +23,8 @@ pub struct Config {
     pub identity: ServiceConfig,
     pub tickets: TicketsConfig,
     pub kb: ServiceConfig,
+    /// The mail part's admin gRPC (quarantined mail).
+    pub mail: ServiceConfig,
     pub gateway: GatewayConfig,
     /// Where clients (gateway, CLI, other services) reach the gRPC servers.
     pub endpoints: Endpoints,
@@ -39,6 +41,7 @@ impl Default for Config {
             identity: ServiceConfig::on_port(50051),
             tickets: TicketsConfig::default(),
             kb: ServiceConfig::on_port(50053),
+            mail: ServiceConfig::on_port(50054),
             gateway: GatewayConfig::default(),
             endpoints: Endpoints::default(),
         }
@@ -216,6 +219,7 @@ pub struct Endpoints {
     pub identity: String,
     pub tickets: String,
     pub kb: String,
+    pub mail: String,
 }
 
 impl Default for Endpoints {
@@ -224,6 +228,7 @@ impl Default for Endpoints {
             identity: "http://127.0.0.1:50051".into(),
             tickets: "http://127.0.0.1:50052".into(),
             kb: "http://127.0.0.1:50053".into(),
+            mail: "http://127.0.0.1:50054".into(),
         }
     }
 }

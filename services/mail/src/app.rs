@@ -1,39 +1,44 @@
-//! Wiring of the mail part: its schema (`mail`) and migrations, NATS, the SMTP sender, and the
-//! consumers of account mail and ticket mail. It serves no gRPC yet, so it has no address.
+//! Wiring of the mail part: its schema (`mail`) and migrations, NATS, the SMTP sender, the
+//! consumers of account mail and ticket mail, one reader per configured mailbox, and the admin
+//! gRPC server (quarantined mail) behind the caller-token interceptor.
 
-use std::time::Duration;
-
-use std::sync::Arc;
+use std::{collections::HashSet, net::SocketAddr, sync::Arc, time::Duration};
 
 use helpdesk_kit::{
     CancellationToken,
-    auth::{keys, service_token::ServiceTokens},
+    auth::{Authenticate, TokenVerifier, keys, service_token::ServiceTokens},
+    blob::BlobStore,
     config::Config,
     db,
     nats::Nats,
+    part::GrpcPart,
 };
 use helpdesk_proto::{
     identity::v1::contact_service_client::ContactServiceClient,
+    mail::v1::mail_admin_service_server::MailAdminServiceServer,
     tickets::v1::ticket_service_client::TicketServiceClient,
 };
+use tonic::{server::NamedService, service::Routes};
 
 use crate::{
     config::MailConfig,
+    domain::inbound::Limits,
     events::{
         AccountMailConsumer, durable_consumer,
         ticket_mail::{self, TicketMail},
     },
+    grpc::MailAdmin,
+    ingest::Ingest,
+    mailbox::{self, Leases},
     sender::Sender,
-    store::Ledger,
+    store::{Ledger, Mailboxes},
 };
 
 pub const SCHEMA: &str = "mail";
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 pub struct App {
-    consumer: AccountMailConsumer,
-    ticket_mail: TicketMail,
-    ticket_consumer: async_nats::jetstream::consumer::PullConsumer,
+    part: GrpcPart,
 }
 
 impl App {
@@ -44,10 +49,18 @@ impl App {
     }
 
     pub async fn build_with(config: &Config, own: MailConfig) -> anyhow::Result<Self> {
+        check_mailboxes(&own)?;
+        let verifier = Arc::new(TokenVerifier::from_pem(&keys::verify_pem(&config.auth.key_dir)?)?);
         let pool = db::connect_and_migrate(&config.database, SCHEMA, &MIGRATOR).await?;
         let nats = Nats::connect(&config.nats).await?;
-        let consumer = durable_consumer(&nats, own.max_deliver, Duration::from_secs(own.ack_wait_secs)).await?;
-        let sender = Sender::new(&own)?;
+        let account_mail = AccountMailConsumer {
+            consumer: durable_consumer(&nats, own.max_deliver, Duration::from_secs(own.ack_wait_secs)).await?,
+            ledger: Ledger::new(pool.clone()),
+            sender: Sender::new(&own)?,
+            message_id_domain: own.message_id_domain.clone(),
+            site_name: own.from_name.clone(),
+            max_deliver: own.max_deliver,
+        };
         tracing::info!(host = %own.smtp_host, port = own.smtp_port, "mail sender ready");
         let lazy = |url: &str| -> anyhow::Result<tonic::transport::Channel> {
             Ok(tonic::transport::Endpoint::from_shared(url.to_string())?
@@ -66,24 +79,65 @@ impl App {
             config: own.clone(),
         };
         let ticket_consumer = ticket_mail::durable_consumer(&nats, &own).await?;
-        Ok(Self {
-            ticket_mail,
-            ticket_consumer,
-            consumer: AccountMailConsumer {
-                consumer,
-                ledger: Ledger::new(pool),
-                sender,
-                message_id_domain: own.message_id_domain.clone(),
-                site_name: own.from_name.clone(),
-                max_deliver: own.max_deliver,
-            },
-        })
+
+        let own_addresses = std::iter::once(own.from_address.clone())
+            .chain(own.mailboxes.iter().map(|m| m.address.clone()))
+            .collect();
+        let ingest = Arc::new(Ingest {
+            blobs: BlobStore::from_config(&config.blob)?,
+            jetstream: nats.jetstream.clone(),
+            subjects: nats.subjects.clone(),
+            limits: Limits { max_bytes: own.inbound_max_bytes, ..Limits::default() },
+            own_addresses,
+        });
+        let store = Mailboxes::new(pool.clone());
+        let admin = MailAdmin {
+            store: store.clone(),
+            ingest: ingest.clone(),
+            categories: own.mailboxes.iter().map(|m| (m.name.clone(), m.default_category.clone())).collect(),
+        };
+        let routes = Routes::new(MailAdminServiceServer::with_interceptor(admin, Authenticate::new(verifier)));
+        let services = vec![<MailAdminServiceServer<MailAdmin> as NamedService>::NAME];
+        let listener = helpdesk_kit::grpc::bind(config.mail.listen).await?;
+        let mut part = GrpcPart::new("mail", listener, routes, services)
+            .with_task("account mail", move |shutdown| account_mail.run(shutdown))
+            .with_task("ticket mail", move |shutdown| ticket_mail.run(ticket_consumer, shutdown));
+        if !own.mailboxes.is_empty() {
+            let lease_ttl = Duration::from_secs(own.imap_lease_secs.max(3));
+            let shared = Arc::new(mailbox::Shared {
+                ingest,
+                store,
+                leases: Leases::open(&nats, lease_ttl).await?,
+                settings: mailbox::Settings {
+                    batch: own.imap_batch.max(1),
+                    wait: Duration::from_secs(own.imap_poll_secs.max(1)).min(lease_ttl / 3),
+                    timeout: Duration::from_secs(own.imap_timeout_secs.max(1)),
+                },
+            });
+            for mailbox in own.mailboxes {
+                let shared = shared.clone();
+                part = part.with_task("mailbox reader", move |shutdown| mailbox::run(mailbox, shared, shutdown));
+            }
+        }
+        Ok(Self { part })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.part.local_addr()
     }
 
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let ticket_mail = tokio::spawn(self.ticket_mail.run(self.ticket_consumer, shutdown.clone()));
-        self.consumer.run(shutdown).await;
-        ticket_mail.await?;
-        Ok(())
+        self.part.run_until_stopped(shutdown).await
     }
+}
+
+/// Every mailbox needs a unique name (its cursor and lease key) and its support address.
+fn check_mailboxes(own: &MailConfig) -> anyhow::Result<()> {
+    let mut names = HashSet::new();
+    for mailbox in &own.mailboxes {
+        anyhow::ensure!(!mailbox.name.trim().is_empty(), "every [[mail.mailboxes]] needs a name");
+        anyhow::ensure!(names.insert(mailbox.name.as_str()), "two mailboxes are named {}", mailbox.name);
+        anyhow::ensure!(mailbox.address.contains('@'), "mailbox {}: `address` must be its support address", mailbox.name);
+    }
+    Ok(())
 }

@@ -1,5 +1,7 @@
-//! The `[mail]` section of the config file and `HELPDESK_MAIL__…` variables. The defaults send to
-//! the local stack's SMTP sink (`deploy/stack.sh`, 127.0.0.1:55025, no TLS).
+//! The `[mail]` section of the config file and `HELPDESK_MAIL__…` variables: the SMTP relay and
+//! sender, ticket-mail rules, and the support mailboxes read over IMAP (`[[mail.mailboxes]]`). The
+//! defaults send to the local stack's SMTP sink (`deploy/stack.sh`, 127.0.0.1:55025, no TLS) and
+//! read no mailbox.
 
 use std::path::Path;
 
@@ -19,6 +21,60 @@ pub enum SmtpTls {
     Starttls,
     /// Implicit TLS (465).
     Tls,
+}
+
+/// How to reach an IMAP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImapTls {
+    /// Plain IMAP: only for a server on the same host or the test Dovecot.
+    None,
+    /// STARTTLS on port 143, required.
+    Starttls,
+    /// Implicit TLS (993).
+    Tls,
+}
+
+/// One support mailbox.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MailboxConfig {
+    /// A stable name: the key of its cursor and lease, and the `source` of its messages. Changing
+    /// it makes the mailbox look new (its mail is read again; tickets drop what they already have).
+    pub name: String,
+    /// The support address that receives this mail: one of our own addresses (loop detection and
+    /// plus-address reply tokens).
+    pub address: String,
+    pub host: String,
+    pub port: u16,
+    pub tls: ImapTls,
+    pub username: String,
+    /// Never serialized or logged.
+    #[serde(skip_serializing)]
+    pub password: SecretString,
+    pub folder: String,
+    /// Imported mail is moved to this folder; when empty it is flagged `\Seen` and
+    /// `$HelpdeskImported` and left where it is.
+    pub move_to: String,
+    /// The key of the category tickets from this mailbox get (empty: none).
+    pub default_category: String,
+}
+
+impl Default for MailboxConfig {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            address: String::new(),
+            host: "127.0.0.1".into(),
+            port: 993,
+            tls: ImapTls::Tls,
+            username: String::new(),
+            password: SecretString::from(""),
+            folder: "INBOX".into(),
+            move_to: String::new(),
+            default_category: String::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -45,6 +101,19 @@ pub struct MailConfig {
     pub do_not_mail: Vec<String>,
     /// Ticket mails one recipient gets at most per hour; the rest are skipped and logged.
     pub per_recipient_per_hour: i64,
+    /// The mailboxes read for tickets; none by default.
+    pub mailboxes: Vec<MailboxConfig>,
+    /// Mails fetched per IMAP round trip (and published before one flag/cursor update).
+    pub imap_batch: usize,
+    /// How long one IDLE waits before checking anyway; also the polling interval on servers
+    /// without IDLE.
+    pub imap_poll_secs: u64,
+    /// A mailbox lease lives this long without renewal (another replica takes over after it).
+    pub imap_lease_secs: u64,
+    /// Connect and command timeout towards IMAP servers.
+    pub imap_timeout_secs: u64,
+    /// Largest mail accepted; bigger ones are quarantined (kept in the mailbox and the archive).
+    pub inbound_max_bytes: usize,
 }
 
 impl Default for MailConfig {
@@ -66,6 +135,12 @@ impl Default for MailConfig {
             per_recipient_per_hour: 20,
             ack_wait_secs: 60,
             smtp_timeout_secs: 30,
+            mailboxes: Vec::new(),
+            imap_batch: 200,
+            imap_poll_secs: 60,
+            imap_lease_secs: 30,
+            imap_timeout_secs: 60,
+            inbound_max_bytes: 25 * 1024 * 1024,
         }
     }
 }

@@ -1,11 +1,15 @@
-//! The mail part. Today: the SMTP sender of account mail (activation, password reset, email
-//! verification) that identity asks for with `AccountMailRequested` events. The email channel
-//! (IMAP in, ticket mail out) grows here too, on the same sender and ledger.
+//! The mail part: the email channel. In: the support mailboxes read over IMAP into
+//! `InboundMessage`s for tickets. Out: account mail (activation, password reset, email
+//! verification) that identity asks for, and ticket mail (acknowledgement, agent replies,
+//! completion) on tickets' events.
 //!
-//! - `config`: the `[mail]` settings (SMTP relay, sender address, Message-ID domain);
+//! - `config`: the `[mail]` settings (SMTP relay, sender address, Message-ID domain, mailboxes);
 //! - `domain`: the mail templates (text + HTML), and inbound parsing and classification — pure,
 //!   no I/O;
-//! - `store`: the outbound ledger in the Postgres schema `mail`;
+//! - `grpc`: the admin service — list and retry quarantined mail;
+//! - `ingest`: one raw mail → archived bytes + a published `InboundMessage`, or poison;
+//! - `mailbox`: the IMAP readers — lease, cursor, batches, IDLE;
+//! - `store`: the outbound ledger, the mailbox cursors and the quarantine in the schema `mail`;
 //! - `sender`: SMTP through lettre, with our own Message-ID;
 //! - `events`: the durable JetStream consumer, acked only after the mail left and the ledger
 //!   says so;
@@ -15,6 +19,9 @@ mod app;
 mod config;
 mod domain;
 mod events;
+mod grpc;
+pub mod ingest;
+mod mailbox;
 mod sender;
 mod store;
 
@@ -25,4 +32,4 @@ pub use domain::{
     classify::{Classification, LOOP_HEADER},
     inbound::{Attachment, Limits, ParseError, ParsedMail, parse, strip_reply, to_inbound},
 };
-pub use config::{MailConfig, SmtpTls};
+pub use config::{ImapTls, MailConfig, MailboxConfig, SmtpTls};

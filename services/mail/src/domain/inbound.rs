@@ -222,6 +222,7 @@ pub fn to_inbound(mail: &ParsedMail, mailbox: &str) -> helpdesk_proto::events::v
         }),
         raw: None,
         received_at: None,
+        category: String::new(),
     }
 }
 

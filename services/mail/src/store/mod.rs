@@ -1,6 +1,10 @@
-//! The outbound ledger (schema `mail`). `begin` claims an event before sending; `sent` records
-//! that the relay accepted it. A redelivered event whose row says `sent` is acknowledged without
-//! sending again.
+//! Schema `mail`. Here: the outbound ledger — `begin` claims an event before sending; `sent`
+//! records that the relay accepted it; a redelivered event whose row says `sent` is acknowledged
+//! without sending again. `mailboxes`: the IMAP cursors and the quarantine of poison mail.
+
+mod mailboxes;
+
+pub use mailboxes::{Cursor, MailRef, Mailboxes, Quarantined};
 
 use sqlx::PgPool;
 use uuid::Uuid;

@@ -1,0 +1,61 @@
+//! Connecting and logging in to an IMAP server over plain TCP, implicit TLS or STARTTLS (rustls
+//! with the Mozilla roots), with a timeout on every step. The password only ever goes to `LOGIN`.
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use tokio::net::TcpStream;
+use tokio_rustls::{TlsConnector, client::TlsStream, rustls};
+use tokio_util::either::Either;
+
+use crate::config::{ImapTls, MailboxConfig};
+
+pub type Stream = Either<TcpStream, TlsStream<TcpStream>>;
+pub type Session = async_imap::Session<Stream>;
+
+pub async fn login(mailbox: &MailboxConfig, timeout: Duration) -> anyhow::Result<Session> {
+    let step = |what: &'static str| move |_| anyhow::anyhow!("{what} timed out after {timeout:?}");
+    let tcp = tokio::time::timeout(timeout, TcpStream::connect((mailbox.host.as_str(), mailbox.port)))
+        .await
+        .map_err(step("connect"))?
+        .with_context(|| format!("connect to {}:{}", mailbox.host, mailbox.port))?;
+    tcp.set_nodelay(true)?;
+    let client = match mailbox.tls {
+        ImapTls::None => greeted(Either::Left(tcp), timeout).await?,
+        ImapTls::Tls => greeted(Either::Right(tls(&mailbox.host, tcp).await?), timeout).await?,
+        ImapTls::Starttls => {
+            let mut plain = greeted(tcp, timeout).await?;
+            tokio::time::timeout(timeout, plain.run_command_and_check_ok("STARTTLS", None))
+                .await
+                .map_err(step("STARTTLS"))?
+                .context("STARTTLS refused")?;
+            // No second greeting after STARTTLS.
+            async_imap::Client::new(Either::Right(tls(&mailbox.host, plain.into_inner()).await?))
+        }
+    };
+    tokio::time::timeout(timeout, client.login(&mailbox.username, mailbox.password.expose_secret()))
+        .await
+        .map_err(step("login"))?
+        .map_err(|(error, _)| anyhow::anyhow!("login as {} refused: {error}", mailbox.username))
+}
+
+/// A client that has read the server's greeting (which must come before any command).
+async fn greeted<T>(stream: T, timeout: Duration) -> anyhow::Result<async_imap::Client<T>>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + std::fmt::Debug + Send,
+{
+    let mut client = async_imap::Client::new(stream);
+    tokio::time::timeout(timeout, client.read_response())
+        .await
+        .map_err(|_| anyhow::anyhow!("no IMAP greeting within {timeout:?}"))??
+        .context("the server closed the connection before its greeting")?;
+    Ok(client)
+}
+
+async fn tls(host: &str, tcp: TcpStream) -> anyhow::Result<TlsStream<TcpStream>> {
+    let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let config = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from(host.to_string()).context("server name for TLS")?;
+    Ok(TlsConnector::from(Arc::new(config)).connect(name, tcp).await?)
+}
