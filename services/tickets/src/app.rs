@@ -59,6 +59,7 @@ impl App {
             max_deliver: config.tickets.inbound_max_deliver,
             ack_wait: Duration::from_secs(config.tickets.inbound_ack_wait_secs),
             reply_secret: keys::service_secret(key_dir)?,
+            blobs: BlobStore::from_config(&config.blob)?,
         };
         let consumer = inbound.consumer().await?;
         let identity_events = IdentityConsumer { store: store.clone(), nats: nats.clone() };

@@ -16,6 +16,7 @@ use async_nats::jetstream::{
 use helpdesk_kit::{
     CancellationToken,
     auth::{bearer, reply_token, service_token::ServiceTokens},
+    blob::BlobStore,
     nats::Nats,
 };
 use secrecy::SecretString;
@@ -34,9 +35,10 @@ use uuid::Uuid;
 use crate::{
     domain::{
         Body, Channel, Subject,
+        attachments::{clean_filename, sniff_content_type},
         threading::{BY_MESSAGE_ID, BY_REPLY_TOKEN, BY_SUBJECT_NUMBER, NEW_TICKET, ticket_number_in_subject},
     },
-    store::{Author, InboundKey, KIND_NOTE, KIND_REPLY, NewMessage, NewTicket, Store, Viewer},
+    store::{Author, ChannelFile, InboundKey, KIND_NOTE, KIND_REPLY, NewMessage, NewTicket, Store, Viewer},
 };
 
 const DURABLE: &str = "tickets-inbound";
@@ -50,6 +52,8 @@ pub struct InboundConsumer {
     pub ack_wait: Duration,
     /// Verifies the reply tokens in plus-addresses (see `kit::auth::reply_token`).
     pub reply_secret: SecretString,
+    /// Where channels put attachments (shared with them).
+    pub blobs: BlobStore,
 }
 
 /// Why a message could not be processed this time.
@@ -150,6 +154,7 @@ impl InboundConsumer {
             return self.bounce(inbound, key, &flags.bounced_message_id).await;
         }
         let contact_id = self.contact_for(inbound, channel).await?;
+        let files = self.files(inbound).await?;
         let transient = |e: sqlx::Error| Failure::Transient(e.to_string());
         let thread = if channel == Channel::Email {
             self.thread(inbound, &subject, contact_id).await.map_err(transient)?
@@ -166,6 +171,7 @@ impl InboundConsumer {
                     original: &inbound.html,
                     channel,
                     attachments: &[],
+                    files: &files,
                     thread_rule: rule,
                 };
                 let added = self
@@ -176,6 +182,7 @@ impl InboundConsumer {
                 tracing::info!(%ticket, rule, stored = added.is_some(), automatic, "inbound message threaded into a ticket");
             }
             None => {
+                let category_id = self.category(&inbound.category).await.map_err(transient)?;
                 let created = self
                     .store
                     .create_ticket(NewTicket {
@@ -187,10 +194,11 @@ impl InboundConsumer {
                         channel,
                         author: Author::Contact(contact_id),
                         priority: None,
-                        category_id: None,
+                        category_id,
                         custom_fields: &BTreeMap::new(),
                         due_at: None,
                         attachments: &[],
+                        files: &files,
                         inbound: Some(key),
                         automatic,
                         thread_rule: NEW_TICKET,
@@ -204,6 +212,39 @@ impl InboundConsumer {
             }
         }
         Ok(())
+    }
+
+    /// The channel's files, as attachments: the type comes from the bytes (as for uploads), never
+    /// from the sender's claim, and the name is cleaned.
+    async fn files(&self, inbound: &InboundMessage) -> Result<Vec<ChannelFile>, Failure> {
+        let mut files = Vec::with_capacity(inbound.attachments.len());
+        for blob in &inbound.attachments {
+            let data = self
+                .blobs
+                .get(&blob.key)
+                .await
+                .map_err(|e| Failure::Transient(format!("attachment {}: {e}", blob.key)))?;
+            files.push(ChannelFile {
+                filename: clean_filename(&blob.filename),
+                content_type: sniff_content_type(&data).to_string(),
+                size: i64::try_from(data.len()).unwrap_or(i64::MAX),
+                blob_key: blob.key.clone(),
+            });
+        }
+        Ok(files)
+    }
+
+    /// The category a channel asks for (its id or name); unknown or inactive ones are ignored.
+    async fn category(&self, wanted: &str) -> sqlx::Result<Option<Uuid>> {
+        let wanted = wanted.trim();
+        if wanted.is_empty() {
+            return Ok(None);
+        }
+        let category = self.store.active_category_by_id_or_name(wanted).await?;
+        if category.is_none() {
+            tracing::warn!(category = wanted, "the channel names an unknown category; the ticket gets none");
+        }
+        Ok(category)
     }
 
     /// DESIGN.md §3.1's rules in order: a Message-ID we know for a ticket (one we stored, or one
@@ -276,6 +317,7 @@ impl InboundConsumer {
             original: "",
             channel: Channel::Email,
             attachments: &[],
+            files: &[],
             thread_rule: "bounce",
         };
         self.store

@@ -138,6 +138,19 @@ impl Store {
             .transpose()
     }
 
+    /// An active category by its id, or else by its name (case-insensitive).
+    pub async fn active_category_by_id_or_name(&self, wanted: &str) -> sqlx::Result<Option<Uuid>> {
+        let id = Uuid::parse_str(wanted).ok();
+        sqlx::query_scalar(
+            "SELECT id FROM categories WHERE active AND (id = $1 OR lower(name) = lower($2))
+             ORDER BY id = $1 DESC NULLS LAST, id LIMIT 1",
+        )
+        .bind(id)
+        .bind(wanted)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
     pub async fn upsert_category(&self, category: &CategoryRow) -> sqlx::Result<()> {
         sqlx::query(
             "INSERT INTO categories (id, name, fields, active) VALUES ($1, $2, $3, $4)

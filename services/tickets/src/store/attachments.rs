@@ -28,6 +28,16 @@ fn from_row(row: &sqlx::postgres::PgRow) -> sqlx::Result<AttachmentRow> {
     })
 }
 
+/// A file a channel stored in the blob store itself (a mail's attachment): recorded with its
+/// message in the message's transaction, by the consumer that checked its type.
+#[derive(Debug, Clone)]
+pub struct ChannelFile {
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub blob_key: String,
+}
+
 impl Store {
     pub async fn record_upload(&self, row: &AttachmentRow, uploader: &str) -> sqlx::Result<()> {
         sqlx::query(

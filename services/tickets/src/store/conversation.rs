@@ -9,7 +9,7 @@ use helpdesk_proto::events::v1::{MessageAdded, TicketUpdated, event::Payload};
 use sqlx::{PgConnection, Postgres, Row, Transaction};
 use uuid::Uuid;
 
-use super::{Author, InboundKey, KIND_NOTE, KIND_REPLY, KIND_SYSTEM, Store, touch};
+use super::{Author, ChannelFile, InboundKey, KIND_NOTE, KIND_REPLY, KIND_SYSTEM, Store, touch};
 use crate::domain::{COMPLETED, Channel, TicketError};
 
 pub struct NewMessage<'a> {
@@ -21,6 +21,8 @@ pub struct NewMessage<'a> {
     pub channel: Channel,
     /// Attachments uploaded beforehand by this author, not yet attached to anything.
     pub attachments: &'a [Uuid],
+    /// Files a channel already stored in the blob store (a mail's attachments).
+    pub files: &'a [ChannelFile],
     /// For channel messages: which threading rule put it on this ticket.
     pub thread_rule: &'a str,
 }
@@ -90,6 +92,22 @@ pub(super) async fn insert_message(
             return Err(sqlx::Error::Protocol("attachment not available".into()));
         }
     }
+    for file in message.files {
+        sqlx::query(
+            "INSERT INTO attachments (id, uploader, filename, content_type, size, blob_key, ticket_id, message_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(Uuid::now_v7())
+        .bind(&author_id)
+        .bind(&file.filename)
+        .bind(&file.content_type)
+        .bind(file.size)
+        .bind(&file.blob_key)
+        .bind(ticket_id)
+        .bind(message_id)
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
 }
 
@@ -106,6 +124,7 @@ async fn system_entry(tx: &mut Transaction<'_, Postgres>, ticket_id: Uuid, text:
             original: "",
             channel: Channel::Api,
             attachments: &[],
+            files: &[],
             thread_rule: "",
         },
     )

@@ -20,7 +20,7 @@ mod list;
 mod time;
 
 pub use admin::{CategoryRow, PriorityRow, StatusRow};
-pub use attachments::AttachmentRow;
+pub use attachments::{AttachmentRow, ChannelFile};
 pub use conversation::{NewMessage, StoredMessage, TicketChange};
 pub use list::next_cursor;
 
@@ -81,6 +81,8 @@ pub struct NewTicket<'a> {
     pub custom_fields: &'a BTreeMap<String, FieldValue>,
     pub due_at: Option<chrono::DateTime<chrono::Utc>>,
     pub attachments: &'a [Uuid],
+    /// Files a channel already stored in the blob store (a mail's attachments).
+    pub files: &'a [ChannelFile],
     pub inbound: Option<InboundKey<'a>>,
     /// Auto-replies and bulk mail: recorded, but no acknowledgement goes out.
     pub automatic: bool,
@@ -171,6 +173,7 @@ impl Store {
                 original: new.original,
                 channel: new.channel,
                 attachments: new.attachments,
+                files: new.files,
                 thread_rule: new.thread_rule,
             },
         )
