@@ -2,6 +2,9 @@
 //! subject/stream prefix and its own key directory, on the stack `deploy/stack.sh` runs (the test
 //! command exports `HELPDESK_TEST_DATABASE_URL` and `HELPDESK_TEST_NATS_URL`). The help desk runs
 //! either in this process (`serve::start`) or as a real child process that a test can kill.
+//! `mailbox` gives each test its own mailboxes on the stack's Dovecot.
+
+pub mod mailbox;
 
 use std::{net::SocketAddr, process::Stdio, time::Duration};
 
@@ -300,7 +303,8 @@ impl TestEnv {
     pub async fn cleanup(self) {
         let js = self.jetstream().await;
         let subjects = self.subjects();
-        for stream in [subjects.events_stream(), subjects.inbound_stream()] {
+        let leases = format!("KV_{}_MAIL_LEASES", subjects.inbound_stream().trim_end_matches("_INBOUND"));
+        for stream in [subjects.events_stream(), subjects.inbound_stream(), leases] {
             let _ = js.delete_stream(stream).await;
         }
         if let Ok(mut admin) = PgConnection::connect(&self.admin_url).await {
