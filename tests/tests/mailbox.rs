@@ -237,3 +237,278 @@ async fn the_same_mail_twice_or_in_two_mailboxes_is_one_ticket_with_its_attachme
     server.stop().await.expect("stop");
     env.cleanup().await;
 }
+
+fn crash_mail(i: usize, support: &TestMailbox) -> String {
+    customer_mail(
+        &format!("c{i}@crash.example"),
+        &format!("crash-{i}@example.org"),
+        &support.address,
+        &format!("Question {i}"),
+        "Something is wrong.",
+        &[],
+    )
+}
+
+#[tokio::test]
+async fn killed_between_publish_and_flag_nothing_is_lost_or_doubled() {
+    const MAILS: i64 = 300;
+    let env = TestEnv::new().await;
+    let support = TestMailbox::new("crash");
+    let pg = env.pg().await;
+    let mails: Vec<String> = (0..MAILS as usize).map(|i| crash_mail(i, &support)).collect();
+    support.append_all(&mails).await;
+    let mailboxes = format!("[{}]", support.toml());
+    let extra = [
+        ("HELPDESK_MAIL__MAILBOXES", mailboxes.as_str()),
+        ("HELPDESK_MAIL__IMAP_BATCH", "20"),
+        ("HELPDESK_MAIL__IMAP_POLL_SECS", "2"),
+        ("HELPDESK_MAIL__IMAP_LEASE_SECS", "6"),
+        ("HELPDESK_MAIL__ACKNOWLEDGE_NEW_TICKETS", "false"),
+    ];
+    let binary = env!("CARGO_BIN_EXE_helpdesk-under-test");
+
+    // SIGKILL while batches are being published and flagged.
+    let child = env.spawn_process(binary, &extra).await;
+    within(WAIT, "the first tickets", async || ticket_count(&pg).await > 0).await;
+    child.kill().await;
+    let child = env.spawn_process(binary, &extra).await;
+    within(Duration::from_secs(120), "every mail is a ticket", async || ticket_count(&pg).await == MAILS).await;
+    within(WAIT, "every mail is flagged", async || support.flags("INBOX").await.iter().all(|(_, f)| imported(f))).await;
+    child.kill().await;
+    assert_eq!(ticket_count(&pg).await, MAILS, "no duplicate after the crash");
+
+    // Exactly the state a crash between publish and flag leaves: every mail published, none
+    // flagged, the cursor not advanced. The restart publishes everything again; nothing doubles.
+    support.clear_flags().await;
+    sqlx::query("UPDATE mail.mailbox_cursors SET last_uid = 0").execute(&pg).await.expect("rewind the cursor");
+    let child = env.spawn_process(binary, &extra).await;
+    within(WAIT, "every mail is flagged again", async || support.flags("INBOX").await.iter().all(|(_, f)| imported(f))).await;
+    let last: i64 = sqlx::query_scalar("SELECT last_uid FROM mail.mailbox_cursors").fetch_one(&pg).await.expect("cursor");
+    assert_eq!(last, MAILS);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let distinct: i64 = sqlx::query_scalar("SELECT count(DISTINCT external_id) FROM tickets.inbound_messages")
+        .fetch_one(&pg)
+        .await
+        .expect("count");
+    assert_eq!((ticket_count(&pg).await, distinct), (MAILS, MAILS));
+    child.kill().await;
+    env.cleanup().await;
+}
+
+/// A nats-server of the test's own (the stack's binary, a private port and store), which the
+/// test can stop and start again.
+struct PrivateNats {
+    binary: String,
+    port: u16,
+    store: tempfile::TempDir,
+    child: Option<tokio::process::Child>,
+}
+
+impl PrivateNats {
+    async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
+        let binary = std::env::var("HELPDESK_STACK_NATS_BIN").expect("HELPDESK_STACK_NATS_BIN (deploy/stack.sh env)");
+        let mut nats = Self { binary, port, store: tempfile::tempdir().expect("store"), child: None };
+        nats.resume().await;
+        nats
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    async fn resume(&mut self) {
+        let child = tokio::process::Command::new(&self.binary)
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
+            .arg(self.store.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start nats-server");
+        self.child = Some(child);
+        let port = self.port;
+        within(WAIT, "the private NATS accepts connections", async || {
+            tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
+        })
+        .await;
+    }
+
+    async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.expect("stop nats-server");
+        }
+    }
+}
+
+#[tokio::test]
+async fn while_nats_is_down_mail_waits_in_the_mailbox_and_flows_after() {
+    let mut nats = PrivateNats::start().await;
+    let mut env = TestEnv::new().await;
+    env.config.nats.url = nats.url();
+    let support = TestMailbox::new("natsdown");
+    let server = reading(&env, &[&support]).await;
+    let pg = env.pg().await;
+
+    support.append(&customer_mail("d1@down.example", &unique("dan"), &support.address, "Before", "One", &[])).await;
+    placed(&pg, "d1@down.example").await;
+
+    nats.stop().await;
+    support.append(&customer_mail("d2@down.example", &unique("dan"), &support.address, "During", "Two", &[])).await;
+    support.append(&customer_mail("d3@down.example", &unique("dan"), &support.address, "During", "Three", &[])).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let flags = support.flags("INBOX").await;
+    assert_eq!(flags.len(), 3);
+    assert!(flags[1..].iter().all(|(_, f)| !imported(f)), "nothing is flagged while it cannot be published: {flags:?}");
+    assert_eq!(ticket_count(&pg).await, 1);
+
+    nats.resume().await;
+    assert_eq!(placed(&pg, "d2@down.example").await.1, "new");
+    assert_eq!(placed(&pg, "d3@down.example").await.1, "new");
+    within(WAIT, "all three are flagged", async || support.flags("INBOX").await.iter().all(|(_, f)| imported(f))).await;
+    assert_eq!(ticket_count(&pg).await, 3);
+
+    server.stop().await.expect("stop");
+    env.cleanup().await;
+    nats.stop().await;
+}
+
+#[tokio::test]
+async fn poison_mail_is_quarantined_without_blocking_and_an_admin_can_retry_it() {
+    let env = TestEnv::new().await;
+    let support = TestMailbox::new("poison");
+    let pg = env.pg().await;
+    let mut tight = settings(&[&support]);
+    tight.mail.inbound_max_bytes = 4000;
+    let server = env.start_with(tight).await;
+
+    let big = "x".repeat(6000);
+    support.append(&customer_mail("g1@ok.example", &unique("gil"), &support.address, "Fine", "Hello", &[])).await;
+    support.append(&customer_mail("p1@big.example", &unique("pat"), &support.address, "Huge", &big, &[])).await;
+    support.append("Subject: nobody sent this\r\nMessage-ID: <p2@anon.example>\r\n\r\nWho am I?\r\n").await;
+    support.append(&customer_mail("g2@ok.example", &unique("gil"), &support.address, "Also fine", "Hello", &[])).await;
+    placed(&pg, "g2@ok.example").await;
+    placed(&pg, "g1@ok.example").await;
+    within(WAIT, "all four are flagged", async || support.flags("INBOX").await.iter().all(|(_, f)| imported(f))).await;
+    assert_eq!(ticket_count(&pg).await, 2, "poison makes no ticket");
+
+    let mut admin_client = mail_pb::mail_admin_service_client::MailAdminServiceClient::new(server.clients.mail());
+    let (_, agent) = env.staff_token(StaffRole::Agent);
+    let refused = admin_client
+        .list_quarantined_mail(bearer(mail_pb::ListQuarantinedMailRequest::default(), &agent).expect("request"))
+        .await
+        .expect_err("agents may not");
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+    let (_, admin) = env.staff_token(StaffRole::Admin);
+    let list = admin_client
+        .list_quarantined_mail(bearer(mail_pb::ListQuarantinedMailRequest::default(), &admin).expect("request"))
+        .await
+        .expect("list")
+        .into_inner()
+        .mails;
+    let mut reasons: Vec<(u32, String)> = list.iter().map(|m| (m.uid, m.reason.clone())).collect();
+    reasons.sort();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert_eq!(reasons[0].0, 2);
+    assert!(reasons[0].1.contains("over the limit of 4000"), "{reasons:?}");
+    assert_eq!(reasons[1], (3, "the mail names no sender address".into()));
+    let nobody = list.iter().find(|m| m.uid == 3).expect("uid 3").id.clone();
+    let big_one = list.iter().find(|m| m.uid == 2).expect("uid 2").id.clone();
+
+    // Retrying what cannot be fixed says why and keeps it.
+    let again = admin_client
+        .retry_quarantined_mail(bearer(mail_pb::RetryQuarantinedMailRequest { id: nobody.clone() }, &admin).expect("request"))
+        .await
+        .expect_err("still no sender");
+    assert_eq!(again.code(), tonic::Code::FailedPrecondition);
+    server.stop().await.expect("stop");
+
+    // With the limit raised, the big mail goes through on retry; the other stays.
+    let server = reading(&env, &[&support]).await;
+    let mut admin_client = mail_pb::mail_admin_service_client::MailAdminServiceClient::new(server.clients.mail());
+    let done = admin_client
+        .retry_quarantined_mail(bearer(mail_pb::RetryQuarantinedMailRequest { id: big_one }, &admin).expect("request"))
+        .await
+        .expect("retry")
+        .into_inner();
+    assert_eq!(done.external_id, "p1@big.example");
+    assert_eq!(placed(&pg, "p1@big.example").await.1, "new");
+    let left = admin_client
+        .list_quarantined_mail(bearer(mail_pb::ListQuarantinedMailRequest::default(), &admin).expect("request"))
+        .await
+        .expect("list")
+        .into_inner()
+        .mails;
+    assert_eq!(left.iter().map(|m| (m.id.clone(), m.attempts)).collect::<Vec<_>>(), [(nobody, 2)]);
+
+    server.stop().await.expect("stop");
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_changed_uidvalidity_rescans_without_importing_twice_and_moved_mail_leaves_the_inbox() {
+    let env = TestEnv::new().await;
+    let support = TestMailbox::new("rescan");
+    let pg = env.pg().await;
+    let server = reading(&env, &[&support]).await;
+    for i in 1..=3 {
+        support.append(&customer_mail(&format!("r{i}@rescan.example"), &unique("rae"), &support.address, "Hi", "Hello", &[])).await;
+    }
+    placed(&pg, "r3@rescan.example").await;
+    within(WAIT, "all are flagged", async || support.flags("INBOX").await.iter().all(|(_, f)| imported(f))).await;
+    server.stop().await.expect("stop");
+
+    // The server's UIDVALIDITY no longer matches the stored one: everything is read again. One
+    // mail lost its flag on the way (so it is published again); the stream and tickets drop it.
+    sqlx::query("UPDATE mail.mailbox_cursors SET uid_validity = uid_validity + 1, last_uid = 0").execute(&pg).await.expect("cursor");
+    let mut session = support.session().await;
+    session.select("INBOX").await.expect("select");
+    let _: Vec<_> = futures::TryStreamExt::try_collect::<Vec<_>>(
+        session.uid_store("2", "-FLAGS.SILENT (\\Seen $HelpdeskImported)").await.expect("store"),
+    )
+    .await
+    .expect("store");
+    session.logout().await.expect("logout");
+    let mut moving = settings(&[&support]);
+    moving.mail.mailboxes[0].move_to = "Imported".into();
+    let server = env.start_with(moving).await;
+    support.append(&customer_mail("r4@rescan.example", &unique("rae"), &support.address, "Hi", "Hello", &[])).await;
+    placed(&pg, "r4@rescan.example").await;
+    within(WAIT, "the inbox is emptied into Imported", async || support.flags("INBOX").await.is_empty()).await;
+    assert_eq!(support.flags("Imported").await.len(), 4);
+    assert_eq!(ticket_count(&pg).await, 4, "the rescan imported nothing twice");
+    let (validity_ok, last): (bool, i64) = sqlx::query_as(
+        "SELECT uid_validity > 0, last_uid FROM mail.mailbox_cursors",
+    )
+    .fetch_one(&pg)
+    .await
+    .expect("cursor");
+    assert!(validity_ok);
+    assert_eq!(last, 4);
+
+    server.stop().await.expect("stop");
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn one_replica_holds_a_mailbox_lease_until_it_lets_go_or_stops_renewing() {
+    let env = TestEnv::new().await;
+    let nats = helpdesk_kit::nats::Nats::connect(&env.config.nats).await.expect("nats");
+    let ttl = Duration::from_secs(2);
+    let first = helpdesk_mail::Leases::open(&nats, ttl).await.expect("leases");
+    let second = helpdesk_mail::Leases::open(&nats, ttl).await.expect("leases");
+
+    let mut held = first.acquire("support").await.expect("acquire").expect("free");
+    assert!(second.acquire("support").await.expect("acquire").is_none(), "taken");
+    assert!(second.acquire("billing").await.expect("acquire").is_some(), "another mailbox is free");
+    assert!(first.renew(&mut held).await.expect("renew"));
+    first.release(held).await;
+    let mut taken = second.acquire("support").await.expect("acquire").expect("released");
+
+    // The holder stops renewing (crashed): after the TTL another replica takes over, and the old
+    // holder learns it lost the lease.
+    tokio::time::sleep(ttl + Duration::from_secs(2)).await;
+    let _new = first.acquire("support").await.expect("acquire").expect("expired");
+    assert!(!second.renew(&mut taken).await.expect("renew"), "lost");
+    env.cleanup().await;
+}

@@ -33,3 +33,5 @@ pub use domain::{
     inbound::{Attachment, Limits, ParseError, ParsedMail, parse, strip_reply, to_inbound},
 };
 pub use config::{ImapTls, MailConfig, MailboxConfig, SmtpTls};
+/// The mailbox leases, public for the test that checks their exclusivity against real NATS.
+pub use mailbox::Leases;
