@@ -152,7 +152,7 @@ fn mail(i: usize, to: &str) -> String {
         mail.push_str(&body);
         mail.push_str("\r\n--b\r\nContent-Type: image/png; name=\"screen.png\"\r\nContent-Disposition: attachment; filename=\"screen.png\"\r\n");
         mail.push_str("Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==\r\n--b--\r\n");
-    } else if i % 3 == 0 {
+    } else if i.is_multiple_of(3) {
         mail.push_str("Content-Type: multipart/alternative; boundary=\"a\"\r\n\r\n--a\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n");
         mail.push_str(&body);
         mail.push_str("\r\n--a\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<html><body><p>Hello support,</p><p>This is message ");

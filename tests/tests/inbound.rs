@@ -138,3 +138,42 @@ async fn a_chat_message_finds_its_sender_by_handle() {
     server.stop().await.expect("clean shutdown");
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_burst_of_mails_and_replies_to_them_threads_every_reply_despite_concurrency() {
+    let env = TestEnv::new().await;
+    let server = env.start().await;
+    // Each original is followed at once by a reply from someone else (so only the reference ties
+    // them) and by a second copy of the original: published back to back, they are in flight
+    // together in the consumer.
+    let mut last = 0;
+    for i in 0..40 {
+        let original = mail(&format!("o{i}@burst.example"), &format!("author{i}@example.com"), &format!("Case {i}"));
+        let reply = InboundMessage {
+            thread_refs: vec![format!("o{i}@burst.example")],
+            ..mail(&format!("r{i}@burst.example"), &format!("colleague{i}@example.com"), &format!("Re: Case {i}"))
+        };
+        env.publish_inbound(original.encode_to_vec(), None).await;
+        env.publish_inbound(reply.encode_to_vec(), None).await;
+        last = env.publish_inbound(original.encode_to_vec(), None).await;
+    }
+    env.wait_inbound_consumed(last).await;
+
+    let pg = env.pg().await;
+    let tickets: i64 = sqlx::query_scalar("SELECT count(*) FROM tickets.tickets").fetch_one(&pg).await.expect("count");
+    assert_eq!(tickets, 40, "one ticket per original, none for a copy or a reply");
+    let threaded: Vec<(String, String)> = sqlx::query_as(
+        "SELECT i.external_id, t.subject FROM tickets.inbound_messages i JOIN tickets.tickets t ON t.id = i.ticket_id
+         WHERE i.external_id LIKE 'r%' ORDER BY i.external_id",
+    )
+    .fetch_all(&pg)
+    .await
+    .expect("replies");
+    assert_eq!(threaded.len(), 40);
+    for (reply, subject) in threaded {
+        let n = reply.trim_start_matches('r').trim_end_matches("@burst.example");
+        assert_eq!(subject, format!("Case {n}"), "{reply} threads onto its original's ticket");
+    }
+    server.stop().await.expect("stop");
+    env.cleanup().await;
+}

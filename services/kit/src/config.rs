@@ -184,6 +184,8 @@ pub struct TicketsConfig {
     /// Deliveries of one inbound message before it is quarantined.
     pub inbound_max_deliver: i64,
     pub inbound_ack_wait_secs: u64,
+    /// Inbound messages processed at once (a reply still waits for the mail it answers).
+    pub inbound_concurrency: usize,
 }
 
 impl Default for TicketsConfig {
@@ -193,6 +195,7 @@ impl Default for TicketsConfig {
             attachment_max_bytes: 10 * 1024 * 1024,
             inbound_max_deliver: 5,
             inbound_ack_wait_secs: 30,
+            inbound_concurrency: 16,
         }
     }
 }

@@ -60,6 +60,7 @@ impl App {
             ack_wait: Duration::from_secs(config.tickets.inbound_ack_wait_secs),
             reply_secret: keys::service_secret(key_dir)?,
             blobs: BlobStore::from_config(&config.blob)?,
+            concurrency: config.tickets.inbound_concurrency,
         };
         let consumer = inbound.consumer().await?;
         let identity_events = IdentityConsumer { store: store.clone(), nats: nats.clone() };

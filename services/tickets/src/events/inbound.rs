@@ -2,12 +2,17 @@
 //! new-or-existing contact, or — for mail — a reply on the ticket it threads into (a known
 //! Message-ID, a signed reply token, or a ticket number in the subject from that ticket's own
 //! contact or group), recording which rule matched. Automatic mail is stored but never reopens a
-//! ticket; a bounce becomes an internal note and marks the address undeliverable. A message is acked only after its ticket is committed; the
-//! (channel, external id) row makes a redelivery a no-op; a message that fails `max_deliver` times,
-//! or cannot even be decoded, goes to the quarantine table and is acked, so it never blocks the
-//! messages behind it.
+//! ticket; a bounce becomes an internal note and marks the address undeliverable. A message is
+//! acked only after its ticket is committed; the (channel, external id) row makes a redelivery a
+//! no-op; a message that fails `max_deliver` times, or cannot even be decoded, goes to the
+//! quarantine table and is acked, so it never blocks the messages behind it. Several messages are
+//! processed at once, except that a reply waits for the mail it answers while that is in flight.
 
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use async_nats::jetstream::{
     AckKind, Message,
@@ -29,6 +34,7 @@ use helpdesk_proto::{
     },
 };
 use prost::Message as _;
+use tokio::sync::Semaphore;
 use tonic::transport::Channel as GrpcChannel;
 use uuid::Uuid;
 
@@ -54,6 +60,39 @@ pub struct InboundConsumer {
     pub reply_secret: SecretString,
     /// Where channels put attachments (shared with them).
     pub blobs: BlobStore,
+    /// Messages processed at once (see `run`).
+    pub concurrency: usize,
+}
+
+/// The messages being processed, by external id: each with the turn it was taken in and a token
+/// cancelled when it is done (what later messages that depend on it wait for).
+#[derive(Default)]
+struct InFlight(Mutex<HashMap<String, (u64, CancellationToken)>>);
+
+impl InFlight {
+    /// Registers a message; returns its done-token and those of the earlier messages in flight it
+    /// must wait for (same id, or an id among its references).
+    fn enter(&self, id: &str, refs: &[String], turn: u64) -> (CancellationToken, Vec<CancellationToken>) {
+        let done = CancellationToken::new();
+        if id.is_empty() {
+            return (done, Vec::new());
+        }
+        let mut map = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let earlier = std::iter::once(id)
+            .chain(refs.iter().map(|r| r.trim()))
+            .filter_map(|key| map.get(key).map(|(_, token)| token.clone()))
+            .collect();
+        map.insert(id.to_string(), (turn, done.clone()));
+        (done, earlier)
+    }
+
+    fn leave(&self, id: &str, turn: u64, done: &CancellationToken) {
+        done.cancel();
+        let mut map = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if map.get(id).is_some_and(|(t, _)| *t == turn) {
+            map.remove(id);
+        }
+    }
 }
 
 /// Why a message could not be processed this time.
@@ -82,15 +121,45 @@ impl InboundConsumer {
             .await?)
     }
 
-    /// Consumes until shutdown.
+    /// Consumes until shutdown, up to `concurrency` messages at once. Messages are taken in
+    /// stream order; one that repeats or refers to a message still in flight (a reply to a mail
+    /// of the same burst, a second copy of a mail) waits for it, so threading sees the original's
+    /// ticket. Everything else runs side by side.
     pub async fn run(self, consumer: PullConsumer, shutdown: CancellationToken) {
-        helpdesk_kit::consumer::run(DURABLE, consumer, shutdown, |message| self.handle(message)).await;
+        let concurrency = self.concurrency.max(1);
+        let this = Arc::new(self);
+        let in_flight = Arc::new(InFlight::default());
+        let slots = Arc::new(Semaphore::new(concurrency));
+        let mut taken: u64 = 0;
+        helpdesk_kit::consumer::run(DURABLE, consumer, shutdown, |message| {
+            taken += 1;
+            let turn = taken;
+            let (this, in_flight, slots) = (this.clone(), in_flight.clone(), slots.clone());
+            async move {
+                let Ok(slot) = slots.acquire_owned().await else { return };
+                let decoded = InboundMessage::decode(message.payload.as_ref());
+                let (id, refs) = match &decoded {
+                    Ok(inbound) => (inbound.external_id.trim().to_string(), inbound.thread_refs.clone()),
+                    Err(_) => (String::new(), Vec::new()),
+                };
+                let (done, earlier) = in_flight.enter(&id, &refs, turn);
+                tokio::spawn(async move {
+                    for message in earlier {
+                        message.cancelled().await;
+                    }
+                    this.handle(message, decoded).await;
+                    in_flight.leave(&id, turn, &done);
+                    drop(slot);
+                });
+            }
+        })
+        .await;
     }
 
     #[tracing::instrument(skip_all, fields(subject = %message.subject))]
-    async fn handle(&self, message: Message) {
+    async fn handle(&self, message: Message, decoded: Result<InboundMessage, prost::DecodeError>) {
         let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
-        let outcome = match InboundMessage::decode(message.payload.as_ref()) {
+        let outcome = match decoded {
             Ok(inbound) => self.process(&inbound).await,
             Err(error) => Err(Failure::Permanent(format!("not an InboundMessage: {error}"))),
         };
