@@ -25,7 +25,7 @@ use tonic::{
 };
 
 use crate::{
-    events::{identity::IdentityConsumer, inbound::InboundConsumer},
+    events::{ContactCache, identity::IdentityConsumer, inbound::InboundConsumer},
     grpc::{AdminGrpc, TicketsGrpc},
     store::Store,
 };
@@ -61,6 +61,7 @@ impl App {
             reply_secret: keys::service_secret(key_dir)?,
             blobs: BlobStore::from_config(&config.blob)?,
             concurrency: config.tickets.inbound_concurrency,
+            contacts: ContactCache::new(Duration::from_secs(60)),
         };
         let consumer = inbound.consumer().await?;
         let identity_events = IdentityConsumer { store: store.clone(), nats: nats.clone() };

@@ -38,6 +38,7 @@ use tokio::sync::Semaphore;
 use tonic::transport::Channel as GrpcChannel;
 use uuid::Uuid;
 
+use super::ContactCache;
 use crate::{
     domain::{
         Body, Channel, Subject,
@@ -62,6 +63,8 @@ pub struct InboundConsumer {
     pub blobs: BlobStore,
     /// Messages processed at once (see `run`).
     pub concurrency: usize,
+    /// Senders seen recently → their contact.
+    pub contacts: ContactCache,
 }
 
 /// The messages being processed, by external id: each with the turn it was taken in and a token
@@ -428,6 +431,13 @@ impl InboundConsumer {
             }),
             _ => return Err(Failure::Permanent("the sender has no address or handle".into())),
         };
+        let cache_key = match &key {
+            Key::Email(address) => format!("email:{}", address.trim().to_lowercase()),
+            Key::ExternalIdentity(identity) => format!("{}:{}", identity.provider, identity.subject),
+        };
+        if let Some(contact) = self.contacts.get(&cache_key) {
+            return Ok(contact);
+        }
         let token = self.tokens.token().await.map_err(|e| Failure::Transient(e.to_string()))?;
         let request = bearer(
             FindOrCreateContactRequest {
@@ -448,6 +458,8 @@ impl InboundConsumer {
             .into_inner()
             .contact
             .ok_or_else(|| Failure::Transient("identity answered without a contact".into()))?;
-        Uuid::parse_str(&contact.id).map_err(|_| Failure::Transient("identity answered a malformed contact id".into()))
+        let contact = Uuid::parse_str(&contact.id).map_err(|_| Failure::Transient("identity answered a malformed contact id".into()))?;
+        self.contacts.put(cache_key, contact);
+        Ok(contact)
     }
 }
