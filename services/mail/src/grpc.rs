@@ -100,7 +100,7 @@ impl MailAdminService for MailAdmin {
                 tracing::info!(quarantine = %id, "quarantined mail published on retry");
                 Ok(Response::new(pb::RetryQuarantinedMailResponse { external_id: message.external_id }))
             }
-            Prepared::Poison { reason } => {
+            Prepared::Poison { reason, .. } => {
                 self.store.retry_failed(id, &reason).await.map_err(internal)?;
                 Err(Status::failed_precondition(format!("the mail still cannot be imported: {reason}")))
             }

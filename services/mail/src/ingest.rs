@@ -36,8 +36,8 @@ pub struct Source<'a> {
 pub enum Prepared {
     /// Ready to publish.
     Message { message: Box<InboundMessage>, dedupe_id: String },
-    /// Cannot become a message: quarantine it.
-    Poison { reason: String },
+    /// Cannot become a message: quarantine it (its raw bytes are archived at `raw_key`).
+    Poison { reason: String, raw_key: String },
 }
 
 /// The raw mail's place in the blob store.
@@ -53,7 +53,7 @@ impl Ingest {
         self.blobs.put(&raw_key, Bytes::copy_from_slice(raw)).await?;
         let mail = match parse(raw, &self.limits, &self.own_addresses) {
             Ok(mail) => mail,
-            Err(error) => return Ok(Prepared::Poison { reason: error.to_string() }),
+            Err(error) => return Ok(Prepared::Poison { reason: error.to_string(), raw_key }),
         };
         let mut message = to_inbound(&mail, source.mailbox);
         for part in &mail.attachments {

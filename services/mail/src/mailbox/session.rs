@@ -10,7 +10,7 @@ use std::{collections::HashMap, future::Future, time::Duration};
 
 use anyhow::Context;
 use async_imap::types::{Fetch, Flag};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use helpdesk_kit::CancellationToken;
 
 use super::{
@@ -20,7 +20,7 @@ use super::{
 };
 use crate::{
     config::MailboxConfig,
-    ingest::{self, Prepared, Source},
+    ingest::{Prepared, Source},
     store::{Cursor, MailRef},
 };
 
@@ -28,6 +28,8 @@ use crate::{
 const IMPORTED: &str = "$HelpdeskImported";
 /// Bodies fetched at once, at most (the batch size bounds the count).
 const BATCH_BYTES: u64 = 64 * 1024 * 1024;
+/// Mails archived and parsed side by side.
+const PREPARE_AT_ONCE: usize = 8;
 
 pub struct Session<'a> {
     mailbox: &'a MailboxConfig,
@@ -133,22 +135,17 @@ impl<'a> Session<'a> {
                 }
             }
         }
-        let source = Source { mailbox: &self.mailbox.name, default_category: &self.mailbox.default_category };
         let mut acks = Vec::with_capacity(wanted.len());
-        for uid in &wanted {
-            let Some(raw) = bodies.get(uid) else {
-                tracing::warn!(mailbox = self.mailbox.name, uid, "mail expunged before it could be fetched");
-                continue;
-            };
-            match self.shared.ingest.prepare(&source, raw).await? {
+        for (uid, size, prepared) in self.prepare_all(&wanted, bodies).await {
+            match prepared? {
                 Prepared::Message { message, dedupe_id } => acks.push(self.shared.ingest.publish(&message, &dedupe_id).await?),
-                Prepared::Poison { reason } => {
+                Prepared::Poison { reason, raw_key } => {
                     let mail = MailRef {
                         mailbox: &self.mailbox.name,
                         uid_validity: cursor.uid_validity,
-                        uid: *uid,
-                        raw_key: &ingest::raw_key(raw),
-                        size: raw.len(),
+                        uid,
+                        raw_key: &raw_key,
+                        size,
                     };
                     let id = self.shared.store.quarantine(&mail, &reason).await?;
                     tracing::warn!(mailbox = self.mailbox.name, uid, quarantine = %id, reason, "mail quarantined");
@@ -164,6 +161,43 @@ impl<'a> Session<'a> {
         self.imported += batch.len();
         tracing::debug!(mailbox = self.mailbox.name, count = batch.len(), last, "batch imported");
         Ok(batch.len())
+    }
+
+    /// Archives and parses the fetched mails on all cores, a few at a time, answering in UID order:
+    /// (UID, size, outcome).
+    async fn prepare_all(
+        &self,
+        wanted: &[u32],
+        mut bodies: HashMap<u32, Vec<u8>>,
+    ) -> Vec<(u32, usize, anyhow::Result<Prepared>)> {
+        let fetched: Vec<(u32, Vec<u8>)> = wanted
+            .iter()
+            .filter_map(|uid| match bodies.remove(uid) {
+                Some(raw) => Some((*uid, raw)),
+                None => {
+                    tracing::warn!(mailbox = self.mailbox.name, uid, "mail expunged before it could be fetched");
+                    None
+                }
+            })
+            .collect();
+        futures::stream::iter(fetched)
+            .map(|(uid, raw)| {
+                let ingest = self.shared.ingest.clone();
+                let (mailbox, category) = (self.mailbox.name.clone(), self.mailbox.default_category.clone());
+                async move {
+                    let task = tokio::spawn(async move {
+                        let source = Source { mailbox: &mailbox, default_category: &category };
+                        (raw.len(), ingest.prepare(&source, &raw).await)
+                    });
+                    match task.await {
+                        Ok((size, prepared)) => (uid, size, prepared),
+                        Err(error) => (uid, 0, Err(anyhow::anyhow!("preparing mail {uid}: {error}"))),
+                    }
+                }
+            })
+            .buffered(PREPARE_AT_ONCE)
+            .collect()
+            .await
     }
 
     /// Flags the newly imported mail, or moves the whole batch to `move_to`.
