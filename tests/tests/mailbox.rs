@@ -124,6 +124,14 @@ async fn a_mail_becomes_a_ticket_and_the_conversation_threads_both_ways() {
     .expect("text");
     assert_eq!(text, "Unplugged, thanks.", "quoted history is stripped");
 
+    // The agent's next answer replies to that latest mail and keeps the thread's root.
+    let request = pb::ReplyRequest { ticket_id: ticket_id.to_string(), text: "Glad to hear.".into(), ..Default::default() };
+    server.clients.tickets().reply(bearer(request, &agent).expect("request")).await.expect("reply");
+    let mails = wait_for_mail(&ann, 3).await;
+    assert_eq!(mails.len(), 3, "the second reply");
+    assert_eq!(header(&mails[2], "In-Reply-To"), Some("<m2@ann.example>"));
+    assert_eq!(header(&mails[2], "References"), Some("<m1@ann.example> <m2@ann.example>"));
+
     // Someone else quoting the ticket number opens a ticket of their own.
     let mallory = unique("mallory");
     support

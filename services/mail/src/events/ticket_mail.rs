@@ -1,7 +1,8 @@
 //! Ticket mail out: a durable consumer of tickets' events that mails the contact — an
 //! acknowledgement of a new ticket (not for automatic mail; configurable), each agent reply, and
 //! completion. Every mail carries our Message-ID with the ticket's signed reply token in it,
-//! In-Reply-To/References to the customer's first mail, a `Reply-To` plus-address with the same
+//! In-Reply-To to the customer's latest mail and References from the first one (both learned from
+//! tickets' events), a `Reply-To` plus-address with the same
 //! token, and RFC 3834 headers when it is automatic. Nothing goes to undeliverable addresses or to
 //! do-not-mail patterns, and at most `per_recipient_per_hour` mails go to one address in an hour.
 //! The outbound ledger (keyed by event id) makes a redelivered event send nothing twice.
@@ -121,6 +122,13 @@ impl TicketMail {
                     kind: "ticket_acknowledgement",
                 }
             }
+            Some(Payload::MessageAdded(added)) if !added.inbound_external_id.is_empty() && added.channel == pb::Channel::Email as i32 => {
+                self.ledger
+                    .set_thread_latest(parse_id(&added.ticket_id)?, &added.inbound_external_id)
+                    .await
+                    .map_err(transient)?;
+                return Ok(());
+            }
             Some(Payload::MessageAdded(added)) if added.kind == REPLY && added.author_kind == BY_AGENT => {
                 let ticket = parse_id(&added.ticket_id)?;
                 let (number, subject) = self.ticket(ticket).await?;
@@ -160,7 +168,7 @@ impl TicketMail {
         }
         let from = self.sender.sender_address();
         let (local, from_domain) = from.split_once('@').unwrap_or((from.as_str(), domain.as_str()));
-        let root = self.ledger.thread_root(mail.ticket_id).await.map_err(transient)?.map(|r| format!("<{}>", r.trim_matches(['<', '>'])));
+        let (in_reply_to, references) = threading(self.ledger.thread(mail.ticket_id).await.map_err(transient)?);
         self.sender
             .send(Outgoing {
                 to_address: &address,
@@ -169,8 +177,8 @@ impl TicketMail {
                 body: mail.body,
                 headers: Headers {
                     auto_submitted: mail.automatic.then_some("auto-replied"),
-                    in_reply_to: root.clone(),
-                    references: root,
+                    in_reply_to,
+                    references,
                     reply_to: Some(format!("{local}+{token}@{from_domain}")),
                 },
             })
@@ -231,5 +239,33 @@ fn grpc(status: tonic::Status) -> SendError {
     match status.code() {
         tonic::Code::NotFound | tonic::Code::InvalidArgument => SendError::Permanent(status.to_string()),
         _ => SendError::Transient(status.to_string()),
+    }
+}
+
+/// In-Reply-To (the customer's latest mail, else the first) and References (the first, then the
+/// latest) for a ticket's thread, so the customer's client files our mail under the conversation.
+fn threading(thread: Option<(String, Option<String>)>) -> (Option<String>, Option<String>) {
+    let Some((root, latest)) = thread else { return (None, None) };
+    let bracket = |id: &str| format!("<{}>", id.trim().trim_matches(['<', '>']));
+    let root = bracket(&root);
+    match latest.map(|l| bracket(&l)).filter(|l| *l != root) {
+        Some(latest) => (Some(latest.clone()), Some(format!("{root} {latest}"))),
+        None => (Some(root.clone()), Some(root)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::threading;
+
+    #[test]
+    fn answers_reply_to_the_latest_mail_and_reference_the_root() {
+        assert_eq!(threading(None), (None, None));
+        let only_root = threading(Some(("a@x".into(), None)));
+        assert_eq!(only_root, (Some("<a@x>".into()), Some("<a@x>".into())));
+        let same = threading(Some(("<a@x>".into(), Some("a@x".into()))));
+        assert_eq!(same, only_root);
+        let later = threading(Some(("a@x".into(), Some("c@x".into()))));
+        assert_eq!(later, (Some("<c@x>".into()), Some("<a@x> <c@x>".into())));
     }
 }

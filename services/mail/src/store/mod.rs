@@ -64,8 +64,22 @@ impl Ledger {
         Ok(())
     }
 
-    pub async fn thread_root(&self, ticket: Uuid) -> sqlx::Result<Option<String>> {
-        sqlx::query_scalar("SELECT root_message_id FROM ticket_threads WHERE ticket_id = $1")
+    /// A later mail from the customer on the ticket (the root, when the ticket did not start by mail).
+    pub async fn set_thread_latest(&self, ticket: Uuid, latest: &str) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO ticket_threads (ticket_id, root_message_id, latest_message_id) VALUES ($1, $2, $2)
+             ON CONFLICT (ticket_id) DO UPDATE SET latest_message_id = $2",
+        )
+        .bind(ticket)
+        .bind(latest)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The thread's root Message-ID and the customer's latest one, when the ticket has mail.
+    pub async fn thread(&self, ticket: Uuid) -> sqlx::Result<Option<(String, Option<String>)>> {
+        sqlx::query_as("SELECT root_message_id, latest_message_id FROM ticket_threads WHERE ticket_id = $1")
             .bind(ticket)
             .fetch_optional(&self.pool)
             .await

@@ -226,6 +226,7 @@ impl Store {
                 author_id: author_id.clone(),
                 channel: message.channel as i32,
                 automatic,
+                inbound_external_id: inbound.as_ref().map(|k| k.external_id.to_string()).unwrap_or_default(),
             }),
         )
         .await
