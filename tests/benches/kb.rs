@@ -3,7 +3,8 @@
 //!
 //! Run with the local stack up:
 //!   deploy/stack.sh up && eval "$(deploy/stack.sh env)" && cargo bench -p helpdesk-tests --bench kb
-//! `HELPDESK_BANKING77` points at the data set (default `../shared/data/banking77`).
+//! `HELPDESK_BANKING77` points at the data set (default `../shared/data/banking77`);
+//! `HELPDESK_KB_BENCH=relevance` stops after part 1, for quick turns on ranking.
 //!
 //! 1. Relevance: one article per intent, built as the data set's README says (title = intent name
 //!    with `_` as spaces, body = the first 5 training questions of the intent, in file order),
@@ -151,6 +152,11 @@ async fn main() {
         hit5 as f64 / test.len() as f64
     );
     report("suggest, 77 articles, gRPC", micros);
+    if std::env::var("HELPDESK_KB_BENCH").is_ok_and(|part| part == "relevance") {
+        server.stop().await.expect("clean shutdown");
+        env.cleanup().await;
+        return;
+    }
 
     // 2. Speed with 10,000 articles.
     let pool = env.pg().await;

@@ -8,6 +8,7 @@
 
 mod analysis;
 mod query;
+mod rerank;
 
 use std::sync::Mutex;
 
@@ -23,10 +24,6 @@ pub use query::Mode;
 
 /// How long a snippet is, in bytes of text.
 const SNIPPET_BYTES: usize = 160;
-/// How many BM25 candidates are re-ranked by query coverage.
-const RERANK_DEPTH: usize = 30;
-/// A candidate containing every query term scores this much more (relatively) than one with none.
-const COVERAGE_WEIGHT: f32 = 0.5;
 /// Memory the writer may buffer before it flushes a segment (tantivy's minimum is 15 MB).
 const WRITER_MEMORY: usize = 50_000_000;
 
@@ -176,22 +173,15 @@ impl SearchIndex {
         let Some(built) = query::build(&mut plan, &searcher, &fields, audience)? else {
             return Ok(Vec::new());
         };
-        // BM25 sums what matched; the re-ranking also rewards matching more of the query.
-        let top = searcher.search(&built, &TopDocs::with_limit(limit.max(RERANK_DEPTH)).order_by_score())?;
+        // BM25 sums what matched; the second stage adds trigram votes and rewards matching more
+        // of the query. Only the articles shown are read from the store.
+        let candidates = searcher.search(&built, &TopDocs::with_limit(limit.max(rerank::CANDIDATES)).order_by_score())?;
         let mut english = analysis::english();
         let mut literal = analysis::literal();
-        let mut docs = Vec::with_capacity(top.len());
-        for (score, address) in top {
-            let doc: TantivyDocument = searcher.doc(address)?;
-            let text_of = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_string();
-            let all = format!("{}\n{}", text_of(f.title), text_of(f.body));
-            let coverage = plan.coverage(&all, &mut english);
-            docs.push((score * (1.0 + COVERAGE_WEIGHT * coverage), doc));
-        }
-        docs.sort_by(|a, b| b.0.total_cmp(&a.0));
-        docs.truncate(limit);
-        docs.into_iter()
-            .map(|(score, doc)| {
+        rerank::rerank(&searcher, &plan, &fields, candidates, limit)?
+            .into_iter()
+            .map(|(score, address)| {
+                let doc: TantivyDocument = searcher.doc(address)?;
                 let text_of = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_string();
                 let body = text_of(f.body);
                 let matches = plan.matches(&body, &mut english, &mut literal);

@@ -2,9 +2,10 @@
 //! (boosted), the body and the tags; neighbouring terms score again as a pair. A term no article
 //! contains is taken for a typo and matched within one edit (two for long words). When suggesting,
 //! a last word still being typed (no space or punctuation after it) also matches as a prefix. The
-//! caller's audience is a zero-score filter, so it never changes the ranking. Character trigrams of the
-//! words add many small votes for words that are alike but stem differently. The best candidates
-//! are then re-ranked by how many of the query's terms they contain (see `SearchIndex::search`).
+//! caller's audience is a zero-score filter, so it never changes the ranking. That word query
+//! picks the candidates; the plan also holds what `rerank` scores them with afterwards: character
+//! trigrams of the words (many small votes for words that are alike but stem differently) and,
+//! per query term, what shows that an article contains it.
 
 use std::{collections::HashSet, ops::Range};
 
@@ -127,30 +128,40 @@ pub fn build(plan: &mut Plan, searcher: &Searcher, f: &Fields, audience: Audienc
     if should.is_empty() {
         return Ok(None);
     }
-    // Trigrams only add to articles that match a word: on their own they match nearly anything.
-    let grams: Vec<(Occur, Box<dyn Query>)> =
-        plan.grams.iter().map(|gram| boosted(term_query(f.grams, gram), GRAM_BOOST)).collect();
     let audience = TermQuery::new(Term::from_field_text(f.audience, audience.token()), IndexRecordOption::Basic);
     Ok(Some(BooleanQuery::new(vec![
         (Occur::Must, Box::new(ConstScoreQuery::new(Box::new(audience), 0.0))),
         (Occur::Must, Box::new(BooleanQuery::new(should))),
-        (Occur::Should, Box::new(BooleanQuery::new(grams))),
     ])))
 }
 
 impl Plan {
-    /// The share of the query's terms that occur in `text` (exactly, or as a corrected typo).
-    pub fn coverage(&self, text: &str, english: &mut TextAnalyzer) -> f32 {
-        if self.terms.is_empty() {
-            return 0.0;
-        }
-        let present: HashSet<String> = analysis::terms(english, text).into_iter().map(|t| t.text).collect();
-        let found = self
-            .terms
+    /// The trigram queries with their boosts. Trigrams only add to articles that match a word:
+    /// on their own they match nearly anything.
+    pub fn gram_queries(&self, f: &Fields) -> Vec<(TermQuery, f32)> {
+        let query = |gram: &String| TermQuery::new(Term::from_field_text(f.grams, gram), IndexRecordOption::WithFreqs);
+        self.grams.iter().map(|gram| (query(gram), GRAM_BOOST)).collect()
+    }
+
+    /// For each query term, the queries any of which shows that an article contains it: the term
+    /// in its title or body or, for a corrected typo, a word there within its edits. Complete
+    /// once the plan is built (that is when typos are known).
+    pub fn presence_queries(&self, f: &Fields) -> Vec<Vec<Box<dyn Query>>> {
+        let typo = |text: &String| self.typos.iter().find(|(typo, _)| typo == text).map(|(_, distance)| *distance);
+        self.terms
             .iter()
-            .filter(|t| present.contains(*t) || self.typos.iter().any(|(typo, d)| typo == *t && present.iter().any(|p| within(t, p, *d))))
-            .count();
-        found as f32 / self.terms.len() as f32
+            .map(|text| {
+                let mut queries: Vec<Box<dyn Query>> = Vec::new();
+                for field in [f.title, f.body] {
+                    let term = Term::from_field_text(field, text);
+                    queries.push(Box::new(TermQuery::new(term.clone(), IndexRecordOption::Basic)));
+                    if let Some(distance) = typo(text) {
+                        queries.push(Box::new(FuzzyTermQuery::new(term, distance, true)));
+                    }
+                }
+                queries
+            })
+            .collect()
     }
 
     /// Byte ranges of the words in `text` that this query matched, sorted and disjoint.

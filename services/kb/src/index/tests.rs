@@ -110,3 +110,33 @@ fn snippets_mark_matches_and_escape_the_rest() {
 fn a_query_of_only_function_words_finds_nothing_rather_than_everything() {
     assert!(titles(&sample(), "how do I", Mode::Search, Audience::Staff).is_empty());
 }
+
+#[test]
+fn trigram_votes_rank_another_form_of_a_word_first() {
+    // "delivery" and "deliver" stem three edits apart, so only their shared trigrams tell the two
+    // "card" articles apart; the one without them is indexed first, to win a tie.
+    let index = SearchIndex::new().expect("index");
+    index.replace_all([public("Card colours", "Pick one."), public("Deliver a card", "Pick one.")]).expect("replace");
+    assert_eq!(titles(&index, "card delivery", Mode::Search, Audience::Anonymous)[0], "Deliver a card");
+}
+
+#[test]
+fn candidates_in_several_segments_score_as_in_one() {
+    let articles = [
+        public("Card colours", "Pick a card colour."),
+        public("Deliver a card", "Cards arrive in a week."),
+        public("Card delivery abroad", "Delivery abroad takes longer."),
+    ];
+    let whole = SearchIndex::new().expect("index");
+    whole.replace_all(articles.clone()).expect("replace");
+    let pieces = SearchIndex::new().expect("index");
+    pieces.replace_all([articles[0].clone()]).expect("replace");
+    pieces.apply(&[Change::Upsert(articles[1].clone())]).expect("apply");
+    pieces.apply(&[Change::Upsert(articles[2].clone())]).expect("apply");
+    let scored = |index: &SearchIndex| {
+        let hits = index.search("card deliveries", Mode::Search, Audience::Anonymous, 10).expect("search");
+        hits.into_iter().map(|h| (h.title, (h.score * 1000.0).round())).collect::<Vec<_>>()
+    };
+    assert_eq!(scored(&pieces), scored(&whole));
+    assert_eq!(scored(&whole).len(), 3);
+}
