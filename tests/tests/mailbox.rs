@@ -187,6 +187,32 @@ async fn automatic_and_list_mail_get_no_answer_and_reopen_nothing() {
     assert_eq!(mail_to(&bea).len(), sent, "nothing answers an auto-reply");
     assert!(mail_to(&list).is_empty(), "no acknowledgement for list mail");
 
+    // Her server bounces our acknowledgement: an internal note on the ticket, her address marked
+    // undeliverable, and the agent's next reply mails nobody.
+    let dsn = format!(
+        "From: Mail Delivery System <MAILER-DAEMON@mx.bea.example>\r\nTo: {}\r\nSubject: Undelivered Mail Returned to Sender\r\n\
+         Message-ID: <dsn-1@mx.bea.example>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n\
+         --b\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n\
+         --b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.bea.example\r\n\r\n\
+         Final-Recipient: rfc822; {bea}\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n\
+         --b\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: support@helpdesk.localhost\r\nTo: {bea}\r\n\
+         Message-ID: <{ack_id}>\r\nSubject: [#1001] Invoice\r\n\r\n--b--\r\n",
+        support.address
+    );
+    support.append(&dsn).await;
+    assert_eq!(placed(&pg, "dsn-1@mx.bea.example").await, (1001, "bounce".into()));
+    let deliverable: bool = sqlx::query_scalar("SELECT deliverable FROM identity.contact_emails WHERE address_normalized = $1")
+        .bind(&bea)
+        .fetch_one(&pg)
+        .await
+        .expect("address");
+    assert!(!deliverable, "the address is marked undeliverable");
+    let request = pb::ReplyRequest { ticket_id: ticket_id.to_string(), text: "Are you there?".into(), ..Default::default() };
+    server.clients.tickets().reply(bearer(request, &agent).expect("request")).await.expect("reply");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(mail_to(&bea).len(), sent, "no mail to an undeliverable address");
+
     server.stop().await.expect("stop");
     env.cleanup().await;
 }

@@ -329,24 +329,8 @@ impl InboundConsumer {
         subject: &Subject,
         sender: Uuid,
     ) -> sqlx::Result<Option<(Uuid, &'static str)>> {
-        let references: Vec<String> = inbound
-            .thread_refs
-            .iter()
-            .map(|r| r.trim().trim_matches(['<', '>']).to_string())
-            .filter(|r| !r.is_empty())
-            .take(50)
-            .collect();
-        if let Some(ticket) = self.store.ticket_for_references(&references).await? {
+        if let Some(ticket) = self.ticket_for_message_ids(&inbound.thread_refs).await? {
             return Ok(Some((ticket, BY_MESSAGE_ID)));
-        }
-        // Our own mail's Message-IDs start with the ticket's signed reply token.
-        for reference in &references {
-            let token = reference.split(['.', '@']).next().unwrap_or_default();
-            if let Some(ticket) = reply_token::verify(&self.reply_secret, token)
-                && self.store.ticket_exists(ticket).await?
-            {
-                return Ok(Some((ticket, BY_MESSAGE_ID)));
-            }
         }
         if let Some(ticket) = reply_token::verify(&self.reply_secret, &inbound.reply_token)
             && self.store.ticket_exists(ticket).await?
@@ -361,6 +345,29 @@ impl InboundConsumer {
         Ok(None)
     }
 
+    /// The ticket one of these Message-IDs belongs to: a mail we stored for it, or one of our own
+    /// mails, whose Message-ID starts with the ticket's signed reply token.
+    async fn ticket_for_message_ids(&self, ids: &[String]) -> sqlx::Result<Option<Uuid>> {
+        let ids: Vec<String> = ids
+            .iter()
+            .map(|r| r.trim().trim_matches(['<', '>']).to_string())
+            .filter(|r| !r.is_empty())
+            .take(50)
+            .collect();
+        if let Some(ticket) = self.store.ticket_for_references(&ids).await? {
+            return Ok(Some(ticket));
+        }
+        for id in &ids {
+            let token = id.split(['.', '@']).next().unwrap_or_default();
+            if let Some(ticket) = reply_token::verify(&self.reply_secret, token)
+                && self.store.ticket_exists(ticket).await?
+            {
+                return Ok(Some(ticket));
+            }
+        }
+        Ok(None)
+    }
+
     /// A bounce: an internal note on the ticket whose mail bounced, and the contact's address
     /// marked undeliverable at identity. A bounce for no ticket we know is quarantined.
     async fn bounce(&self, inbound: &InboundMessage, key: InboundKey<'_>, bounced_id: &str) -> Result<(), Failure> {
@@ -369,8 +376,7 @@ impl InboundConsumer {
         if !bounced_id.is_empty() {
             references.insert(0, bounced_id.to_string());
         }
-        let references: Vec<String> = references.iter().map(|r| r.trim().trim_matches(['<', '>']).to_string()).collect();
-        let Some(ticket_id) = self.store.ticket_for_references(&references).await.map_err(transient)? else {
+        let Some(ticket_id) = self.ticket_for_message_ids(&references).await.map_err(transient)? else {
             return Err(Failure::Permanent("a bounce for no ticket we know".into()));
         };
         let ticket = self
