@@ -473,7 +473,26 @@ async fn poison_mail_is_quarantined_without_blocking_and_an_admin_can_retry_it()
         .expect("list")
         .into_inner()
         .mails;
-    assert_eq!(left.iter().map(|m| (m.id.clone(), m.attempts)).collect::<Vec<_>>(), [(nobody, 2)]);
+    assert_eq!(left.iter().map(|m| (m.id.clone(), m.attempts)).collect::<Vec<_>>(), [(nobody.clone(), 2)]);
+
+    // The same through the CLI an operator uses.
+    let cli = |args: &[&str]| {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_helpdesk-under-test"));
+        command
+            .args(args)
+            .envs(env.child_env())
+            .env("HELPDESK_ENDPOINTS__IDENTITY", &server.config.endpoints.identity)
+            .env("HELPDESK_ENDPOINTS__MAIL", &server.config.endpoints.mail)
+            .env("RUST_LOG", "error");
+        command
+    };
+    let listed = cli(&["mail", "quarantine"]).output().await.expect("cli");
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    let listed = String::from_utf8(listed.stdout).expect("utf8");
+    assert!(listed.contains(&nobody) && listed.contains("no sender address"), "{listed}");
+    let retried = cli(&["mail", "retry", &nobody]).output().await.expect("cli");
+    assert!(!retried.status.success());
+    assert!(String::from_utf8_lossy(&retried.stderr).contains("still cannot be imported"), "{retried:?}");
 
     server.stop().await.expect("stop");
     env.cleanup().await;
