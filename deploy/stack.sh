@@ -14,13 +14,16 @@
 #   HELPDESK_STACK_NATS_MON_PORT  (default 58222)  NATS monitoring HTTP port
 #   HELPDESK_STACK_SMTP_PORT      (default 55025)  SMTP sink (aiosmtpd; every mail lands in a Maildir)
 #   HELPDESK_STACK_OIDC_PORT      (default 55090)  OpenID provider for the SSO tests (npm oidc-provider)
-#   HELPDESK_STACK_IMAP_PORT      (default 55143)  Dovecot IMAP (plain, no TLS); any user name logs in with
-#                                                  the password `helpdesk` and gets its own empty Maildir
+#   HELPDESK_STACK_IMAP_PORT      (default 55143)  Dovecot IMAP (plain, STARTTLS offered); any user name logs
+#                                                  in with the password `helpdesk` and gets its own empty Maildir
+#   HELPDESK_STACK_IMAPS_PORT     (default 55993)  the same Dovecot over implicit TLS (certificate from a
+#                                                  test CA the script makes once)
 #
 # `env` also exports, for the tests:
 #   HELPDESK_STACK_NATS_BIN       the venv's nats-server binary (for tests that run a private server)
 #   HELPDESK_TEST_IMAP_PORT       the Dovecot IMAP port
 #   HELPDESK_TEST_IMAP_PASSWORD   the password every IMAP user name accepts (`helpdesk`)
+#   HELPDESK_TEST_IMAPS_PORT      the implicit-TLS port; HELPDESK_TEST_IMAP_CA the test CA (PEM) to trust
 #
 # Adding a component: write install_X / start_X / stop_X / status_X / env_X
 # and append X to COMPONENTS (order = start order; `down` stops in reverse).
@@ -36,6 +39,7 @@ NATS_MON_PORT="${HELPDESK_STACK_NATS_MON_PORT:-58222}"
 SMTP_PORT="${HELPDESK_STACK_SMTP_PORT:-55025}"
 OIDC_PORT="${HELPDESK_STACK_OIDC_PORT:-55090}"
 IMAP_PORT="${HELPDESK_STACK_IMAP_PORT:-55143}"
+IMAPS_PORT="${HELPDESK_STACK_IMAPS_PORT:-55993}"
 PG_DB="helpdesk"
 READY_TIMEOUT="${HELPDESK_STACK_READY_TIMEOUT:-30}"
 
@@ -641,6 +645,23 @@ dovecot_our_pid() { # the pid from our pid file if it is the dovecot master usin
     echo "$pid"
 }
 
+dovecot_make_tls() { # dovecot_make_tls ROOT: a test CA and a server certificate for 127.0.0.1 / localhost, once
+    local tls="$1/tls"
+    [[ -s "$tls/server.pem" && -s "$tls/ca.pem" ]] && return 0
+    command -v openssl >/dev/null 2>&1 || apt_install openssl
+    install -d -m 755 "$tls"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=helpdesk stack test CA" \
+        -keyout "$tls/ca.key" -out "$tls/ca.pem" >/dev/null 2>&1 || die "openssl: cannot make the test CA"
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout "$tls/server.key" -out "$tls/server.csr" \
+        >/dev/null 2>&1 || die "openssl: cannot make the server key"
+    printf 'subjectAltName = DNS:localhost, IP:127.0.0.1\nbasicConstraints = CA:FALSE\n' >"$tls/ext.cnf"
+    openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial -days 3650 \
+        -extfile "$tls/ext.cnf" -out "$tls/server.pem" >/dev/null 2>&1 || die "openssl: cannot sign the server certificate"
+    chown nobody:nogroup "$tls/server.key"
+    chmod 600 "$tls/server.key"
+    chmod 644 "$tls/ca.pem" "$tls/server.pem"
+}
+
 dovecot_write_config() { # dovecot_write_config ROOT
     local root="$1"
     cat >"$root/dovecot.conf" <<EOF
@@ -657,7 +678,11 @@ default_internal_user = nobody
 default_internal_group = nogroup
 default_login_user = nobody
 
-ssl = no
+# TLS with a certificate from the stack's own test CA (tls/ca.pem): implicit TLS on the imaps
+# port, STARTTLS offered on the plain one. Plain login stays allowed for the tests.
+ssl = yes
+ssl_cert = <$root/tls/server.pem
+ssl_key = <$root/tls/server.key
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 # No auth penalty (login throttling) for the tests' connections, and no 2 s delay
@@ -693,7 +718,9 @@ service imap-login {
     port = $IMAP_PORT
   }
   inet_listener imaps {
-    port = 0
+    address = 127.0.0.1
+    port = $IMAPS_PORT
+    ssl = yes
   }
   # Long-lived login processes serving many connections each (no fork per connection).
   service_count = 0
@@ -753,6 +780,7 @@ start_dovecot() {
     install -d -o nobody -g nogroup -m 700 "$root" "$root/state" "$root/mail"
     install -d -o nobody -g nogroup -m 755 "$root/run" # dovecot wants its base_dir world-readable
     as_nobody test -w "$root" || die "user nobody cannot write $root"
+    dovecot_make_tls "$root"
     dovecot_write_config "$root"
     touch "$root/dovecot.log"
     chown nobody:nogroup "$root/dovecot.log"
@@ -811,6 +839,8 @@ status_dovecot() {
 env_dovecot() {
     echo "export HELPDESK_TEST_IMAP_PORT=$IMAP_PORT"
     echo "export HELPDESK_TEST_IMAP_PASSWORD=$DOVECOT_PASSWORD"
+    echo "export HELPDESK_TEST_IMAPS_PORT=$IMAPS_PORT"
+    echo "export HELPDESK_TEST_IMAP_CA=$(printf %q "$(dovecot_root)/tls/ca.pem")"
 }
 
 # ---------------------------------------------------------------- commands

@@ -565,3 +565,37 @@ async fn one_replica_holds_a_mailbox_lease_until_it_lets_go_or_stops_renewing() 
     assert!(!second.renew(&mut taken).await.expect("renew"), "lost");
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn mailboxes_over_implicit_tls_and_starttls_verify_the_server() {
+    let env = TestEnv::new().await;
+    let ca = std::env::var("HELPDESK_TEST_IMAP_CA").expect("HELPDESK_TEST_IMAP_CA (deploy/stack.sh env)");
+    let tls_port: u16 = std::env::var("HELPDESK_TEST_IMAPS_PORT").expect("HELPDESK_TEST_IMAPS_PORT").parse().expect("port");
+    let implicit = TestMailbox::new("imaps");
+    let starttls = TestMailbox::new("starttls");
+    let untrusted = TestMailbox::new("untrusted");
+    let mut settings = settings(&[&implicit, &starttls, &untrusted]);
+    let [a, b, c] = &mut settings.mail.mailboxes[..] else { panic!("three mailboxes") };
+    (a.tls, a.port, a.ca_file) = (helpdesk_mail::ImapTls::Tls, tls_port, ca.clone());
+    (b.tls, b.ca_file) = (helpdesk_mail::ImapTls::Starttls, ca);
+    // No CA file: the test CA is not among the public roots, so the handshake must fail.
+    (c.tls, c.port) = (helpdesk_mail::ImapTls::Tls, tls_port);
+    let server = env.start_with(settings).await;
+    let pg = env.pg().await;
+
+    for (mailbox, id) in [(&implicit, "t1@tls.example"), (&starttls, "t2@tls.example"), (&untrusted, "t3@tls.example")] {
+        mailbox.append(&customer_mail(id, &unique("tess"), &mailbox.address, "Over TLS", "Hello", &[])).await;
+    }
+    assert_eq!(placed(&pg, "t1@tls.example").await.1, "new");
+    assert_eq!(placed(&pg, "t2@tls.example").await.1, "new");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM tickets.inbound_messages WHERE external_id = 't3@tls.example'")
+        .fetch_one(&pg)
+        .await
+        .expect("count");
+    assert_eq!(stored, 0, "a server whose certificate is not trusted is not read");
+    assert!(untrusted.flags("INBOX").await.iter().all(|(_, f)| !imported(f)), "its mail stays unread");
+
+    server.stop().await.expect("stop");
+    env.cleanup().await;
+}

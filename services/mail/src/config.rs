@@ -48,6 +48,9 @@ pub struct MailboxConfig {
     pub host: String,
     pub port: u16,
     pub tls: ImapTls,
+    /// A PEM file of CA certificates to trust for this server besides the public roots (a
+    /// private CA); empty: the public roots only.
+    pub ca_file: String,
     pub username: String,
     /// Never serialized or logged.
     #[serde(skip_serializing)]
@@ -68,6 +71,7 @@ impl Default for MailboxConfig {
             host: "127.0.0.1".into(),
             port: 993,
             tls: ImapTls::Tls,
+            ca_file: String::new(),
             username: String::new(),
             password: SecretString::from(""),
             folder: "INBOX".into(),

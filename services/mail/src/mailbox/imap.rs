@@ -1,12 +1,20 @@
 //! Connecting and logging in to an IMAP server over plain TCP, implicit TLS or STARTTLS (rustls
-//! with the Mozilla roots), with a timeout on every step. The password only ever goes to `LOGIN`.
+//! with the Mozilla roots, plus the mailbox's own CA file if it names one), with a timeout on
+//! every step. The password only ever goes to `LOGIN`.
 
 use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
 use secrecy::ExposeSecret;
 use tokio::net::TcpStream;
-use tokio_rustls::{TlsConnector, client::TlsStream, rustls};
+use tokio_rustls::{
+    TlsConnector,
+    client::TlsStream,
+    rustls::{
+        self,
+        pki_types::{CertificateDer, ServerName, pem::PemObject},
+    },
+};
 use tokio_util::either::Either;
 
 use crate::config::{ImapTls, MailboxConfig};
@@ -23,7 +31,7 @@ pub async fn login(mailbox: &MailboxConfig, timeout: Duration) -> anyhow::Result
     tcp.set_nodelay(true)?;
     let client = match mailbox.tls {
         ImapTls::None => greeted(Either::Left(tcp), timeout).await?,
-        ImapTls::Tls => greeted(Either::Right(tls(&mailbox.host, tcp).await?), timeout).await?,
+        ImapTls::Tls => greeted(Either::Right(tls(mailbox, tcp).await?), timeout).await?,
         ImapTls::Starttls => {
             let mut plain = greeted(tcp, timeout).await?;
             tokio::time::timeout(timeout, plain.run_command_and_check_ok("STARTTLS", None))
@@ -31,7 +39,7 @@ pub async fn login(mailbox: &MailboxConfig, timeout: Duration) -> anyhow::Result
                 .map_err(step("STARTTLS"))?
                 .context("STARTTLS refused")?;
             // No second greeting after STARTTLS.
-            async_imap::Client::new(Either::Right(tls(&mailbox.host, plain.into_inner()).await?))
+            async_imap::Client::new(Either::Right(tls(mailbox, plain.into_inner()).await?))
         }
     };
     tokio::time::timeout(timeout, client.login(&mailbox.username, mailbox.password.expose_secret()))
@@ -53,9 +61,15 @@ where
     Ok(client)
 }
 
-async fn tls(host: &str, tcp: TcpStream) -> anyhow::Result<TlsStream<TcpStream>> {
-    let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+/// TLS towards the mailbox's server, verified against the public roots and its `ca_file`.
+async fn tls(mailbox: &MailboxConfig, tcp: TcpStream) -> anyhow::Result<TlsStream<TcpStream>> {
+    let mut roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if !mailbox.ca_file.is_empty() {
+        for cert in CertificateDer::pem_file_iter(&mailbox.ca_file).with_context(|| format!("ca_file {}", mailbox.ca_file))? {
+            roots.add(cert.with_context(|| format!("ca_file {}", mailbox.ca_file))?)?;
+        }
+    }
     let config = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
-    let name = rustls::pki_types::ServerName::try_from(host.to_string()).context("server name for TLS")?;
-    Ok(TlsConnector::from(Arc::new(config)).connect(name, tcp).await?)
+    let name = ServerName::try_from(mailbox.host.clone()).context("server name for TLS")?;
+    TlsConnector::from(Arc::new(config)).connect(name, tcp).await.context("TLS handshake")
 }
