@@ -515,6 +515,29 @@ pub async fn wait_for_mail(to: &str, count: usize) -> Vec<String> {
     }
 }
 
+/// The value of a header in a raw mail (the first of that name, unfolded lines only).
+pub fn header<'a>(mail: &'a str, name: &str) -> Option<&'a str> {
+    let prefix = format!("{}:", name.to_lowercase());
+    mail.lines()
+        .take_while(|l| !l.is_empty())
+        .find(|l| l.to_lowercase().starts_with(&prefix))
+        .map(|l| l[prefix.len()..].trim())
+}
+
+/// (ticket number, threading rule) of the message tickets stored for this inbound id, waiting
+/// (bounded, 30 s) until it is there.
+pub async fn placed(pg: &PgPool, external_id: &str) -> (i64, String) {
+    let query = "SELECT t.number, m.thread_rule FROM tickets.inbound_messages i JOIN tickets.messages m ON m.id = i.message_id
+         JOIN tickets.tickets t ON t.id = i.ticket_id WHERE i.external_id = $1";
+    for _ in 0..300 {
+        if let Some(found) = sqlx::query_as(query).bind(external_id).fetch_optional(pg).await.expect("query") {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("tickets did not store {external_id} within 30 s");
+}
+
 /// Undoes quoted-printable (soft line breaks and `=XX`), which is how the mail parts travel.
 pub fn decode_quoted_printable(raw: &str) -> String {
     let joined = raw.replace("=\r\n", "").replace("=\n", "");

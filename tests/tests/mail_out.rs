@@ -10,15 +10,7 @@ use helpdesk_proto::{
     events::v1::{InboundFlags, InboundMessage},
     tickets::v1 as pb,
 };
-use helpdesk_tests::{TestEnv, decode_quoted_printable, inbound_mail as mail, mail_to, wait_for_mail};
-
-fn header<'a>(mail: &'a str, name: &str) -> Option<&'a str> {
-    let prefix = format!("{}:", name.to_lowercase());
-    mail.lines()
-        .take_while(|l| !l.is_empty())
-        .find(|l| l.to_lowercase().starts_with(&prefix))
-        .map(|l| l[prefix.len()..].trim())
-}
+use helpdesk_tests::{TestEnv, decode_quoted_printable, header, inbound_mail as mail, mail_to, wait_for_mail};
 
 #[tokio::test]
 async fn ticket_mail_threads_in_the_customers_client_and_replies_come_back() {

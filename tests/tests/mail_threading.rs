@@ -8,20 +8,7 @@ use helpdesk_proto::{
     events::v1::{InboundFlags, InboundMessage},
     tickets::v1 as pb,
 };
-use helpdesk_tests::{TestEnv, inbound_mail as mail};
-
-/// (ticket number, thread rule) of the message stored for this inbound id.
-async fn placed(pg: &sqlx::PgPool, external_id: &str) -> (i64, String) {
-    sqlx::query_as(
-        "SELECT t.number, m.thread_rule FROM tickets.inbound_messages i
-         JOIN tickets.messages m ON m.id = i.message_id JOIN tickets.tickets t ON t.id = i.ticket_id
-         WHERE i.external_id = $1",
-    )
-    .bind(external_id)
-    .fetch_one(pg)
-    .await
-    .expect("the message was stored")
-}
+use helpdesk_tests::{TestEnv, inbound_mail as mail, placed};
 
 #[tokio::test]
 async fn replies_thread_by_rule_and_strangers_cannot_inject() {

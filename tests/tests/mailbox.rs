@@ -8,9 +8,9 @@ use helpdesk::serve::PartSettings;
 use helpdesk_kit::auth::{StaffRole, bearer};
 use helpdesk_proto::{mail::v1 as mail_pb, tickets::v1 as pb};
 use helpdesk_tests::{
-    Server, TestEnv, decode_quoted_printable,
+    Server, TestEnv, decode_quoted_printable, header,
     mailbox::{TestMailbox, customer_mail, imported, within},
-    mail_to, wait_for_mail,
+    mail_to, placed, wait_for_mail,
 };
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -27,27 +27,8 @@ async fn reading(env: &TestEnv, mailboxes: &[&TestMailbox]) -> Server {
     env.start_with(settings(mailboxes)).await
 }
 
-fn header<'a>(mail: &'a str, name: &str) -> Option<&'a str> {
-    let prefix = format!("{}:", name.to_lowercase());
-    mail.lines()
-        .take_while(|l| !l.is_empty())
-        .find(|l| l.to_lowercase().starts_with(&prefix))
-        .map(|l| l[prefix.len()..].trim())
-}
-
 async fn ticket_count(pg: &sqlx::PgPool) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM tickets.tickets").fetch_one(pg).await.expect("count")
-}
-
-/// (ticket number, threading rule) of the message stored for this Message-ID, once it is there.
-async fn placed(pg: &sqlx::PgPool, external_id: &str) -> (i64, String) {
-    let query = "SELECT t.number, m.thread_rule FROM tickets.inbound_messages i JOIN tickets.messages m ON m.id = i.message_id
-         JOIN tickets.tickets t ON t.id = i.ticket_id WHERE i.external_id = $1";
-    within(WAIT, &format!("{external_id} is stored"), async || {
-        sqlx::query(query).bind(external_id).fetch_optional(pg).await.expect("query").is_some()
-    })
-    .await;
-    sqlx::query_as(query).bind(external_id).fetch_one(pg).await.expect("placed")
 }
 
 fn unique(label: &str) -> String {
