@@ -351,7 +351,7 @@ impl Server {
 
     pub fn grpc_addrs(&self) -> Vec<(Part, String)> {
         let running = self.running.as_ref().expect("running");
-        [Part::Identity, Part::Tickets, Part::Kb]
+        [Part::Identity, Part::Tickets, Part::Kb, Part::Mail]
             .into_iter()
             .filter_map(|p| running.addr(p).map(|a| (p, a.to_string())))
             .collect()

@@ -37,6 +37,7 @@ async fn every_grpc_server_is_serving_and_reflects_its_services_to_an_outside_cl
                 "helpdesk.identity.v1.TokenService",
             ],
             "tickets" => &["helpdesk.tickets.v1.TicketAdminService", "helpdesk.tickets.v1.TicketService"],
+            "mail" => &["helpdesk.mail.v1.MailAdminService"],
             _ => &["helpdesk.kb.v1.KbService"],
         };
         let mut services = services;
