@@ -72,6 +72,22 @@ pid_alive() {
     [[ -r "/proc/$1/status" ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
 }
 
+# terminate NAME PID: SIGTERM, then SIGKILL if it is still alive after READY_TIMEOUT seconds.
+terminate() {
+    local name="$1" pid="$2"
+    log "stopping $name (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + READY_TIMEOUT))
+    while pid_alive "$pid"; do
+        if ((SECONDS >= deadline)); then
+            log "$name (pid $pid) ignored SIGTERM for ${READY_TIMEOUT}s; sending SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+            break
+        fi
+        sleep 0.2
+    done
+}
+
 http_ok() { # http_ok URL: true when URL answers 2xx
     if command -v curl >/dev/null 2>&1; then
         curl -fsS --max-time 2 -o /dev/null "$1" 2>/dev/null
@@ -377,17 +393,7 @@ stop_nats() {
         rm -f "$NATS_PID"
         return 0
     fi
-    log "stopping nats-server (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
-    local deadline=$((SECONDS + READY_TIMEOUT))
-    while pid_alive "$pid"; do
-        if ((SECONDS >= deadline)); then
-            log "nats-server (pid $pid) ignored SIGTERM for ${READY_TIMEOUT}s; sending SIGKILL"
-            kill -KILL "$pid" 2>/dev/null || true
-            break
-        fi
-        sleep 0.2
-    done
+    terminate nats-server "$pid"
     rm -f "$NATS_PID"
 }
 
@@ -811,17 +817,7 @@ stop_dovecot() {
         rm -f "$DOVECOT_PID"
         return 0
     fi
-    log "stopping dovecot (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
-    local deadline=$((SECONDS + READY_TIMEOUT))
-    while pid_alive "$pid"; do
-        if ((SECONDS >= deadline)); then
-            log "dovecot (pid $pid) ignored SIGTERM for ${READY_TIMEOUT}s; sending SIGKILL"
-            kill -KILL "$pid" 2>/dev/null || true
-            break
-        fi
-        sleep 0.2
-    done
+    terminate dovecot "$pid"
     rm -f "$DOVECOT_PID"
 }
 

@@ -398,18 +398,20 @@ pub fn inbound_mail(id: &str, from: &str, subject: &str, refs: &[&str]) -> helpd
 }
 
 /// Retries `check` (bounded, 15 s) until it returns true; for effects of asynchronous events.
-pub async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..150 {
+pub async fn eventually(what: &str, check: impl AsyncFnMut() -> bool) {
+    within(Duration::from_secs(15), what, check).await;
+}
+
+/// Retries `check` every 100 ms until it returns true, for at most `limit`.
+pub async fn within(limit: Duration, what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
         if check().await {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("timed out waiting until {what}");
+    panic!("timed out after {limit:?} waiting until {what}");
 }
 
 /// JSON calls to the gateway as one caller (or anonymously), answering (status, body).
@@ -529,13 +531,11 @@ pub fn header<'a>(mail: &'a str, name: &str) -> Option<&'a str> {
 pub async fn placed(pg: &PgPool, external_id: &str) -> (i64, String) {
     let query = "SELECT t.number, m.thread_rule FROM tickets.inbound_messages i JOIN tickets.messages m ON m.id = i.message_id
          JOIN tickets.tickets t ON t.id = i.ticket_id WHERE i.external_id = $1";
-    for _ in 0..300 {
-        if let Some(found) = sqlx::query_as(query).bind(external_id).fetch_optional(pg).await.expect("query") {
-            return found;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("tickets did not store {external_id} within 30 s");
+    within(Duration::from_secs(30), &format!("tickets stored {external_id}"), async || {
+        sqlx::query(query).bind(external_id).fetch_optional(pg).await.expect("query").is_some()
+    })
+    .await;
+    sqlx::query_as(query).bind(external_id).fetch_one(pg).await.expect("placed")
 }
 
 /// Undoes quoted-printable (soft line breaks and `=XX`), which is how the mail parts travel.

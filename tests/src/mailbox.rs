@@ -3,8 +3,6 @@
 //! customer mail over IMAP exactly as a mail server would deliver it, points the mail part at the
 //! mailbox, and reads the flags and folders back.
 
-use std::time::Duration;
-
 use futures::TryStreamExt;
 use helpdesk_mail::{ImapTls, MailboxConfig};
 use tokio::net::TcpStream;
@@ -150,16 +148,4 @@ pub fn customer_mail(message_id: &str, from: &str, to: &str, subject: &str, body
     mail.push_str(body);
     mail.push_str("\r\n");
     mail
-}
-
-/// Waits (bounded) for `check` to hold, polling every 100 ms for up to `limit`.
-pub async fn within(limit: Duration, what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + limit;
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out after {limit:?} waiting until {what}");
 }

@@ -9,8 +9,8 @@ use helpdesk_kit::auth::{StaffRole, bearer};
 use helpdesk_proto::{mail::v1 as mail_pb, tickets::v1 as pb};
 use helpdesk_tests::{
     Server, TestEnv, decode_quoted_printable, header,
-    mailbox::{TestMailbox, customer_mail, imported, within},
-    mail_to, placed, wait_for_mail,
+    mailbox::{TestMailbox, customer_mail, imported},
+    mail_to, placed, wait_for_mail, within,
 };
 
 const WAIT: Duration = Duration::from_secs(30);

@@ -20,7 +20,7 @@ mod config;
 mod domain;
 mod events;
 mod grpc;
-pub mod ingest;
+mod ingest;
 mod mailbox;
 mod sender;
 mod store;
