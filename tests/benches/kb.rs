@@ -3,6 +3,8 @@
 //!
 //! Run with the local stack up:
 //!   deploy/stack.sh up && eval "$(deploy/stack.sh env)" && cargo bench -p helpdesk-tests --bench kb
+//! The stack's word vectors are used when `HELPDESK_KB__WORD_VECTORS` names them (`stack.sh env`
+//! does); unset it to measure the ranking by words alone.
 //! `HELPDESK_BANKING77` points at the data set (default `../shared/data/banking77`);
 //! `HELPDESK_KB_BENCH=relevance` stops after part 1, for quick turns on ranking.
 //!
@@ -112,6 +114,10 @@ async fn main() {
     println!("BANKING77: {} intents, {} training and {} test questions", intents.len(), train.len(), test.len());
 
     let env = TestEnv::new().await;
+    match &env.config.kb.word_vectors {
+        Some(path) => println!("ranking: words and meaning (word vectors {})", path.display()),
+        None => println!("ranking: words only (HELPDESK_KB__WORD_VECTORS is not set)"),
+    }
     let server = env.start().await;
 
     // 1. Relevance.
@@ -233,7 +239,8 @@ async fn main() {
     report("suggest, 10,000 articles, gRPC", grpc);
     report("suggest, 10,000 articles, gateway", gateway_micros);
 
-    let index = helpdesk_kb::index::SearchIndex::new().expect("index");
+    let vectors = env.config.kb.word_vectors.as_deref().map(|path| helpdesk_kb::index::WordVectors::shared(path).expect("word vectors"));
+    let index = helpdesk_kb::index::SearchIndex::with_word_vectors(vectors).expect("index");
     let articles = sqlx::query_as::<_, (uuid::Uuid, String, String, String)>("SELECT id, slug, title, body_markdown FROM kb.articles")
         .fetch_all(&pool)
         .await

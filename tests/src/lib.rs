@@ -64,6 +64,8 @@ impl TestEnv {
         config.identity.listen = any_port;
         config.tickets.listen = any_port;
         config.kb.listen = any_port;
+        // The stack's word vectors (`deploy/stack.sh env`), as `serve all` would read them.
+        config.kb.word_vectors = std::env::var_os("HELPDESK_KB__WORD_VECTORS").map(Into::into);
         config.mail.listen = any_port;
         config.gateway.listen = any_port;
         Self {

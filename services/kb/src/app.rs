@@ -19,7 +19,7 @@ use tonic::{server::NamedService, service::Routes};
 use crate::{
     events::{Follower, Indexer},
     grpc::KbGrpc,
-    index::SearchIndex,
+    index::{SearchIndex, WordVectors},
     store::Store,
 };
 
@@ -37,7 +37,14 @@ impl App {
         let nats = Nats::connect(&config.nats).await?;
         let waker = outbox::Waker::default();
         let store = Store::new(pool.clone(), waker.clone());
-        let index = Arc::new(SearchIndex::new()?);
+        let vectors = match &config.kb.word_vectors {
+            Some(path) => Some(WordVectors::shared(path)?),
+            None => {
+                tracing::info!("kb: no word vectors configured (kb.word_vectors); search ranks by words only");
+                None
+            }
+        };
+        let index = Arc::new(SearchIndex::with_word_vectors(vectors)?);
         let indexer = Indexer::new(store.clone(), index.clone());
         let follower = Follower::start(indexer.clone(), nats.clone()).await?;
         let routes = Routes::new(KbServiceServer::with_interceptor(

@@ -22,7 +22,7 @@ pub struct Config {
     pub outbox: OutboxConfig,
     pub identity: ServiceConfig,
     pub tickets: TicketsConfig,
-    pub kb: ServiceConfig,
+    pub kb: KbConfig,
     /// The mail part's admin gRPC (quarantined mail).
     pub mail: ServiceConfig,
     pub gateway: GatewayConfig,
@@ -40,7 +40,7 @@ impl Default for Config {
             outbox: OutboxConfig::default(),
             identity: ServiceConfig::on_port(50051),
             tickets: TicketsConfig::default(),
-            kb: ServiceConfig::on_port(50053),
+            kb: KbConfig::default(),
             mail: ServiceConfig::on_port(50054),
             gateway: GatewayConfig::default(),
             endpoints: Endpoints::default(),
@@ -172,6 +172,24 @@ impl Default for ServiceConfig {
     /// Any free port: each part's own default is set in `Config::default`.
     fn default() -> Self {
         Self::on_port(0)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct KbConfig {
+    pub listen: SocketAddr,
+    /// Pretrained word vectors (`deploy/stack.sh` makes them: `.stack/word-vectors/…`) that let
+    /// search and suggestions rank by meaning as well as by words; without them, words only.
+    pub word_vectors: Option<PathBuf>,
+}
+
+impl Default for KbConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50053)),
+            word_vectors: None,
+        }
     }
 }
 

@@ -9,18 +9,22 @@
 mod analysis;
 mod query;
 mod rerank;
+mod semantic;
+pub mod vectors;
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use tantivy::{
     Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term,
     collector::TopDocs,
-    schema::{Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value},
+    schema::{FAST, Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value},
 };
 use uuid::Uuid;
 
 use crate::domain::{Audience, Status, Visibility, highlight_snippet};
 pub use query::Mode;
+use semantic::{ArticleMeaning, QueryMeaning};
+pub use vectors::WordVectors;
 
 /// How long a snippet is, in bytes of text.
 const SNIPPET_BYTES: usize = 160;
@@ -66,12 +70,15 @@ struct Fields {
     pairs: Field,
     grams: Field,
     audience: Field,
+    /// `semantic::ArticleMeaning`, encoded; empty without word vectors.
+    meaning: Field,
 }
 
 pub struct SearchIndex {
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
     fields: Fields,
+    vectors: Option<Arc<WordVectors>>,
 }
 
 fn text_field(tokenizer: &str, stored: bool) -> TextOptions {
@@ -84,7 +91,13 @@ fn text_field(tokenizer: &str, stored: bool) -> TextOptions {
 }
 
 impl SearchIndex {
+    /// An index that ranks by words only.
     pub fn new() -> tantivy::Result<Self> {
+        Self::with_word_vectors(None)
+    }
+
+    /// An index that also ranks by meaning when given word vectors (see `semantic`).
+    pub fn with_word_vectors(vectors: Option<Arc<WordVectors>>) -> tantivy::Result<Self> {
         let mut schema = Schema::builder();
         let fields = Fields {
             id: schema.add_text_field("id", STRING | STORED),
@@ -95,12 +108,13 @@ impl SearchIndex {
             pairs: schema.add_text_field("pairs", text_field(analysis::PAIRS, false)),
             grams: schema.add_text_field("grams", text_field(analysis::PAIRS, false)),
             audience: schema.add_text_field("audience", STRING),
+            meaning: schema.add_bytes_field("meaning", FAST),
         };
         let index = Index::create_in_ram(schema.build());
         index.tokenizers().register(analysis::ENGLISH, analysis::english());
         let writer = index.writer_with_num_threads(1, WRITER_MEMORY)?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        Ok(Self { reader, writer: Mutex::new(writer), fields })
+        Ok(Self { reader, writer: Mutex::new(writer), fields, vectors })
     }
 
     fn document(&self, article: &IndexedArticle) -> TantivyDocument {
@@ -124,6 +138,9 @@ impl SearchIndex {
         }
         for audience in Audience::readers(article.status, article.visibility) {
             doc.add_text(f.audience, audience.token());
+        }
+        if let Some(vectors) = &self.vectors {
+            doc.add_bytes(f.meaning, &ArticleMeaning::of(vectors, &article.title, &article.text).encode());
         }
         doc
     }
@@ -169,16 +186,25 @@ impl SearchIndex {
         let searcher = self.reader.searcher();
         let f = self.fields;
         let mut plan = query::plan(text, mode);
-        let fields = query::Fields { title: f.title, body: f.body, tags: f.tags, pairs: f.pairs, grams: f.grams, audience: f.audience };
+        let fields = query::Fields {
+            title: f.title,
+            body: f.body,
+            tags: f.tags,
+            pairs: f.pairs,
+            grams: f.grams,
+            audience: f.audience,
+            meaning: f.meaning,
+        };
         let Some(built) = query::build(&mut plan, &searcher, &fields, audience)? else {
             return Ok(Vec::new());
         };
-        // BM25 sums what matched; the second stage adds trigram votes and rewards matching more
-        // of the query. Only the articles shown are read from the store.
+        // BM25 sums what matched; the second stage adds trigram votes, rewards matching more of
+        // the query and weighs in meaning. Only the articles shown are read from the store.
         let candidates = searcher.search(&built, &TopDocs::with_limit(limit.max(rerank::CANDIDATES)).order_by_score())?;
         let mut english = analysis::english();
         let mut literal = analysis::literal();
-        rerank::rerank(&searcher, &plan, &fields, candidates, limit)?
+        let meaning = self.vectors.as_deref().and_then(|vectors| QueryMeaning::of(vectors, text));
+        rerank::rerank(&searcher, &plan, &fields, meaning.as_ref(), candidates, limit)?
             .into_iter()
             .map(|(score, address)| {
                 let doc: TantivyDocument = searcher.doc(address)?;

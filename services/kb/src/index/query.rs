@@ -47,6 +47,7 @@ pub struct Fields {
     pub pairs: Field,
     pub grams: Field,
     pub audience: Field,
+    pub meaning: Field,
 }
 
 /// The analyzed query.

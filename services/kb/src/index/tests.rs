@@ -140,3 +140,51 @@ fn candidates_in_several_segments_score_as_in_one() {
     assert_eq!(scored(&pieces), scored(&whole));
     assert_eq!(scored(&whole).len(), 3);
 }
+
+/// Vectors in which "throwaway" means "disposable" and neither is near "delivery".
+fn meaningful_vectors() -> std::sync::Arc<WordVectors> {
+    let bytes = super::vectors::tests::file(&[
+        ("disposable", vec![1.0, 0.1, 0.0]),
+        ("throwaway", vec![0.95, 0.15, 0.0]),
+        ("card", vec![0.0, 1.0, 0.0]),
+        ("delivery", vec![0.0, 0.0, 1.0]),
+        ("arrive", vec![0.1, 0.0, 0.9]),
+    ]);
+    std::sync::Arc::new(super::vectors::tests::parse(&bytes))
+}
+
+fn cards(vectors: Option<std::sync::Arc<WordVectors>>) -> SearchIndex {
+    let index = SearchIndex::with_word_vectors(vectors).expect("index");
+    index
+        .replace_all([
+            public("Card delivery", "When will my card arrive? Card delivery takes a week."),
+            public("Disposable virtual card", "A virtual card for one online purchase, then it is gone for good."),
+        ])
+        .expect("replace");
+    index
+}
+
+#[test]
+fn word_vectors_rank_by_meaning_where_words_alone_cannot() {
+    let query = "throwaway card";
+    // Words alone: both articles share only "card", which the shorter delivery article repeats.
+    let words_only = titles(&cards(None), query, Mode::Search, Audience::Anonymous);
+    assert_eq!(words_only, vec!["Card delivery", "Disposable virtual card"]);
+    let with_meaning = titles(&cards(Some(meaningful_vectors())), query, Mode::Search, Audience::Anonymous);
+    assert_eq!(with_meaning, vec!["Disposable virtual card", "Card delivery"]);
+}
+
+#[test]
+fn meaning_only_reorders_what_the_words_found_and_respects_the_audience() {
+    let index = SearchIndex::with_word_vectors(Some(meaningful_vectors())).expect("index");
+    index
+        .replace_all([
+            public("Card delivery", "When will my card arrive?"),
+            article("Disposable card", "Internal notes on disposable cards.", Status::Published, Visibility::Internal),
+        ])
+        .expect("replace");
+    // "throwaway" matches no article's words; meaning never adds an article the words missed,
+    // and an internal article stays hidden from anonymous callers however close it is.
+    assert_eq!(titles(&index, "throwaway card", Mode::Search, Audience::Anonymous), vec!["Card delivery"]);
+    assert!(titles(&index, "throwaway", Mode::Search, Audience::Anonymous).is_empty());
+}
