@@ -20,7 +20,7 @@ use rustc_hash::FxHashMap;
 
 use super::{
     analysis,
-    vectors::{WordVectors, dot},
+    vectors::{Reader, WordVectors, dot},
 };
 
 /// Bounds on what one article keeps: its first paragraphs and their first words.
@@ -87,28 +87,18 @@ impl ArticleMeaning {
     }
 
     /// `None` for bytes `encode` did not make.
-    pub fn decode(mut bytes: &[u8]) -> Option<Self> {
-        fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
-            let (head, rest) = bytes.split_at_checked(n)?;
-            *bytes = rest;
-            Some(head)
-        }
-        fn count(bytes: &mut &[u8]) -> Option<usize> {
-            Some(usize::from(u16::from_le_bytes(take(bytes, 2)?.try_into().ok()?)))
-        }
-        fn words<T>(bytes: &mut &[u8], n: usize, from: fn([u8; 4]) -> T) -> Option<Vec<T>> {
-            Some(take(bytes, n * 4)?.chunks_exact(4).map(|b| from([b[0], b[1], b[2], b[3]])).collect())
-        }
-        let n = count(&mut bytes)?;
-        let whole = words(&mut bytes, n, f32::from_le_bytes)?;
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        let mut r = Reader { bytes };
+        let n = usize::from(r.u16()?);
+        let whole = r.f32s(n)?;
         let mut paragraphs = Vec::new();
-        for _ in 0..count(&mut bytes)? {
-            let n = count(&mut bytes)?;
-            let ids = words(&mut bytes, n, u32::from_le_bytes)?;
-            let self_best = words(&mut bytes, n, f32::from_le_bytes)?;
+        for _ in 0..r.u16()? {
+            let n = usize::from(r.u16()?);
+            let ids = r.u32s(n)?;
+            let self_best = r.f32s(n)?;
             paragraphs.push(Paragraph { ids, self_best });
         }
-        bytes.is_empty().then_some(Self { whole: (n > 0).then_some(whole), paragraphs })
+        r.bytes.is_empty().then_some(Self { whole: (n > 0).then_some(whole), paragraphs })
     }
 }
 

@@ -39,29 +39,38 @@ impl std::fmt::Debug for WordVectors {
     }
 }
 
-/// Reads the file's fields in order, failing on a short file.
-struct Reader<'a> {
-    bytes: &'a [u8],
+/// Reads little-endian fields in order, `None` when the bytes end early (also used for the
+/// meanings kept in the index, see `semantic`).
+pub(super) struct Reader<'a> {
+    pub bytes: &'a [u8],
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+    pub fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         let (head, rest) = self.bytes.split_at_checked(n)?;
         self.bytes = rest;
         Some(head)
     }
 
-    fn u16(&mut self) -> Option<u16> {
+    pub fn u16(&mut self) -> Option<u16> {
         Some(u16::from_le_bytes(self.take(2)?.try_into().ok()?))
     }
 
-    fn u32(&mut self) -> Option<u32> {
+    pub fn u32(&mut self) -> Option<u32> {
         Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
     }
 
-    fn f32s(&mut self, n: usize) -> Option<Vec<f32>> {
+    pub fn f32s(&mut self, n: usize) -> Option<Vec<f32>> {
+        self.words(n, f32::from_le_bytes)
+    }
+
+    pub fn u32s(&mut self, n: usize) -> Option<Vec<u32>> {
+        self.words(n, u32::from_le_bytes)
+    }
+
+    fn words<T>(&mut self, n: usize, from: fn([u8; 4]) -> T) -> Option<Vec<T>> {
         let bytes = self.take(n.checked_mul(4)?)?;
-        Some(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+        Some(bytes.chunks_exact(4).map(|b| from([b[0], b[1], b[2], b[3]])).collect())
     }
 }
 
