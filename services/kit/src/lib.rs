@@ -11,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod grpc;
+pub mod limits;
 pub mod nats;
 pub mod outbox;
 pub mod part;

@@ -219,10 +219,12 @@ pub fn to_inbound(mail: &ParsedMail, mailbox: &str) -> helpdesk_proto::events::v
             from_own_address: c.from_own_address,
             loop_detected: c.loop_detected,
             bounced_message_id: c.bounced_message_id.clone().unwrap_or_default(),
+            delivery_delayed: false,
         }),
         raw: None,
         received_at: None,
         category: String::new(),
+        text_truncated: false,
     }
 }
 

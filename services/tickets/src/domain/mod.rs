@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 pub const MAX_SUBJECT_CHARS: usize = 255;
-pub const MAX_BODY_BYTES: usize = 256 * 1024;
+pub const MAX_BODY_BYTES: usize = helpdesk_kit::limits::MAX_MESSAGE_TEXT_BYTES;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TicketError {
