@@ -95,7 +95,9 @@ pub struct MailConfig {
     pub from_name: String,
     /// The right-hand side of our Message-IDs (`<event-id@domain>`).
     pub message_id_domain: String,
-    /// Deliveries of one event before the sender gives up on it (logged as an error).
+    /// Deliveries of one event before the sender gives up on it (logged as an error). Only for
+    /// failures that may pass (4xx, the relay unreachable): a permanent refusal (5xx) is given up
+    /// at once, recorded in the ledger and on the ticket, and the address flagged when it is at fault.
     pub max_deliver: i64,
     pub ack_wait_secs: u64,
     pub smtp_timeout_secs: u64,
@@ -103,8 +105,16 @@ pub struct MailConfig {
     pub acknowledge_new_tickets: bool,
     /// Local parts never mailed (`no-reply@…`, `mailer-daemon@…`): substrings, case-insensitive.
     pub do_not_mail: Vec<String>,
-    /// Ticket mails one recipient gets at most per hour; the rest are skipped and logged.
+    /// Ticket mails one recipient gets at most per hour; the rest are skipped (recorded in the
+    /// ledger and on the ticket).
     pub per_recipient_per_hour: i64,
+    /// Acknowledgements of new tickets one sender gets at most within
+    /// `acknowledgement_window_secs`: a feed or a robot that opens many tickets in minutes gets
+    /// this many, and the rest of its tickets are acknowledged by no mail (recorded as skipped in
+    /// the ledger and on the ticket). 0 turns the limit off.
+    pub acknowledgements_per_sender: i64,
+    /// The window of `acknowledgements_per_sender`, in seconds.
+    pub acknowledgement_window_secs: u64,
     /// The mailboxes read for tickets; none by default.
     pub mailboxes: Vec<MailboxConfig>,
     /// Mails fetched per IMAP round trip (and published before one flag/cursor update).
@@ -137,6 +147,8 @@ impl Default for MailConfig {
                 .map(String::from)
                 .to_vec(),
             per_recipient_per_hour: 20,
+            acknowledgements_per_sender: 1,
+            acknowledgement_window_secs: 600,
             ack_wait_secs: 60,
             smtp_timeout_secs: 30,
             mailboxes: Vec::new(),

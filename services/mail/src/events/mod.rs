@@ -1,6 +1,7 @@
 //! The consumer of `AccountMailRequested`: a durable JetStream pull consumer on identity's events.
 //! Each event is claimed in the ledger, sent, marked sent, and only then acknowledged; a failure
-//! is negatively acknowledged with a back-off and redelivered, up to `max_deliver` times.
+//! is negatively acknowledged with a back-off and redelivered, up to `max_deliver` times; a
+//! permanent refusal by the relay is recorded in the ledger with the reason and not retried.
 
 pub mod ticket_mail;
 
@@ -120,6 +121,13 @@ impl AccountMailConsumer {
                 tracing::error!(%event_id, %reason, "account mail cannot be sent; dropping it");
                 Outcome::Done
             }
+            Err(SendError::Refused(refusal)) => {
+                tracing::warn!(%event_id, reason = %refusal.reason, "the mail server refused account mail; not retrying it");
+                match self.ledger.refused(event_id, &refusal.reason).await {
+                    Ok(()) => Outcome::Done,
+                    Err(error) => Outcome::Retry(format!("ledger: {error}")),
+                }
+            }
             Err(SendError::Transient(reason)) => Outcome::Retry(reason),
         }
     }
@@ -136,8 +144,8 @@ impl AccountMailConsumer {
             .begin(event_id, kind.as_str_name(), &request.to_address, &message_id)
             .await
             .map_err(transient)?;
-        if claim == Claim::AlreadySent {
-            tracing::info!(%event_id, "account mail was sent before; not sending again");
+        if claim != Claim::Send {
+            tracing::info!(%event_id, "account mail was sent or refused before; not sending again");
             return Ok(());
         }
         self.sender

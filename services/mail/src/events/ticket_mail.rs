@@ -2,10 +2,17 @@
 //! acknowledgement of a new ticket (not for automatic mail; configurable), each agent reply, and
 //! completion. Every mail carries our Message-ID with the ticket's signed reply token in it,
 //! In-Reply-To to the customer's latest mail and References from the first one (both learned from
-//! tickets' events), a `Reply-To` plus-address with the same
-//! token, and RFC 3834 headers when it is automatic. Nothing goes to undeliverable addresses or to
-//! do-not-mail patterns, and at most `per_recipient_per_hour` mails go to one address in an hour.
+//! tickets' events; malformed ids left out), a `Reply-To` plus-address with the same token, and
+//! RFC 3834 headers when it is automatic. Nothing goes to do-not-mail patterns; at most
+//! `per_recipient_per_hour` mails go to one address in an hour, and at most
+//! `acknowledgements_per_sender` acknowledgements within `acknowledgement_window_secs`.
 //! The outbound ledger (keyed by event id) makes a redelivered event send nothing twice.
+//!
+//! A mail that does not go out — the relay refused it for good, the address is undeliverable, a
+//! limit held it back — is recorded once in the ledger with the reason and as an internal entry on
+//! the ticket ("reply not mailed: …"), written with our service token so agents see it; an address
+//! the relay refused is flagged undeliverable at identity, so later mail to it is skipped. Only
+//! failures that may pass (4xx, the relay unreachable) are retried.
 
 use std::sync::Arc;
 
@@ -20,7 +27,7 @@ use helpdesk_kit::{
 };
 use helpdesk_proto::{
     events::v1::{Event, event::Payload},
-    identity::v1::{GetContactRequest, contact_service_client::ContactServiceClient},
+    identity::v1::{GetContactRequest, MarkEmailUndeliverableRequest, contact_service_client::ContactServiceClient},
     tickets::v1::{self as pb, ticket_service_client::TicketServiceClient},
 };
 use prost::Message as _;
@@ -30,9 +37,12 @@ use uuid::Uuid;
 
 use crate::{
     config::MailConfig,
-    domain::{templates::Rendered, ticket_mail},
-    sender::{Headers, Outgoing, SendError, Sender},
-    store::{Claim, Ledger},
+    domain::{
+        templates::Rendered,
+        ticket_mail::{self, Kind, Skip},
+    },
+    sender::{Headers, Outgoing, Refusal, SendError, Sender},
+    store::{Claim, Entry, Ledger, RateLimits},
 };
 
 const DURABLE: &str = "mail-ticket-mail";
@@ -73,7 +83,17 @@ struct Mail {
     ticket_id: Uuid,
     body: Rendered,
     automatic: bool,
-    kind: &'static str,
+    kind: Kind,
+}
+
+/// Where a ticket's mail goes.
+enum Recipient {
+    /// The contact's primary address, and their name.
+    Address(String, String),
+    /// The primary address is flagged undeliverable.
+    Undeliverable(String),
+    /// The contact has no email address (a chat contact, an unknown sender).
+    None,
 }
 
 impl TicketMail {
@@ -87,6 +107,11 @@ impl TicketMail {
             Ok(()) => AckKind::Ack,
             Err(SendError::Permanent(reason)) => {
                 tracing::error!(%reason, "ticket mail cannot be sent; skipping it");
+                AckKind::Term
+            }
+            // `send` records refusals; one reaching here could not be tied to a ticket.
+            Err(SendError::Refused(refusal)) => {
+                tracing::warn!(reason = %refusal.reason, "ticket mail refused; not retrying it");
                 AckKind::Term
             }
             Err(SendError::Transient(reason)) if delivered < self.config.max_deliver => {
@@ -119,7 +144,7 @@ impl TicketMail {
                     ticket_id: ticket,
                     body: ticket_mail::acknowledgement(created.number, &created.subject),
                     automatic: true,
-                    kind: "ticket_acknowledgement",
+                    kind: Kind::Acknowledgement,
                 }
             }
             Some(Payload::MessageAdded(added)) if !added.inbound_external_id.is_empty() && added.channel == pb::Channel::Email as i32 => {
@@ -133,14 +158,14 @@ impl TicketMail {
                 let ticket = parse_id(&added.ticket_id)?;
                 let (number, subject) = self.ticket(ticket).await?;
                 let text = self.message_text(ticket, &added.message_id).await?;
-                Mail { ticket_id: ticket, body: ticket_mail::agent_reply(number, &subject, &text), automatic: false, kind: "agent_reply" }
+                Mail { ticket_id: ticket, body: ticket_mail::agent_reply(number, &subject, &text), automatic: false, kind: Kind::AgentReply }
             }
             Some(Payload::TicketUpdated(updated))
                 if updated.status_kind == COMPLETED && updated.changed_fields.iter().any(|f| f == "status") =>
             {
                 let ticket = parse_id(&updated.ticket_id)?;
                 let (number, subject) = self.ticket(ticket).await?;
-                Mail { ticket_id: ticket, body: ticket_mail::completed(number, &subject), automatic: true, kind: "ticket_completed" }
+                Mail { ticket_id: ticket, body: ticket_mail::completed(number, &subject), automatic: true, kind: Kind::Completed }
             }
             _ => return Ok(()),
         };
@@ -148,28 +173,44 @@ impl TicketMail {
     }
 
     async fn send(&self, event_id: Uuid, mail: Mail) -> Result<(), SendError> {
-        let Some((address, name)) = self.recipient(mail.ticket_id).await? else {
-            tracing::info!(ticket = %mail.ticket_id, "no deliverable address; no mail");
-            return Ok(());
+        let ticket = mail.ticket_id;
+        let (address, name, deliverable) = match self.recipient(ticket).await? {
+            Recipient::Address(address, name) => (address, name, true),
+            Recipient::Undeliverable(address) => (address, String::new(), false),
+            Recipient::None => {
+                tracing::info!(%ticket, "the contact has no email address; no mail");
+                return Ok(());
+            }
         };
         if ticket_mail::do_not_mail(&address, &self.config.do_not_mail) {
-            tracing::info!(ticket = %mail.ticket_id, "recipient matches a do-not-mail pattern; no mail");
+            tracing::info!(%ticket, "recipient matches a do-not-mail pattern; no mail");
             return Ok(());
         }
-        if self.ledger.sent_last_hour(&address).await.map_err(transient)? >= self.config.per_recipient_per_hour {
-            tracing::warn!(ticket = %mail.ticket_id, "per-recipient rate limit reached; mail skipped");
-            return Ok(());
-        }
-        let token = reply_token::sign(&self.reply_secret, mail.ticket_id);
+        let token = reply_token::sign(&self.reply_secret, ticket);
         let domain = &self.config.message_id_domain;
         let message_id = format!("<{token}.{event_id}@{domain}>");
-        if self.ledger.begin(event_id, mail.kind, &address, &message_id).await.map_err(transient)? == Claim::AlreadySent {
-            return Ok(());
+        let entry = Entry { event_id, ticket, kind: mail.kind.as_str(), recipient: &address, message_id: &message_id };
+        let claim = if deliverable {
+            self.ledger.claim(&entry, &self.limits(mail.kind)).await
+        } else {
+            self.ledger.skip(&entry, &Skip::Undeliverable.to_string()).await
+        };
+        match claim.map_err(transient)? {
+            Claim::Send => {}
+            Claim::AlreadySent | Claim::NotSent { noted: true, .. } => return Ok(()),
+            Claim::NotSent { reason, noted: false } => {
+                tracing::info!(%ticket, kind = mail.kind.as_str(), %reason, "ticket mail skipped");
+                return self.note_not_sent(event_id, ticket, mail.kind, &reason).await;
+            }
         }
         let from = self.sender.sender_address();
         let (local, from_domain) = from.split_once('@').unwrap_or((from.as_str(), domain.as_str()));
-        let (in_reply_to, references) = threading(self.ledger.thread(mail.ticket_id).await.map_err(transient)?);
-        self.sender
+        let (in_reply_to, references) = match self.ledger.thread(ticket).await.map_err(transient)? {
+            Some((root, latest)) => ticket_mail::thread_headers(&root, latest.as_deref()),
+            None => (None, None),
+        };
+        let sent = self
+            .sender
             .send(Outgoing {
                 to_address: &address,
                 to_name: &name,
@@ -182,10 +223,52 @@ impl TicketMail {
                     reply_to: Some(format!("{local}+{token}@{from_domain}")),
                 },
             })
-            .await?;
-        self.ledger.sent(event_id).await.map_err(transient)?;
-        tracing::info!(ticket = %mail.ticket_id, kind = mail.kind, "ticket mail sent");
-        Ok(())
+            .await;
+        match sent {
+            Ok(()) => {
+                self.ledger.sent(event_id).await.map_err(transient)?;
+                tracing::info!(%ticket, kind = mail.kind.as_str(), "ticket mail sent");
+                Ok(())
+            }
+            Err(SendError::Refused(refusal)) => self.refused(event_id, ticket, mail.kind, &address, refusal).await,
+            Err(error) => Err(error),
+        }
+    }
+
+    fn limits(&self, kind: Kind) -> RateLimits {
+        let window = i64::try_from(self.config.acknowledgement_window_secs).unwrap_or(i64::MAX);
+        let per_sender = self.config.acknowledgements_per_sender;
+        RateLimits {
+            per_hour: self.config.per_recipient_per_hour,
+            acknowledgements: (kind == Kind::Acknowledgement && per_sender > 0 && window > 0).then_some((per_sender, window)),
+        }
+    }
+
+    /// A permanent refusal: the address flagged first when it is at fault (a failure there is
+    /// retried, and the relay asked once more), then the ledger row (never sent again), then the
+    /// ticket's entry.
+    async fn refused(&self, event_id: Uuid, ticket: Uuid, kind: Kind, address: &str, refusal: Refusal) -> Result<(), SendError> {
+        tracing::warn!(%ticket, kind = kind.as_str(), reason = %refusal.reason, "the mail server refused ticket mail; not retrying it");
+        if refusal.address {
+            let request = MarkEmailUndeliverableRequest { address: address.to_string(), reason: refusal.reason.clone() };
+            match self.contacts.clone().mark_email_undeliverable(bearer(request, &self.token().await?).map_err(grpc)?).await {
+                // Identity cannot parse the address (or no longer has it): nothing to flag there.
+                Err(status) if matches!(status.code(), tonic::Code::InvalidArgument | tonic::Code::NotFound) => {
+                    tracing::warn!(%ticket, %status, "the refused address could not be flagged at identity");
+                }
+                Err(status) => return Err(grpc(status)),
+                Ok(_) => {}
+            }
+        }
+        self.ledger.refused(event_id, &refusal.reason).await.map_err(transient)?;
+        self.note_not_sent(event_id, ticket, kind, &refusal.reason).await
+    }
+
+    /// The internal entry on the ticket saying which mail did not go out and why.
+    async fn note_not_sent(&self, event_id: Uuid, ticket: Uuid, kind: Kind, reason: &str) -> Result<(), SendError> {
+        let request = pb::AddNoteRequest { ticket_id: ticket.to_string(), text: kind.not_sent(reason) };
+        self.tickets.clone().add_note(bearer(request, &self.token().await?).map_err(grpc)?).await.map_err(grpc)?;
+        self.ledger.noted(event_id).await.map_err(transient)
     }
 
     async fn token(&self) -> Result<String, SendError> {
@@ -208,8 +291,8 @@ impl TicketMail {
             .ok_or_else(|| SendError::Transient("the reply is not readable yet".into()))
     }
 
-    /// The ticket contact's primary address, if it is deliverable.
-    async fn recipient(&self, ticket: Uuid) -> Result<Option<(String, String)>, SendError> {
+    /// The ticket contact's primary address, and whether it is deliverable.
+    async fn recipient(&self, ticket: Uuid) -> Result<Recipient, SendError> {
         let request = pb::GetTicketRequest { key: Some(pb::get_ticket_request::Key::Id(ticket.to_string())) };
         let contact_id = self.tickets.clone().get_ticket(bearer(request, &self.token().await?).map_err(grpc)?).await.map_err(grpc)?.into_inner().contact_id;
         let contact = self
@@ -219,11 +302,11 @@ impl TicketMail {
             .await
             .map_err(grpc)?
             .into_inner();
-        Ok(contact
-            .emails
-            .iter()
-            .find(|e| e.primary && e.deliverable)
-            .map(|e| (e.address.clone(), contact.name.clone())))
+        Ok(match contact.emails.into_iter().find(|e| e.primary) {
+            Some(email) if email.deliverable => Recipient::Address(email.address, contact.name),
+            Some(email) => Recipient::Undeliverable(email.address),
+            None => Recipient::None,
+        })
     }
 }
 
@@ -239,33 +322,5 @@ fn grpc(status: tonic::Status) -> SendError {
     match status.code() {
         tonic::Code::NotFound | tonic::Code::InvalidArgument => SendError::Permanent(status.to_string()),
         _ => SendError::Transient(status.to_string()),
-    }
-}
-
-/// In-Reply-To (the customer's latest mail, else the first) and References (the first, then the
-/// latest) for a ticket's thread, so the customer's client files our mail under the conversation.
-fn threading(thread: Option<(String, Option<String>)>) -> (Option<String>, Option<String>) {
-    let Some((root, latest)) = thread else { return (None, None) };
-    let bracket = |id: &str| format!("<{}>", id.trim().trim_matches(['<', '>']));
-    let root = bracket(&root);
-    match latest.map(|l| bracket(&l)).filter(|l| *l != root) {
-        Some(latest) => (Some(latest.clone()), Some(format!("{root} {latest}"))),
-        None => (Some(root.clone()), Some(root)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::threading;
-
-    #[test]
-    fn answers_reply_to_the_latest_mail_and_reference_the_root() {
-        assert_eq!(threading(None), (None, None));
-        let only_root = threading(Some(("a@x".into(), None)));
-        assert_eq!(only_root, (Some("<a@x>".into()), Some("<a@x>".into())));
-        let same = threading(Some(("<a@x>".into(), Some("a@x".into()))));
-        assert_eq!(same, only_root);
-        let later = threading(Some(("a@x".into(), Some("c@x".into()))));
-        assert_eq!(later, (Some("<c@x>".into()), Some("<a@x> <c@x>".into())));
     }
 }
