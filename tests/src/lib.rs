@@ -5,6 +5,7 @@
 //! `mailbox` gives each test its own mailboxes on the stack's Dovecot.
 
 pub mod mailbox;
+pub mod smtp_peer;
 
 use std::{net::SocketAddr, process::Stdio, time::Duration};
 

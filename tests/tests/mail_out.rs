@@ -1,7 +1,8 @@
 //! Ticket mail out, against the stack's real SMTP sink: a customer's mail becomes a ticket and an
 //! acknowledgement that threads under it (In-Reply-To, References, a Reply-To plus-address,
 //! RFC 3834 headers); an agent's reply goes out as a person's mail; the customer answering that
-//! mail lands on the same ticket; auto-replies and no-reply senders get nothing back.
+//! mail lands on the same ticket; auto-replies and no-reply senders get nothing back; a customer's
+//! malformed Message-ID is never echoed into our threading headers.
 
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use helpdesk_proto::{
     events::v1::{InboundFlags, InboundMessage},
     tickets::v1 as pb,
 };
-use helpdesk_tests::{TestEnv, decode_quoted_printable, header, inbound_mail as mail, mail_to, wait_for_mail};
+use helpdesk_tests::{TestEnv, decode_quoted_printable, header, inbound_mail as mail, mail_to, placed, wait_for_mail};
 
 #[tokio::test]
 async fn ticket_mail_threads_in_the_customers_client_and_replies_come_back() {
@@ -70,6 +71,44 @@ async fn ticket_mail_threads_in_the_customers_client_and_replies_come_back() {
     assert!(mail_to(&bob).is_empty(), "no acknowledgement for an auto-reply");
     assert!(mail_to(&robot).is_empty(), "no mail to a no-reply address");
     assert_eq!(mail_to(&ann).len(), 2, "Ann's own reply triggered nothing new");
+
+    server.stop().await.expect("stop");
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn malformed_message_ids_are_not_echoed_into_our_threading_headers() {
+    let env = TestEnv::new().await;
+    let server = env.start().await;
+    let pg = env.pg().await;
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    let ann = format!("ann-{}@example.org", &unique[..8]);
+    let bob = format!("bob-{}@example.org", &unique[..8]);
+
+    // Bob's client sent a Message-ID without an `@`: our acknowledgement answers nothing.
+    env.deliver_inbound(&mail("1234567890", &bob, "No proper id", &[])).await;
+    let mails = wait_for_mail(&bob, 1).await;
+    assert_eq!(mails.len(), 1, "an acknowledgement");
+    assert_eq!(header(&mails[0], "In-Reply-To"), None, "{}", mails[0]);
+    assert_eq!(header(&mails[0], "References"), None, "{}", mails[0]);
+
+    // Ann's first mail is fine, her answer to our acknowledgement is not: the agent's reply has
+    // no In-Reply-To to the broken id, and References keep the valid root.
+    env.deliver_inbound(&mail("root@ann.example", &ann, "Printer on fire", &[])).await;
+    let ack = wait_for_mail(&ann, 1).await;
+    assert_eq!(ack.len(), 1, "an acknowledgement");
+    let ours = header(&ack[0], "Message-ID").expect("message id").to_string();
+    env.deliver_inbound(&mail("broken id <from> ann", &ann, "Re: Printer on fire", &[&ours])).await;
+    let (number, _) = placed(&pg, "broken id <from> ann").await;
+    let (_, agent) = env.staff_token(StaffRole::Agent);
+    let ticket_id: uuid::Uuid =
+        sqlx::query_scalar("SELECT id FROM tickets.tickets WHERE number = $1").bind(number).fetch_one(&pg).await.expect("ticket");
+    let request = pb::ReplyRequest { ticket_id: ticket_id.to_string(), text: "Unplug it.".into(), ..Default::default() };
+    server.clients.tickets().reply(bearer(request, &agent).expect("req")).await.expect("reply");
+    let mails = wait_for_mail(&ann, 2).await;
+    assert_eq!(mails.len(), 2, "the agent's reply");
+    assert_eq!(header(&mails[1], "In-Reply-To"), None, "{}", mails[1]);
+    assert_eq!(header(&mails[1], "References"), Some("<root@ann.example>"), "{}", mails[1]);
 
     server.stop().await.expect("stop");
     env.cleanup().await;
