@@ -29,10 +29,42 @@ async fn peer() -> SmtpPeer {
     .await
 }
 
-async fn start(env: &TestEnv, peer: &SmtpPeer) -> Server {
-    let mut settings = PartSettings::load(None).expect("part settings");
-    settings.mail.smtp_port = peer.port;
-    env.start_with(settings).await
+/// A help desk whose mail goes to the scripted peer, and an agent's token.
+struct Desk {
+    env: TestEnv,
+    peer: SmtpPeer,
+    server: Server,
+    pg: PgPool,
+    agent: String,
+}
+
+impl Desk {
+    async fn start() -> Self {
+        let env = TestEnv::new().await;
+        let peer = peer().await;
+        let mut settings = PartSettings::load(None).expect("part settings");
+        settings.mail.smtp_port = peer.port;
+        let server = env.start_with(settings).await;
+        let pg = env.pg().await;
+        let (_, agent) = env.staff_token(StaffRole::Agent);
+        Self { env, peer, server, pg, agent }
+    }
+
+    async fn stop(self) {
+        self.server.stop().await.expect("stop");
+        self.env.cleanup().await;
+    }
+
+    /// The ticket's ledger once its first mail's outcome is on the ticket, after long enough for
+    /// a retry to have shown up.
+    async fn settled(&self, number: i64) -> Vec<(String, String, String, i32, bool)> {
+        eventually("the mail that was not sent is recorded", async || {
+            ledger(&self.pg, number).await.first().is_some_and(|row| row.4)
+        })
+        .await;
+        tokio::time::sleep(NO_RETRY).await;
+        ledger(&self.pg, number).await
+    }
 }
 
 fn unique(label: &str) -> String {
@@ -80,63 +112,51 @@ async fn deliverable(pg: &PgPool, address: &str) -> bool {
 
 #[tokio::test]
 async fn a_permanent_refusal_is_given_up_at_once_noted_on_the_ticket_and_the_address_flagged() {
-    let env = TestEnv::new().await;
-    let peer = peer().await;
-    let server = start(&env, &peer).await;
-    let pg = env.pg().await;
-    let (_, agent) = env.staff_token(StaffRole::Agent);
+    let desk = Desk::start().await;
+    let (env, peer, server, pg, agent) = (&desk.env, &desk.peer, &desk.server, &desk.pg, desk.agent.as_str());
     let gone = unique("gone");
 
     env.deliver_inbound(&mail("g1@gone.example", &gone, "Where is my order?", &[])).await;
-    eventually("the refused acknowledgement is recorded", async || {
-        ledger(&pg, 1001).await.first().is_some_and(|row| row.4)
-    })
-    .await;
-    tokio::time::sleep(NO_RETRY).await;
-    let rows = ledger(&pg, 1001).await;
+    let rows = desk.settled(1001).await;
     assert_eq!(rows.len(), 1, "{rows:?}");
     let (kind, status, reason, attempts, _) = &rows[0];
     assert_eq!((kind.as_str(), status.as_str(), *attempts), ("ticket_acknowledgement", "refused", 1), "{rows:?}");
     assert!(reason.contains("550") && reason.contains("User unknown"), "{reason}");
     assert_eq!(peer.attempts(&gone), 1, "asked the relay once, never again");
-    let ticket = ticket_id(&pg, 1001).await;
-    let notes = system_notes(&server, &agent, &ticket).await;
+    let ticket = ticket_id(pg, 1001).await;
+    let notes = system_notes(server, agent, &ticket).await;
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert!(notes[0].starts_with("acknowledgement not sent: ") && notes[0].contains("User unknown"), "{notes:?}");
-    assert!(!deliverable(&pg, &gone).await, "the refused address is flagged");
+    assert!(!deliverable(pg, &gone).await, "the refused address is flagged");
 
     // Later mail to the flagged address is skipped and recorded, not tried: a second ticket's
     // acknowledgement and the agent's reply on the first.
     env.deliver_inbound(&mail("g2@gone.example", &gone, "Another question", &[])).await;
     let reply = pb::ReplyRequest { ticket_id: ticket.clone(), text: "It is on its way.".into(), ..Default::default() };
-    server.clients.tickets().reply(bearer(reply, &agent).expect("request")).await.expect("reply");
+    server.clients.tickets().reply(bearer(reply, agent).expect("request")).await.expect("reply");
     eventually("both skips are noted", async || {
-        ledger(&pg, 1002).await.first().is_some_and(|row| row.4) && ledger(&pg, 1001).await.get(1).is_some_and(|row| row.4)
+        ledger(pg, 1002).await.first().is_some_and(|row| row.4) && ledger(pg, 1001).await.get(1).is_some_and(|row| row.4)
     })
     .await;
-    let second = ledger(&pg, 1002).await;
+    let second = ledger(pg, 1002).await;
     assert_eq!((second[0].1.as_str(), second[0].2.as_str()), ("skipped", "the address is marked undeliverable"), "{second:?}");
-    let reply_row = &ledger(&pg, 1001).await[1];
+    let reply_row = &ledger(pg, 1001).await[1];
     assert_eq!((reply_row.0.as_str(), reply_row.1.as_str()), ("agent_reply", "skipped"), "{reply_row:?}");
-    let notes = system_notes(&server, &agent, &ticket).await;
+    let notes = system_notes(server, agent, &ticket).await;
     assert!(notes.iter().any(|n| n == "reply not mailed: the address is marked undeliverable"), "{notes:?}");
-    let notes = system_notes(&server, &agent, &ticket_id(&pg, 1002).await).await;
+    let notes = system_notes(server, agent, &ticket_id(pg, 1002).await).await;
     assert_eq!(notes, ["acknowledgement not sent: the address is marked undeliverable"]);
     tokio::time::sleep(NO_RETRY).await;
     assert_eq!(peer.attempts(&gone), 1, "nothing more was tried");
     assert_eq!(peer.delivered(), 0);
 
-    server.stop().await.expect("stop");
-    env.cleanup().await;
+    desk.stop().await;
 }
 
 #[tokio::test]
 async fn an_address_the_relay_cannot_take_is_not_retried() {
-    let env = TestEnv::new().await;
-    let peer = peer().await;
-    let server = start(&env, &peer).await;
-    let pg = env.pg().await;
-    let (_, agent) = env.staff_token(StaffRole::Agent);
+    let desk = Desk::start().await;
+    let (peer, server, pg, agent) = (&desk.peer, &desk.server, &desk.pg, desk.agent.as_str());
     // A non-ASCII local part needs SMTPUTF8 (RFC 6531), which this relay does not offer.
     let address = format!("jürgen-{}@example.de", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let contact = server.clients.find_or_create_contact(&address, "Jürgen").await.expect("contact");
@@ -147,56 +167,43 @@ async fn an_address_the_relay_cannot_take_is_not_retried() {
         channel: pb::Channel::Email as i32,
         ..Default::default()
     };
-    server.clients.tickets().create_ticket(bearer(request, &agent).expect("request")).await.expect("ticket");
+    server.clients.tickets().create_ticket(bearer(request, agent).expect("request")).await.expect("ticket");
 
-    eventually("the refused acknowledgement is recorded", async || {
-        ledger(&pg, 1001).await.first().is_some_and(|row| row.4)
-    })
-    .await;
-    tokio::time::sleep(NO_RETRY).await;
-    let rows = ledger(&pg, 1001).await;
+    let rows = desk.settled(1001).await;
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!((rows[0].1.as_str(), rows[0].3), ("refused", 1), "given up on the first attempt: {rows:?}");
     assert!(rows[0].2.contains("non-ASCII"), "{rows:?}");
-    let notes = system_notes(&server, &agent, &ticket_id(&pg, 1001).await).await;
+    let notes = system_notes(server, agent, &ticket_id(pg, 1001).await).await;
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert!(notes[0].starts_with("acknowledgement not sent: the address has non-ASCII characters"), "{notes:?}");
-    assert!(!deliverable(&pg, &address).await, "the address is flagged");
+    assert!(!deliverable(pg, &address).await, "the address is flagged");
     assert_eq!(peer.delivered(), 0);
 
-    server.stop().await.expect("stop");
-    env.cleanup().await;
+    desk.stop().await;
 }
 
 #[tokio::test]
 async fn a_temporary_refusal_is_retried_and_then_delivered() {
-    let env = TestEnv::new().await;
-    let peer = peer().await;
-    let server = start(&env, &peer).await;
-    let pg = env.pg().await;
-    let (_, agent) = env.staff_token(StaffRole::Agent);
+    let desk = Desk::start().await;
+    let (env, peer, server, pg, agent) = (&desk.env, &desk.peer, &desk.server, &desk.pg, desk.agent.as_str());
     let later = unique("later");
 
     env.deliver_inbound(&mail("l1@later.example", &later, "Slow server", &[])).await;
     eventually("the acknowledgement is delivered on the second try", async || peer.delivered_to(&later).len() == 1).await;
-    eventually("the ledger says sent", async || ledger(&pg, 1001).await.first().is_some_and(|row| row.1 == "sent")).await;
-    let rows = ledger(&pg, 1001).await;
+    eventually("the ledger says sent", async || ledger(pg, 1001).await.first().is_some_and(|row| row.1 == "sent")).await;
+    let rows = ledger(pg, 1001).await;
     assert_eq!((rows[0].1.as_str(), rows[0].3, rows[0].2.as_str()), ("sent", 2, ""), "{rows:?}");
     assert_eq!(peer.attempts(&later), 2);
-    assert!(deliverable(&pg, &later).await, "a temporary refusal flags nothing");
-    assert!(system_notes(&server, &agent, &ticket_id(&pg, 1001).await).await.is_empty());
+    assert!(deliverable(pg, &later).await, "a temporary refusal flags nothing");
+    assert!(system_notes(server, agent, &ticket_id(pg, 1001).await).await.is_empty());
 
-    server.stop().await.expect("stop");
-    env.cleanup().await;
+    desk.stop().await;
 }
 
 #[tokio::test]
 async fn a_sender_opening_many_tickets_at_once_gets_one_acknowledgement() {
-    let env = TestEnv::new().await;
-    let peer = peer().await;
-    let server = start(&env, &peer).await;
-    let pg = env.pg().await;
-    let (_, agent) = env.staff_token(StaffRole::Agent);
+    let desk = Desk::start().await;
+    let (env, peer, server, pg, agent) = (&desk.env, &desk.peer, &desk.server, &desk.pg, desk.agent.as_str());
     let feed = unique("alerts");
     let ann = unique("ann");
 
@@ -207,27 +214,26 @@ async fn a_sender_opening_many_tickets_at_once_gets_one_acknowledgement() {
     eventually("every ticket's acknowledgement is settled", async || {
         let mut settled = 0;
         for number in 1001..=1005 {
-            settled += ledger(&pg, number).await.iter().filter(|row| row.1 == "sent" || row.4).count();
+            settled += ledger(pg, number).await.iter().filter(|row| row.1 == "sent" || row.4).count();
         }
         settled == 5
     })
     .await;
     assert_eq!(peer.delivered_to(&feed).len(), 1, "one acknowledgement for the flood");
     assert_eq!(peer.delivered_to(&ann).len(), 1, "another sender is not held back");
-    assert_eq!(ledger(&pg, 1001).await[0].1, "sent");
+    assert_eq!(ledger(pg, 1001).await[0].1, "sent");
     for number in 1002..=1004 {
-        let rows = ledger(&pg, number).await;
+        let rows = ledger(pg, number).await;
         assert_eq!((rows[0].0.as_str(), rows[0].1.as_str()), ("ticket_acknowledgement", "skipped"), "{rows:?}");
         assert!(rows[0].2.contains("already got 1 acknowledgement(s) within 10 min"), "{rows:?}");
-        let notes = system_notes(&server, &agent, &ticket_id(&pg, number).await).await;
+        let notes = system_notes(server, agent, &ticket_id(pg, number).await).await;
         assert_eq!(notes, [format!("acknowledgement not sent: {}", rows[0].2)]);
     }
 
     // The window holds back acknowledgements only: an agent's reply to the flood still goes out.
-    let reply = pb::ReplyRequest { ticket_id: ticket_id(&pg, 1003).await, text: "Cleaned up.".into(), ..Default::default() };
-    server.clients.tickets().reply(bearer(reply, &agent).expect("request")).await.expect("reply");
+    let reply = pb::ReplyRequest { ticket_id: ticket_id(pg, 1003).await, text: "Cleaned up.".into(), ..Default::default() };
+    server.clients.tickets().reply(bearer(reply, agent).expect("request")).await.expect("reply");
     eventually("the reply is delivered", async || peer.delivered_to(&feed).len() == 2).await;
 
-    server.stop().await.expect("stop");
-    env.cleanup().await;
+    desk.stop().await;
 }
