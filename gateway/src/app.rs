@@ -1,5 +1,5 @@
-//! The gateway's wiring: lazily connected gRPC clients, the router, the body limit, and serving
-//! until shutdown. State is split per backend so each handler receives just the client it uses.
+//! The gateway's wiring: lazily connected gRPC clients, the router (with `edge`'s fallbacks and
+//! headers), the body limit, and serving until shutdown. State is split per backend so each handler receives just the client it uses.
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use tonic::transport::{Channel, Endpoint};
 use tower_http::trace::TraceLayer;
 
-use crate::{api, identity::Identity, config::GatewaySettings, session::session_to_bearer};
+use crate::{api, config::GatewaySettings, edge, identity::Identity, session::session_to_bearer};
 
 #[derive(Clone)]
 struct Backends {
@@ -88,7 +88,8 @@ impl App {
 
     pub async fn build_with(config: &Config, settings: GatewaySettings) -> anyhow::Result<Self> {
         let service_secret = keys::service_secret(&config.auth.key_dir)?;
-        let identity = Identity::new(channel(&config.endpoints.identity)?, service_secret, settings);
+        let identity = Identity::new(channel(&config.endpoints.identity)?, service_secret, settings)
+            .map_err(|e| anyhow::anyhow!("gateway CSRF key: {e:?}"))?;
         let backends = Backends {
             kb: KbServiceClient::new(channel(&config.endpoints.kb)?),
             identity: identity.clone(),
@@ -110,8 +111,12 @@ impl App {
             .merge(identity_routes())
             .with_state(backends)
             .merge(api::tickets::routes(tickets))
+            // After every route: these apply to the routes present.
+            .fallback(edge::not_found)
+            .method_not_allowed_fallback(edge::method_not_allowed)
             .layer(middleware::from_fn_with_state(identity, session_to_bearer))
             .layer(DefaultBodyLimit::max(config.gateway.body_limit_bytes))
+            .layer(middleware::from_fn(edge::headers))
             .layer(TraceLayer::new_for_http());
         let listener = TcpListener::bind(config.gateway.listen)
             .await

@@ -24,6 +24,11 @@ impl ApiError {
 }
 
 impl ApiError {
+    #[cfg(test)]
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     /// Logs the cause and answers an opaque 500.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(%cause, "internal error in the gateway");

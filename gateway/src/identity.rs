@@ -1,6 +1,7 @@
 //! The gateway's client of identity: the account, settings, group and contact services over one
 //! lazily connected channel, plus a service token (from the shared service secret) for calls
-//! where identity must trust what the gateway says — the client's IP address for throttling.
+//! where identity must trust what the gateway says — the client's IP address for throttling —
+//! and the key of the session-bound CSRF tokens (derived from the same secret).
 
 use std::sync::Arc;
 
@@ -13,22 +14,24 @@ use helpdesk_proto::identity::v1::{
 use secrecy::SecretString;
 use tonic::{Request, transport::Channel};
 
-use crate::{config::GatewaySettings, error::ApiError};
+use crate::{config::GatewaySettings, error::ApiError, session::CsrfKey};
 
 #[derive(Clone)]
 pub struct Identity {
     channel: Channel,
     tokens: Arc<ServiceTokens>,
     pub settings: Arc<GatewaySettings>,
+    pub csrf: Arc<CsrfKey>,
 }
 
 impl Identity {
-    pub fn new(channel: Channel, service_secret: SecretString, settings: GatewaySettings) -> Self {
-        Self {
+    pub fn new(channel: Channel, service_secret: SecretString, settings: GatewaySettings) -> Result<Self, ApiError> {
+        Ok(Self {
+            csrf: Arc::new(CsrfKey::new(&service_secret)?),
             tokens: Arc::new(ServiceTokens::new(channel.clone(), "gateway", service_secret)),
             channel,
             settings: Arc::new(settings),
-        }
+        })
     }
 
     pub fn accounts(&self) -> AccountServiceClient<Channel> {

@@ -5,6 +5,9 @@
 //! - `app`: binding, the router and its middleware (body limit, tracing), graceful shutdown;
 //! - `api`: the JSON handlers, one module per resource;
 //! - `error`: the one mapping from gRPC `Status` to an HTTP response;
+//! - `extract`: the `Json`/`Query`/`Path`/`Multipart` extractors every handler uses: JSON errors
+//!   naming the field, and `clean`'s rule (no control characters) on every piece of input text;
+//! - `edge`: JSON 404/405 for unknown routes and methods; `nosniff` and `Cache-Control` on answers;
 //! - `auth`: the bearer token extractor;
 //! - `config`: the gateway's own settings (cookies, trusted proxies);
 //! - `client_ip`: the client's address (behind trusted proxies, from `X-Forwarded-For`);
@@ -14,9 +17,12 @@
 mod api;
 mod app;
 mod auth;
+mod clean;
 mod client_ip;
 mod config;
+mod edge;
 mod error;
+mod extract;
 mod identity;
 mod session;
 

@@ -4,9 +4,16 @@
 //! session for a short-lived caller token and passes it on as a bearer token, so every existing
 //! handler works for browsers unchanged and identity sees each use (idle expiry, logout).
 //!
-//! CSRF: a state-changing request authenticated by the cookie must repeat the `hd_csrf` cookie's
-//! value in an `X-CSRF-Token` header (double submit). Another site can make the browser send the
-//! cookie but cannot read it to set the header. Bearer-authenticated requests need no token.
+//! Cookie names: `__Host-hd_session` and `__Host-hd_csrf` when `Secure` (the prefix makes the
+//! browser refuse them unless Secure, `Path=/` and without `Domain`, so neither a sibling
+//! subdomain nor a plain-HTTP attacker can plant one); `hd_session` / `hd_csrf` only when
+//! `cookie_secure = false`, where browsers would refuse the prefix.
+//!
+//! CSRF: a state-changing request authenticated by the cookie must send the session's CSRF token
+//! in an `X-CSRF-Token` header. The token is an HMAC of the session id under a key derived from
+//! the service secret ([`CsrfKey`]), so it belongs to that one session: a token from another
+//! session, or one an attacker planted as a cookie, is refused. The CSRF cookie only carries the
+//! token to the page's script. Bearer-authenticated requests need no token.
 
 use axum::{
     extract::{Request, State},
@@ -15,16 +22,61 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use hmac::{Hmac, Mac};
 use helpdesk_proto::identity::v1::ExchangeSessionRequest;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::Sha256;
+
 use crate::{config::GatewaySettings, error::ApiError, identity::Identity};
 
-pub const SESSION_COOKIE: &str = "hd_session";
-pub const CSRF_COOKIE: &str = "hd_csrf";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// Binds a single sign-on to the browser that started it (login CSRF).
 pub const SSO_STATE_COOKIE: &str = "hd_sso_state";
 
+/// 128 bits of the HMAC: as many as the session id has.
+const CSRF_TAG_BYTES: usize = 16;
+
+/// The key of the session-bound CSRF tokens.
+pub struct CsrfKey(Hmac<Sha256>);
+
+impl CsrfKey {
+    /// Derived from the service secret (every gateway replica has it), with its own label so the
+    /// key is used for nothing else.
+    pub fn new(service_secret: &SecretString) -> Result<Self, ApiError> {
+        let key = format!("gateway-csrf:{}", service_secret.expose_secret());
+        Hmac::new_from_slice(key.as_bytes()).map(Self).map_err(ApiError::internal)
+    }
+
+    fn mac(&self, session_id: &str) -> Hmac<Sha256> {
+        let mut mac = self.0.clone();
+        mac.update(session_id.as_bytes());
+        mac
+    }
+
+    /// The CSRF token of this session.
+    pub fn token(&self, session_id: &str) -> String {
+        URL_SAFE_NO_PAD.encode(&self.mac(session_id).finalize().into_bytes()[..CSRF_TAG_BYTES])
+    }
+
+    /// Whether `given` is this session's token (compared in constant time).
+    pub fn verify(&self, session_id: &str, given: &str) -> bool {
+        match URL_SAFE_NO_PAD.decode(given.trim()) {
+            Ok(tag) if tag.len() == CSRF_TAG_BYTES => self.mac(session_id).verify_truncated_left(&tag).is_ok(),
+            _ => false,
+        }
+    }
+}
+
 impl GatewaySettings {
+    pub fn session_cookie(&self) -> &'static str {
+        if self.cookie_secure { "__Host-hd_session" } else { "hd_session" }
+    }
+
+    pub fn csrf_cookie(&self) -> &'static str {
+        if self.cookie_secure { "__Host-hd_csrf" } else { "hd_csrf" }
+    }
+
+    /// `Path=/` and no `Domain`, as the `__Host-` prefix requires.
     fn attributes(&self, max_age: i64) -> String {
         let secure = if self.cookie_secure { "; Secure" } else { "" };
         format!("Path=/; SameSite=Lax; Max-Age={max_age}{secure}")
@@ -33,8 +85,8 @@ impl GatewaySettings {
     /// The session cookie (HttpOnly) and the CSRF cookie (readable by the page's script).
     pub fn session_cookies(&self, session_id: &str, csrf: &str, max_age: i64) -> [String; 2] {
         [
-            format!("{SESSION_COOKIE}={session_id}; HttpOnly; {}", self.attributes(max_age)),
-            format!("{CSRF_COOKIE}={csrf}; {}", self.attributes(max_age)),
+            format!("{}={session_id}; HttpOnly; {}", self.session_cookie(), self.attributes(max_age)),
+            format!("{}={csrf}; {}", self.csrf_cookie(), self.attributes(max_age)),
         ]
     }
 
@@ -46,17 +98,10 @@ impl GatewaySettings {
 
     pub fn cleared_cookies(&self) -> [String; 2] {
         [
-            format!("{SESSION_COOKIE}=; HttpOnly; {}", self.attributes(0)),
-            format!("{CSRF_COOKIE}=; {}", self.attributes(0)),
+            format!("{}=; HttpOnly; {}", self.session_cookie(), self.attributes(0)),
+            format!("{}=; {}", self.csrf_cookie(), self.attributes(0)),
         ]
     }
-}
-
-/// A fresh CSRF token: 128 random bits.
-pub fn new_csrf_token() -> Result<String, ApiError> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// The value of a cookie in the request, if present and plausible.
@@ -72,16 +117,13 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty() && v.len() <= 256)
 }
 
-fn csrf_ok(headers: &HeaderMap) -> bool {
-    let Some(expected) = cookie(headers, CSRF_COOKIE) else {
-        return false;
-    };
-    let Some(given) = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    // Constant-time over the bytes, so the time taken says nothing about a matching prefix.
-    let (a, b) = (expected.as_bytes(), given.trim().as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// The header carries this session's token (the CSRF cookie's value is not consulted: it may
+/// have been planted).
+fn csrf_ok(key: &CsrfKey, headers: &HeaderMap, session_id: &str) -> bool {
+    headers
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|given| key.verify(session_id, given))
 }
 
 fn is_safe(method: &Method) -> bool {
@@ -93,21 +135,21 @@ pub async fn session_to_bearer(State(identity): State<Identity>, mut request: Re
     if request.headers().contains_key(header::AUTHORIZATION) {
         return next.run(request).await;
     }
-    let Some(session_id) = cookie(request.headers(), SESSION_COOKIE) else {
+    let Some(session_id) = cookie(request.headers(), identity.settings.session_cookie()) else {
         return next.run(request).await;
     };
     let exchanged = identity
         .accounts()
-        .exchange_session(ExchangeSessionRequest { session_id })
+        .exchange_session(ExchangeSessionRequest { session_id: session_id.clone() })
         .await;
     match exchanged {
         Ok(response) => {
-            if !is_safe(request.method()) && !csrf_ok(request.headers()) {
-                return ApiError::new(
-                    axum::http::StatusCode::FORBIDDEN,
-                    "missing or wrong X-CSRF-Token header (repeat the hd_csrf cookie)",
-                )
-                .into_response();
+            if !is_safe(request.method()) && !csrf_ok(&identity.csrf, request.headers(), &session_id) {
+                let message = format!(
+                    "missing or wrong X-CSRF-Token header (send this session's csrf_token, also in the {} cookie)",
+                    identity.settings.csrf_cookie()
+                );
+                return ApiError::new(axum::http::StatusCode::FORBIDDEN, message).into_response();
             }
             let token = response.into_inner().token;
             match HeaderValue::try_from(format!("Bearer {token}")) {
@@ -138,17 +180,39 @@ mod tests {
 
     #[test]
     fn cookies_are_found_among_others() {
-        let h = headers(&[("cookie", "a=1; hd_session=abc ; b=2")]);
-        assert_eq!(cookie(&h, SESSION_COOKIE).as_deref(), Some("abc"));
-        assert_eq!(cookie(&h, CSRF_COOKIE), None);
+        let h = headers(&[("cookie", "a=1; __Host-hd_session=abc ; b=2")]);
+        assert_eq!(cookie(&h, "__Host-hd_session").as_deref(), Some("abc"));
+        assert_eq!(cookie(&h, "hd_session"), None);
+    }
+
+    fn key(secret: &str) -> CsrfKey {
+        CsrfKey::new(&SecretString::from(secret)).expect("key")
     }
 
     #[test]
-    fn the_csrf_header_must_repeat_the_cookie() {
-        assert!(csrf_ok(&headers(&[("cookie", "hd_csrf=t1"), ("x-csrf-token", "t1")])));
-        assert!(!csrf_ok(&headers(&[("cookie", "hd_csrf=t1"), ("x-csrf-token", "t2")])));
-        assert!(!csrf_ok(&headers(&[("cookie", "hd_csrf=t1")])));
-        assert!(!csrf_ok(&headers(&[("x-csrf-token", "t1")])));
+    fn the_csrf_header_must_carry_the_token_of_this_very_session() {
+        let key = key("s3cret");
+        let token = key.token("session-a");
+        assert_eq!(token.len(), 22, "128 bits, base64url");
+        assert!(csrf_ok(&key, &headers(&[("x-csrf-token", &token)]), "session-a"));
+        assert!(!csrf_ok(&key, &headers(&[("x-csrf-token", &token)]), "session-b"), "another session's token");
+        assert!(!csrf_ok(&key, &headers(&[("cookie", &format!("__Host-hd_csrf={token}"))]), "session-a"), "no header");
+        assert!(!csrf_ok(&key, &headers(&[("x-csrf-token", &token[..4])]), "session-a"), "a prefix of it");
+        assert!(!csrf_ok(&key, &headers(&[("x-csrf-token", "not base64 !")]), "session-a"));
+        assert!(!csrf_ok(&self::key("other secret"), &headers(&[("x-csrf-token", &token)]), "session-a"));
+    }
+
+    #[test]
+    fn secure_cookies_carry_the_host_prefix_and_plain_ones_do_not() {
+        let [session, csrf] = GatewaySettings::default().session_cookies("s", "c", 60);
+        assert!(session.starts_with("__Host-hd_session=s;"), "{session}");
+        assert!(csrf.starts_with("__Host-hd_csrf=c;"), "{csrf}");
+        for cookie in [&session, &csrf] {
+            assert!(cookie.contains("Path=/;") && cookie.contains("Secure") && !cookie.contains("Domain"), "{cookie}");
+        }
+        let plain = GatewaySettings { cookie_secure: false, ..Default::default() };
+        let [session, csrf] = plain.session_cookies("s", "c", 60);
+        assert!(session.starts_with("hd_session=s;") && csrf.starts_with("hd_csrf=c;"));
     }
 
     #[test]

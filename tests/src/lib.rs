@@ -2,8 +2,10 @@
 //! subject/stream prefix and its own key directory, on the stack `deploy/stack.sh` runs (the test
 //! command exports `HELPDESK_TEST_DATABASE_URL` and `HELPDESK_TEST_NATS_URL`). The help desk runs
 //! either in this process (`serve::start`) or as a real child process that a test can kill.
-//! `mailbox` gives each test its own mailboxes on the stack's Dovecot.
+//! `mailbox` gives each test its own mailboxes on the stack's Dovecot; `gateway` talks to the
+//! gateway as a browser does (cookie names, sign-up to a session).
 
+pub mod gateway;
 pub mod mailbox;
 pub mod smtp_peer;
 

@@ -7,41 +7,17 @@ use helpdesk_kit::auth::bearer;
 use helpdesk_proto::identity::v1::{
     self as pb, account_service_client::AccountServiceClient, contact_service_client::ContactServiceClient,
 };
-use helpdesk_tests::{Server, TestEnv, http, link_token, wait_for_mail};
+use helpdesk_tests::{
+    Server, TestEnv,
+    gateway::{Cookies, SESSION_COOKIE, set_cookies},
+    http, link_token, wait_for_mail,
+};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use tonic::Code;
 
 fn unique_address(tag: &str) -> String {
     format!("{tag}-{}@example.com", uuid::Uuid::new_v4().simple())
-}
-
-/// A browser's cookies, kept by hand so the test sees every flag the gateway sets.
-#[derive(Clone, Default)]
-struct Cookies {
-    session: String,
-    csrf: String,
-}
-
-impl Cookies {
-    fn from(response: &Response) -> Self {
-        let mut cookies = Cookies::default();
-        for value in response.headers().get_all("set-cookie") {
-            let value = value.to_str().expect("ascii cookie");
-            let (pair, _) = value.split_once(';').unwrap_or((value, ""));
-            match pair.split_once('=') {
-                Some(("hd_session", v)) => cookies.session = v.to_string(),
-                Some(("hd_csrf", v)) => cookies.csrf = v.to_string(),
-                _ => {}
-            }
-        }
-        assert!(!cookies.session.is_empty(), "no session cookie set");
-        cookies
-    }
-
-    fn header(&self) -> String {
-        format!("hd_session={}; hd_csrf={}", self.session, self.csrf)
-    }
 }
 
 struct Portal {
@@ -90,16 +66,7 @@ impl Portal {
 
     /// Sign-up → activation mail → activation; the session cookies.
     async fn sign_up_and_activate(&self, name: &str, email: &str, password: &str) -> Cookies {
-        let before = helpdesk_tests::mail_to(email).len();
-        let response = self.post("/api/v1/account/signup", json!({ "name": name, "email": email })).await;
-        let status = response.status();
-        assert_eq!(status, StatusCode::ACCEPTED, "{}", response.text().await.unwrap_or_default());
-        let mails = wait_for_mail(email, before + 1).await;
-        assert_eq!(mails.len(), before + 1, "no activation mail for {email}");
-        let token = link_token(mails.last().expect("mail"), "activate");
-        let response = self.post("/api/v1/account/activate", json!({ "token": token, "password": password })).await;
-        assert_eq!(response.status(), StatusCode::OK);
-        Cookies::from(&response)
+        helpdesk_tests::gateway::sign_up_and_activate(&self.client, &self.base, name, email, password).await
     }
 }
 
@@ -139,13 +106,8 @@ async fn sign_up_mail_link_login_and_logout_work_end_to_end() {
         .post("/api/v1/account/activate", json!({ "token": token, "password": "a long and unusual passphrase" }))
         .await;
     assert_eq!(response.status(), StatusCode::OK);
-    let set_cookies: Vec<String> = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().expect("ascii").to_string())
-        .collect();
-    let session_cookie = set_cookies.iter().find(|c| c.starts_with("hd_session=")).expect("session cookie");
+    let set_cookies = set_cookies(&response);
+    let session_cookie = set_cookies.iter().find(|c| c.starts_with(&format!("{SESSION_COOKIE}="))).expect("session cookie");
     for flag in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/"] {
         assert!(session_cookie.contains(flag), "{session_cookie} lacks {flag}");
     }

@@ -13,7 +13,7 @@ use helpdesk_kit::auth::bearer;
 use helpdesk_proto::identity::v1::{
     self as pb, settings_service_client::SettingsServiceClient, sso_service_client::SsoServiceClient,
 };
-use helpdesk_tests::{Server, TestEnv, link_token, wait_for_mail};
+use helpdesk_tests::{Server, TestEnv, gateway::SESSION_COOKIE, link_token, wait_for_mail};
 use reqwest::{StatusCode, Url};
 use serde_json::{Value, json};
 use tonic::Code;
@@ -220,7 +220,7 @@ async fn sign_in_with(server: &Server, browser: &mut Browser, provider: &str, lo
 async fn whoami(server: &Server, session: &str) -> Value {
     reqwest::Client::new()
         .get(format!("{}/api/v1/session", server.gateway))
-        .header("cookie", format!("hd_session={session}"))
+        .header("cookie", format!("{SESSION_COOKIE}={session}"))
         .send()
         .await
         .expect("GET")
@@ -255,7 +255,7 @@ async fn a_new_contact_signs_in_and_comes_back_by_the_same_subject() {
     let response = sign_in(&server, &mut browser, &login).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(!browser.cookies.contains_key("hd_sso_state"), "the state cookie is spent");
-    let session = browser.cookies.get("hd_session").expect("session cookie").clone();
+    let session = browser.cookies.get(SESSION_COOKIE).expect("session cookie").clone();
     let me = whoami(&server, &session).await;
     assert_eq!(me["emails"][0]["address"], email.as_str());
     assert_eq!(me["emails"][0]["verified"], true);
@@ -265,7 +265,7 @@ async fn a_new_contact_signs_in_and_comes_back_by_the_same_subject() {
     // Again, in another browser: the same contact, found by the subject.
     let mut other = Browser::new();
     assert_eq!(sign_in(&server, &mut other, &login).await.status(), StatusCode::OK);
-    let again = whoami(&server, other.cookies.get("hd_session").expect("session")).await;
+    let again = whoami(&server, other.cookies.get(SESSION_COOKIE).expect("session")).await;
     assert_eq!(again["id"], me["id"]);
     let pg = env.pg().await;
     let (contacts, links): (i64, i64) = sqlx::query_as(
@@ -292,7 +292,7 @@ async fn an_existing_contact_is_linked_only_on_a_verified_email() {
     let mut browser = Browser::new();
     let response = sign_in(&server, &mut browser, &format!("{}|{email}|no|Olly", unique("unverified"))).await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(!browser.cookies.contains_key("hd_session"), "no session without a verified address");
+    assert!(!browser.cookies.contains_key(SESSION_COOKIE), "no session without a verified address");
     let body: Value = response.json().await.expect("json");
     let ticket = body["email_verification_ticket"].as_str().expect("a ticket").to_string();
     let pg = env.pg().await;
@@ -328,7 +328,7 @@ async fn an_existing_contact_is_linked_only_on_a_verified_email() {
     let mut browser = Browser::new();
     let response = sign_in(&server, &mut browser, &format!("{}|{email}|yes|Olly", unique("verified"))).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let me = whoami(&server, browser.cookies.get("hd_session").expect("session")).await;
+    let me = whoami(&server, browser.cookies.get(SESSION_COOKIE).expect("session")).await;
     assert_eq!(me["id"], existing.as_str());
     let contacts: i64 = sqlx::query_scalar("SELECT count(*) FROM identity.contacts")
         .fetch_one(&pg)
@@ -410,12 +410,12 @@ async fn a_plain_oauth2_provider_signs_in_and_a_verified_email_joins_providers_o
 
     let mut browser = Browser::new();
     assert_eq!(sign_in_with(&server, &mut browser, OAUTH2, &login).await.status(), StatusCode::OK);
-    let by_oauth2 = whoami(&server, browser.cookies.get("hd_session").expect("session")).await;
+    let by_oauth2 = whoami(&server, browser.cookies.get(SESSION_COOKIE).expect("session")).await;
     assert_eq!(by_oauth2["emails"][0]["address"], email.as_str());
 
     let mut browser = Browser::new();
     assert_eq!(sign_in_with(&server, &mut browser, PROVIDER, &login).await.status(), StatusCode::OK);
-    let by_oidc = whoami(&server, browser.cookies.get("hd_session").expect("session")).await;
+    let by_oidc = whoami(&server, browser.cookies.get(SESSION_COOKIE).expect("session")).await;
     assert_eq!(by_oidc["id"], by_oauth2["id"], "one contact, two linked identities");
     let pg = env.pg().await;
     let providers: Vec<String> = sqlx::query_scalar("SELECT provider FROM identity.external_identities ORDER BY provider")

@@ -4,7 +4,6 @@
 //! same whether or not the address exists.
 
 use axum::{
-    Json,
     extract::State,
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
@@ -19,8 +18,9 @@ use crate::{
     auth::Bearer,
     client_ip::ClientIp,
     error::ApiError,
+    extract::Json,
     identity::Identity,
-    session::{SESSION_COOKIE, cookie, new_csrf_token},
+    session::cookie,
 };
 
 #[derive(Deserialize)]
@@ -60,7 +60,7 @@ pub(crate) fn accepted(message: &str) -> Response {
 
 /// The JSON answer to a new session, with its cookies.
 pub(crate) fn signed_in(identity: &Identity, session: pb::SessionResponse) -> Result<Response, ApiError> {
-    let csrf = new_csrf_token()?;
+    let csrf = identity.csrf.token(&session.session_id);
     let max_age = session
         .absolute_expires_at
         .map(|t| t.seconds - chrono::Utc::now().timestamp())
@@ -149,7 +149,7 @@ pub async fn login(
 }
 
 pub async fn logout(State(identity): State<Identity>, headers: HeaderMap) -> Result<Response, ApiError> {
-    if let Some(session_id) = cookie(&headers, SESSION_COOKIE) {
+    if let Some(session_id) = cookie(&headers, identity.settings.session_cookie()) {
         identity.accounts().logout(pb::LogoutRequest { session_id }).await?;
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
@@ -233,7 +233,7 @@ pub async fn change_password(
     let request = pb::ChangePasswordRequest {
         current_password: body.current_password,
         new_password: body.new_password,
-        session_id: cookie(&headers, SESSION_COOKIE).unwrap_or_default(),
+        session_id: cookie(&headers, identity.settings.session_cookie()).unwrap_or_default(),
     };
     identity
         .accounts()

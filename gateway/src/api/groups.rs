@@ -2,8 +2,7 @@
 //! flag, auto-join domains, members.
 
 use axum::{
-    Json,
-    extract::{Path, State},
+    extract::State,
     http::StatusCode,
 };
 use helpdesk_proto::identity::v1 as pb;
@@ -14,6 +13,7 @@ use crate::{
     api::{as_caller, rfc3339},
     auth::Bearer,
     error::ApiError,
+    extract::{Json, Path},
     identity::Identity,
 };
 

@@ -7,8 +7,8 @@
 //! so a change applies at once).
 
 use axum::{
-    Json, Router,
-    extract::{FromRef, Path, Query, State},
+    Router,
+    extract::{FromRef, State},
     http::StatusCode,
     routing::{get, post},
 };
@@ -20,6 +20,7 @@ use crate::{
     api::{as_caller, rfc3339},
     auth::MaybeBearer,
     error::ApiError,
+    extract::{Json, Path, Query},
 };
 
 /// The kb routes, for any router state that holds a kb client.

@@ -1,7 +1,7 @@
 //! `/api/v1/settings`: the portal settings. Anyone may read them (the portal renders from them);
 //! changing them needs an admin's token.
 
-use axum::{Json, extract::State};
+use axum::extract::State;
 use helpdesk_proto::identity::v1 as pb;
 use serde::{Deserialize, Serialize};
 
@@ -9,6 +9,7 @@ use crate::{
     api::{as_caller, rfc3339},
     auth::Bearer,
     error::ApiError,
+    extract::Json,
     identity::Identity,
 };
 

@@ -5,8 +5,7 @@
 //! in `verify-email`.
 
 use axum::{
-    Json,
-    extract::{Path, Query, State},
+    extract::State,
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -17,6 +16,7 @@ use serde_json::{Value, json};
 use crate::{
     api::account::{accepted, signed_in},
     error::ApiError,
+    extract::{Json, Path, Query},
     identity::Identity,
     session::{SSO_STATE_COOKIE, cookie},
 };

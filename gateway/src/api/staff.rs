@@ -2,8 +2,7 @@
 //! read, change and block contacts. Identity decides who may do what from the caller's token.
 
 use axum::{
-    Json,
-    extract::{Path, Query, State},
+    extract::State,
     http::StatusCode,
 };
 use helpdesk_proto::identity::v1 as pb;
@@ -14,6 +13,7 @@ use crate::{
     api::{account::contact_json, as_caller, rfc3339},
     auth::Bearer,
     error::ApiError,
+    extract::{Json, Path, Query},
     identity::Identity,
 };
 

@@ -7,9 +7,9 @@
 use std::collections::HashMap;
 
 use axum::{
-    Json, Router,
+    Router,
     body::Body,
-    extract::{DefaultBodyLimit, Multipart, Path, Query, State},
+    extract::{DefaultBodyLimit, State},
     http::{StatusCode, header},
     response::Response,
     routing::{get, post},
@@ -26,6 +26,7 @@ use crate::{
     api::{as_caller, rfc3339},
     auth::{Bearer, MaybeBearer},
     error::ApiError,
+    extract::{Json, Multipart, Path, Query},
     identity::Identity,
 };
 use helpdesk_proto::identity::v1 as pb_identity;
@@ -555,14 +556,13 @@ async fn upload(
     Bearer(token): Bearer,
     mut form: Multipart,
 ) -> Result<(StatusCode, Json<AttachmentJson>), ApiError> {
-    let bad_form = |e: axum::extract::multipart::MultipartError| ApiError::new(e.status(), e.body_text());
-    while let Some(field) = form.next_field().await.map_err(bad_form)? {
+    while let Some(field) = form.next_field().await? {
         if field.name() != Some("file") {
             continue;
         }
         let filename = field.file_name().unwrap_or_default().to_string();
         let content_type = field.content_type().unwrap_or_default().to_string();
-        let data = field.bytes().await.map_err(bad_form)?;
+        let data = Multipart::bytes(field).await?;
         let request = pb::UploadAttachmentRequest { filename, content_type, data: data.to_vec() };
         let uploaded = clients.tickets.upload_attachment(as_caller(request, Some(&token))?).await?.into_inner();
         return Ok((StatusCode::CREATED, Json(attachment_json(uploaded))));

@@ -2,16 +2,18 @@
 //! and the content type sniffed from the bytes — never the uploader's claim, so a file posing as
 //! an image cannot be served as HTML.
 
-use super::{TicketError, invalid};
+use super::{TicketError, invalid, is_invisible_format};
 
 pub const MAX_PER_MESSAGE: usize = 10;
 
-/// The last path component, without control characters or quotes, at most 200 characters.
+/// The last path component, without control characters, invisible formatting characters (a
+/// right-to-left override makes `invoice\u{202E}gnp.exe` show as `invoiceexe.png`) or quotes, at
+/// most 200 characters.
 pub fn clean_filename(raw: &str) -> String {
     let last = raw.rsplit(['/', '\\']).next().unwrap_or_default();
     let cleaned: String = last
         .chars()
-        .filter(|c| !c.is_control() && !matches!(c, '"' | ';'))
+        .filter(|c| !c.is_control() && !is_invisible_format(*c) && !matches!(c, '"' | ';'))
         .take(200)
         .collect();
     let cleaned = cleaned.trim().trim_start_matches('.').to_string();
@@ -62,6 +64,14 @@ mod tests {
         assert_eq!(clean_filename(".."), "attachment");
         assert_eq!(clean_filename(""), "attachment");
         assert_eq!(clean_filename(&"x".repeat(500)).len(), 200);
+    }
+
+    #[test]
+    fn file_names_lose_bidirectional_overrides_and_zero_width_characters() {
+        assert_eq!(clean_filename("invoice\u{202E}gnp.exe"), "invoicegnp.exe");
+        assert_eq!(clean_filename("re\u{2067}port\u{2069}.pdf\u{200B}\u{FEFF}"), "report.pdf");
+        assert_eq!(clean_filename("\u{200F}\u{2060}"), "attachment");
+        assert_eq!(clean_filename("résumé – 履歴書.pdf"), "résumé – 履歴書.pdf");
     }
 
     #[test]

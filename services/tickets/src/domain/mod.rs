@@ -61,13 +61,29 @@ impl Channel {
     }
 }
 
-/// A ticket subject: trimmed, control characters removed, 1–255 characters.
+/// Characters that change how text is shown without showing themselves: bidirectional embeddings,
+/// overrides and isolates (U+202A–U+202E, U+2066–U+2069), zero-width spaces, joiners and marks
+/// (U+200B–U+200F), the word joiner (U+2060) and the byte-order mark (U+FEFF). In a subject or a
+/// file name they only serve to disguise it: `invoice\u{202E}gnp.exe` shows as `invoiceexe.png`.
+pub fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200B}'..='\u{200F}' | '\u{2060}' | '\u{FEFF}')
+}
+
+/// A ticket subject: trimmed, control characters turned into spaces, invisible formatting
+/// characters ([`is_invisible_format`]) removed, 1–255 characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subject(String);
 
 impl Subject {
+    fn cleaned(raw: &str) -> String {
+        raw.chars()
+            .filter(|c| !is_invisible_format(*c))
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect()
+    }
+
     pub fn parse(raw: &str) -> Result<Self, TicketError> {
-        let cleaned: String = raw.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+        let cleaned = Self::cleaned(raw);
         let cleaned = cleaned.trim();
         if cleaned.is_empty() {
             return Err(invalid("subject", "is required"));
@@ -82,10 +98,7 @@ impl Subject {
     /// a long one is cut, rather than losing the message.
     pub fn lenient(raw: &str) -> Self {
         Self::parse(raw).unwrap_or_else(|_| {
-            let cut: String = raw
-                .chars()
-                .map(|c| if c.is_control() { ' ' } else { c })
-                .collect::<String>()
+            let cut: String = Self::cleaned(raw)
                 .trim()
                 .chars()
                 .take(MAX_SUBJECT_CHARS)
@@ -183,6 +196,17 @@ mod tests {
         assert!(Subject::parse("   ").is_err());
         assert!(Subject::parse(&"x".repeat(256)).is_err());
         assert!(Subject::parse(&"é".repeat(255)).is_ok());
+    }
+
+    #[test]
+    fn bidirectional_overrides_and_zero_width_characters_are_removed_from_subjects() {
+        assert_eq!(Subject::parse("invoice\u{202E}gnp.exe").expect("valid").as_str(), "invoicegnp.exe");
+        let disguised = "\u{FEFF}Pass\u{200B}word\u{2060} re\u{200D}set \u{2066}now\u{2069}\u{200E}";
+        assert_eq!(Subject::parse(disguised).expect("valid").as_str(), "Password reset now");
+        assert_eq!(Subject::lenient("\u{202A}\u{202B}\u{202C}\u{202D}").as_str(), "(no subject)");
+        assert!(Subject::parse("\u{200B}\u{200C}").is_err(), "nothing visible is no subject");
+        // Right-to-left text itself stays; only the invisible controls go.
+        assert_eq!(Subject::parse("שלום \u{202B}עולם\u{202C}").expect("valid").as_str(), "שלום עולם");
     }
 
     #[test]
