@@ -167,7 +167,7 @@ mod tests {
         for space in ['\u{a0}', '\u{3000}', '\u{2003}'] {
             let text = format!("{}{space}refund{space}policy", "x".repeat(30));
             let at = text.find("refund").expect("present");
-            let snippet = highlight_snippet(&text, &[at..at + 6], 60);
+            let snippet = highlight_snippet(&text, &[Range { start: at, end: at + 6 }], 60);
             assert!(snippet.contains("<mark>refund</mark>"), "{snippet:?}");
         }
     }
