@@ -29,13 +29,29 @@ impl ApiError {
         &self.message
     }
 
-    /// Logs the cause and answers an opaque 500.
+    /// Logs the cause and answers an opaque 500 naming only a reference id.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
-        tracing::error!(%cause, "internal error in the gateway");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        let reference = uuid::Uuid::new_v4().to_string();
+        tracing::error!(%reference, %cause, "internal error in the gateway");
+        Self::opaque(&reference)
+    }
+
+    fn opaque(reference: &str) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, format!("internal error (reference {reference})"))
     }
 }
 
+/// The reference id in a service's opaque `INTERNAL` message ("internal error (reference <id>)").
+fn service_reference(message: &str) -> Option<&str> {
+    let id = message.strip_prefix("internal error (reference ")?.strip_suffix(')')?;
+    uuid::Uuid::parse_str(id).is_ok().then_some(id)
+}
+
+/// Client errors keep their message (it names the bad field). A backend that cannot be reached
+/// is 503. Everything else — `INTERNAL`, `UNKNOWN`, a stream reset by a transport failure
+/// ("h2 protocol error", surfacing as `CANCELLED` or `UNKNOWN`) — is an opaque 500 with a
+/// reference id: the service's own when it gave one, so both logs meet, else a new one logged
+/// here with the full status.
 impl From<tonic::Status> for ApiError {
     fn from(status: tonic::Status) -> Self {
         use tonic::Code;
@@ -49,15 +65,22 @@ impl From<tonic::Status> for ApiError {
             Code::FailedPrecondition => StatusCode::CONFLICT,
             Code::Unimplemented => StatusCode::NOT_IMPLEMENTED,
             Code::Unavailable | Code::DeadlineExceeded => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
+            Code::Ok | Code::Cancelled | Code::Unknown | Code::Internal | Code::DataLoss => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         };
-        let message = if http == StatusCode::SERVICE_UNAVAILABLE {
+        if http == StatusCode::SERVICE_UNAVAILABLE {
             tracing::warn!(%status, "backend unavailable");
-            "a backend service is unavailable; try again shortly".to_string()
-        } else {
-            status.message().to_string()
-        };
-        Self::new(http, message)
+            return Self::new(http, "a backend service is unavailable; try again shortly");
+        }
+        if http == StatusCode::INTERNAL_SERVER_ERROR {
+            if let Some(reference) = service_reference(status.message()) {
+                tracing::error!(%reference, "a backend answered an internal error");
+                return Self::opaque(reference);
+            }
+            return Self::internal(format_args!("backend call failed: {status:?}"));
+        }
+        Self::new(http, status.message())
     }
 }
 
@@ -79,10 +102,30 @@ mod tests {
             (tonic::Status::unauthenticated("no"), StatusCode::UNAUTHORIZED),
             (tonic::Status::permission_denied("no"), StatusCode::FORBIDDEN),
             (tonic::Status::unavailable("db down"), StatusCode::SERVICE_UNAVAILABLE),
-            (tonic::Status::internal("internal error (ref x)"), StatusCode::INTERNAL_SERVER_ERROR),
+            (tonic::Status::internal("internal error (reference x)"), StatusCode::INTERNAL_SERVER_ERROR),
+            (tonic::Status::unknown("h2 protocol error: http2 error"), StatusCode::INTERNAL_SERVER_ERROR),
+            (tonic::Status::cancelled("h2 protocol error: http2 error"), StatusCode::INTERNAL_SERVER_ERROR),
         ];
         for (status, expected) in cases {
             assert_eq!(ApiError::from(status).status, expected);
+        }
+    }
+
+    #[test]
+    fn internal_and_transport_failures_answer_an_opaque_reference_and_keep_the_services_one() {
+        let service = "internal error (reference 0199a6c4-8f7e-7b1a-9c3d-2e5f6a7b8c9d)";
+        assert_eq!(ApiError::from(tonic::Status::internal(service)).message, service);
+        for leaky in [
+            tonic::Status::cancelled("h2 protocol error: http2 error"),
+            tonic::Status::unknown("transport error: connection reset by peer"),
+            tonic::Status::internal("relation \"kb.articles\" does not exist"),
+            tonic::Status::internal("internal error (reference '; DROP TABLE x)"),
+            tonic::Status::data_loss("checksum mismatch at 10.0.0.3"),
+        ] {
+            let error = ApiError::from(leaky);
+            assert_eq!(error.status, StatusCode::INTERNAL_SERVER_ERROR);
+            let reference = error.message.strip_prefix("internal error (reference ").and_then(|r| r.strip_suffix(')'));
+            assert!(reference.is_some_and(|r| uuid::Uuid::parse_str(r).is_ok()), "{}", error.message);
         }
     }
 

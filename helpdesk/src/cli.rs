@@ -125,7 +125,8 @@ enum KbCommand {
     Search { query: String },
     /// Suggestions for a subject being typed (the last word counts as a prefix unless followed by a space).
     Suggest { query: String },
-    /// Import every Markdown file under a folder as an article (title: the first `# heading`, else the file name).
+    /// Import (upsert by slug) every Markdown file under a folder as an article (title: the first `# heading`,
+    /// else the file name; slug: the file name); prints what was created, updated and unchanged.
     Import {
         folder: PathBuf,
         #[arg(long, value_enum, default_value = "public")]
@@ -336,8 +337,11 @@ async fn kb_command(clients: &Clients, command: KbCommand) -> anyhow::Result<()>
         KbCommand::Suggest { query } => print_hits(clients, query, true).await,
         KbCommand::Import { folder, visibility: v, draft, category } => {
             let options = crate::kb_import::Options { visibility: visibility(v), status: status(draft), category_id: category };
-            let created = crate::kb_import::import(clients, &folder, &options).await?;
-            println!("{created} articles imported");
+            let summary = crate::kb_import::import(clients, &folder, &options).await?;
+            println!("{summary}");
+            if !summary.failed.is_empty() {
+                anyhow::bail!("{} files failed (listed above)", summary.failed.len());
+            }
             Ok(())
         }
         KbCommand::Publish { id, undo } => {

@@ -1,13 +1,23 @@
 //! `helpdesk kb import <folder>`: every Markdown file under a folder becomes an article, with a
 //! progress bar. The title is the file's first `# heading` (removed from the body) or else its
-//! name; the slug comes from the file name. A file that fails is reported and the rest go on, so
-//! one bad file does not stop an import of thousands — the command then exits non-zero.
+//! name. The slug is the file name under the slug rule (lower-case ASCII words joined by single
+//! hyphens, as for titles); a file whose name is not already a slug is listed with the slug it got,
+//! so nothing is renamed silently. Import upserts by slug, so running it again creates nothing
+//! twice: an article with the slug is updated when the file (or the import's status, visibility
+//! or category) differs and left alone when it does not. A file that fails is reported and the
+//! rest go on, so one bad file does not stop an import of thousands — the command then exits
+//! non-zero.
 
-use std::path::{Path, PathBuf};
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+};
 
 use anyhow::Context;
 use helpdesk_proto::kb::v1 as kb;
 use indicatif::{ProgressBar, ProgressStyle};
+
+use helpdesk_kit::auth::bearer;
 
 use crate::cli::Clients;
 
@@ -37,7 +47,7 @@ pub fn markdown_files(folder: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Title, slug and body of one file's text.
+/// Title, slug and body of one file's text; the slug is the file name under the slug rule.
 pub fn draft(file_stem: &str, text: &str) -> Draft {
     let text = text.trim_start_matches('\u{feff}');
     let first = text.lines().next().unwrap_or_default();
@@ -47,17 +57,48 @@ pub fn draft(file_stem: &str, text: &str) -> Draft {
         }
         _ => (file_stem.replace(['-', '_'], " ").trim().to_string(), text.to_string()),
     };
-    Draft { title, slug: file_stem.to_string(), body }
+    Draft { title, slug: helpdesk_kb::slugify(file_stem), body }
 }
 
 pub struct Options {
     pub visibility: kb::Visibility,
     pub status: kb::ArticleStatus,
+    /// Empty: new articles get none and existing ones keep theirs.
     pub category_id: String,
 }
 
-/// Imports the folder; returns how many articles were created, or an error naming the failures.
-pub async fn import(clients: &Clients, folder: &Path, options: &Options) -> anyhow::Result<usize> {
+/// What an import did, by slug; `renamed` lists the files whose name was not already their slug.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub created: Vec<String>,
+    pub updated: Vec<String>,
+    pub unchanged: Vec<String>,
+    pub renamed: Vec<(PathBuf, String)>,
+    pub failed: Vec<(PathBuf, String)>,
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} created, {} updated, {} unchanged, {} failed",
+            self.created.len(),
+            self.updated.len(),
+            self.unchanged.len(),
+            self.failed.len()
+        )
+    }
+}
+
+enum Outcome {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// Imports the folder. Per-file failures are in the summary (the caller decides the exit code);
+/// an error means the folder itself could not be read.
+pub async fn import(clients: &Clients, folder: &Path, options: &Options) -> anyhow::Result<Summary> {
     let files = markdown_files(folder)?;
     if files.is_empty() {
         anyhow::bail!("no .md files under {}", folder.display());
@@ -67,41 +108,87 @@ pub async fn import(clients: &Clients, folder: &Path, options: &Options) -> anyh
         ProgressStyle::with_template("{bar:40} {pos}/{len} articles ({per_sec}, {eta} left) {msg}")
             .context("progress bar template")?,
     );
-    let mut created = 0;
-    let mut failures = Vec::new();
+    let mut summary = Summary::default();
+    // Two files with one slug (a/faq.md and b/faq.md) would overwrite each other: the second fails.
+    let mut seen: HashMap<String, PathBuf> = HashMap::new();
     for file in &files {
+        let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         let result = async {
             let text = std::fs::read_to_string(file).context("reading")?;
-            let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
             let draft = draft(&stem, &text);
-            clients
-                .create_article(kb::CreateArticleRequest {
-                    title: draft.title,
-                    body_markdown: draft.body,
-                    slug: draft.slug,
-                    category_id: options.category_id.clone(),
-                    status: options.status as i32,
-                    visibility: options.visibility as i32,
-                    ..Default::default()
-                })
-                .await
+            if let Some(first) = seen.get(&draft.slug) {
+                anyhow::bail!("slug {} is already used by {} in this import", draft.slug, first.display());
+            }
+            seen.insert(draft.slug.clone(), file.clone());
+            let outcome = upsert(clients, &draft, options).await?;
+            Ok((draft.slug, outcome))
         }
         .await;
         match result {
-            Ok(_) => created += 1,
+            Ok((slug, outcome)) => {
+                if slug != stem {
+                    // `suspend`, not `println`: a hidden bar (output not a terminal) drops `println`.
+                    bar.suspend(|| println!("{}: slug {slug} (the file name under the slug rule)", file.display()));
+                    summary.renamed.push((file.clone(), slug.clone()));
+                }
+                match outcome {
+                    Outcome::Created => summary.created.push(slug),
+                    Outcome::Updated => summary.updated.push(slug),
+                    Outcome::Unchanged => summary.unchanged.push(slug),
+                }
+            }
             Err(error) => {
-                bar.println(format!("{}: {error:#}", file.display()));
-                failures.push(file.display().to_string());
+                bar.suspend(|| eprintln!("{}: {error:#}", file.display()));
+                summary.failed.push((file.clone(), format!("{error:#}")));
             }
         }
         bar.inc(1);
     }
     bar.finish_with_message("done");
-    if failures.is_empty() {
-        Ok(created)
-    } else {
-        anyhow::bail!("{created} articles imported, {} files failed (listed above)", failures.len())
+    Ok(summary)
+}
+
+/// Creates the article, or updates the one with its slug when it differs from the file.
+async fn upsert(clients: &Clients, draft: &Draft, options: &Options) -> anyhow::Result<Outcome> {
+    let token = clients.service_token().await?;
+    let lookup = kb::GetArticleRequest { key: Some(kb::get_article_request::Key::Slug(draft.slug.clone())) };
+    let existing = match clients.kb().get_article(bearer(lookup, &token)?).await {
+        Ok(article) => Some(article.into_inner()),
+        Err(status) if status.code() == tonic::Code::NotFound => None,
+        Err(status) => return Err(status.into()),
+    };
+    let Some(article) = existing else {
+        let request = kb::CreateArticleRequest {
+            title: draft.title.clone(),
+            body_markdown: draft.body.clone(),
+            slug: draft.slug.clone(),
+            category_id: options.category_id.clone(),
+            status: options.status as i32,
+            visibility: options.visibility as i32,
+            ..Default::default()
+        };
+        clients.kb().create_article(bearer(request, &token)?).await?;
+        return Ok(Outcome::Created);
+    };
+    let same = article.title == draft.title
+        && article.body_markdown == draft.body
+        && article.status == options.status as i32
+        && article.visibility == options.visibility as i32
+        && (options.category_id.is_empty() || article.category_id == options.category_id);
+    if same {
+        return Ok(Outcome::Unchanged);
     }
+    let request = kb::UpdateArticleRequest {
+        id: article.id,
+        title: Some(draft.title.clone()),
+        body_markdown: Some(draft.body.clone()),
+        category_id: Some(options.category_id.clone()).filter(|c| !c.is_empty()),
+        status: options.status as i32,
+        visibility: options.visibility as i32,
+        ..Default::default()
+    };
+    clients.kb().update_article(bearer(request, &token)?).await?;
+    Ok(Outcome::Updated)
 }
 
 #[cfg(test)]
@@ -119,6 +206,12 @@ mod tests {
         let draft = draft("card_not_working", "It happens.");
         assert_eq!(draft.title, "card not working");
         assert_eq!(draft.body, "It happens.");
+    }
+
+    #[test]
+    fn the_slug_is_the_file_name_under_the_slug_rule() {
+        assert_eq!(draft("reset-pin", "x").slug, "reset-pin");
+        assert_eq!(draft("Card_Not Working-", "x").slug, "card-not-working");
     }
 
     #[test]

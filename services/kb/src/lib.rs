@@ -18,3 +18,5 @@ mod store;
 
 pub use app::App;
 pub use domain::{Audience, Status, Visibility, plain_text};
+/// The slug rule, for clients that derive slugs themselves (`helpdesk kb import` from file names).
+pub use domain::slugify;

@@ -8,7 +8,7 @@ use uuid::Uuid;
 pub fn internal(error: impl std::fmt::Display) -> Status {
     let reference = Uuid::new_v4();
     tracing::error!(%reference, %error, "internal error");
-    Status::internal(format!("internal error (ref {reference})"))
+    Status::internal(format!("internal error (reference {reference})"))
 }
 
 /// For a contact asking about something that is not theirs as much as for something absent: the

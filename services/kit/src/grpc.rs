@@ -1,6 +1,7 @@
 //! gRPC server scaffolding shared by every service: bind (port 0 in tests), then serve the part's
 //! routes together with `grpc.health.v1` and server reflection (v1 and v1alpha) until shutdown.
-//! Reflection advertises only the services this server really serves.
+//! Reflection advertises only the services this server really serves. A panic in any handler is
+//! answered as `INTERNAL` with a reference id (`panic`), not with a reset stream.
 
 use std::net::SocketAddr;
 
@@ -35,6 +36,7 @@ pub async fn serve(
         .add_service(reflection(services).build_v1()?)
         .add_service(reflection(services).build_v1alpha()?);
     Server::builder()
+        .layer(crate::panic::layer())
         .add_routes(routes)
         // Without TCP_NODELAY small responses wait for delayed ACKs: tens of milliseconds per call.
         .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), shutdown.cancelled_owned())

@@ -1,7 +1,7 @@
 //! Shared plumbing for every part of the help desk: typed config, tracing, the Postgres pool with
 //! per-service schemas and migrations, the NATS JetStream connection and streams, the transactional
 //! outbox and its relay, caller tokens and the gRPC interceptor that checks them, error mapping, and
-//! the gRPC server scaffolding (health + reflection). No part's business rules live here.
+//! the gRPC server scaffolding (health + reflection, a panic answered as `INTERNAL`). No part's business rules live here.
 
 pub mod auth;
 pub mod blob;
@@ -14,6 +14,7 @@ pub mod grpc;
 pub mod limits;
 pub mod nats;
 pub mod outbox;
+pub mod panic;
 pub mod part;
 pub mod telemetry;
 

@@ -25,6 +25,9 @@ pub enum KbError {
     Invalid { field: &'static str, reason: String },
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// A unique value another record already holds: the caller picks another, nothing is renamed.
+    #[error("{field}: {reason}")]
+    Taken { field: &'static str, reason: String },
     #[error("this call needs a caller token")]
     Unauthenticated,
     #[error("the caller may not do this")]
@@ -55,9 +58,18 @@ pub fn parse_category_name(raw: &str) -> Result<String, KbError> {
     parse_line("name", raw, MAX_CATEGORY_NAME_CHARS)
 }
 
+/// Control characters other than tab and line breaks: NUL among them, which Postgres refuses in
+/// text, so it must be stopped here rather than turn into an internal error.
+fn has_stray_control(text: &str) -> bool {
+    text.chars().any(|c| c.is_ascii_control() && !matches!(c, '\t' | '\n' | '\r'))
+}
+
 pub fn parse_description(raw: &str) -> Result<String, KbError> {
     if raw.chars().count() > MAX_DESCRIPTION_CHARS {
         return Err(invalid("description", format!("is longer than {MAX_DESCRIPTION_CHARS} characters")));
+    }
+    if has_stray_control(raw) {
+        return Err(invalid("description", "must not contain NUL or other control characters"));
     }
     Ok(raw.trim().to_string())
 }
@@ -65,6 +77,9 @@ pub fn parse_description(raw: &str) -> Result<String, KbError> {
 pub fn parse_body(raw: &str) -> Result<String, KbError> {
     if raw.len() > MAX_BODY_BYTES {
         return Err(invalid("body_markdown", format!("is larger than {MAX_BODY_BYTES} bytes")));
+    }
+    if has_stray_control(raw) {
+        return Err(invalid("body_markdown", "must not contain NUL or other control characters"));
     }
     Ok(raw.to_string())
 }
@@ -87,11 +102,15 @@ pub fn parse_tags(raw: &[String]) -> Result<Vec<String>, KbError> {
 }
 
 /// A search or suggestion query, trimmed at the start only: a trailing space tells suggestions
-/// that the last word is complete.
+/// that the last word is complete. Tabs and line breaks (a pasted question) count as spaces; NUL
+/// and other control characters are refused, as the gateway refuses them.
 pub fn parse_query(raw: &str) -> Result<String, KbError> {
     let query = raw.trim_start();
     if query.chars().count() > MAX_QUERY_CHARS {
         return Err(invalid("query", format!("is longer than {MAX_QUERY_CHARS} characters")));
+    }
+    if has_stray_control(query) {
+        return Err(invalid("query", "must not contain NUL or other control characters"));
     }
     Ok(query.chars().map(|c| if c.is_control() { ' ' } else { c }).collect())
 }
@@ -104,16 +123,46 @@ pub fn result_limit(requested: u32) -> usize {
     }
 }
 
-pub fn parse_id(raw: &str, field: &'static str) -> Result<uuid::Uuid, KbError> {
-    uuid::Uuid::parse_str(raw.trim()).map_err(|_| invalid(field, "is not an id"))
+/// The id of the article a call is about. A malformed one reads as "no such article", as in
+/// identity and tickets: probing with junk ids tells nothing, and one rule holds for every service.
+pub fn article_id(raw: &str) -> Result<uuid::Uuid, KbError> {
+    uuid::Uuid::parse_str(raw).map_err(|_| KbError::NotFound("article"))
 }
 
-/// An optional id: empty means none.
+/// An optional reference to something else (a category, a page token): empty means none, and a
+/// malformed one is the caller's mistake in that field.
 pub fn parse_optional_id(raw: &str, field: &'static str) -> Result<Option<uuid::Uuid>, KbError> {
-    if raw.trim().is_empty() { Ok(None) } else { parse_id(raw, field).map(Some) }
+    if raw.trim().is_empty() {
+        return Ok(None);
+    }
+    uuid::Uuid::parse_str(raw.trim()).map(Some).map_err(|_| invalid(field, "is not an id"))
 }
 
-/// Lower-case ASCII words joined by `-`, at most 80 characters; `article` when nothing is left.
+pub const MAX_SLUG_CHARS: usize = 80;
+
+/// Whether `slug` follows the slug rule: lower-case ASCII letters and digits in words joined by
+/// single hyphens, at most 80 characters — what [`slugify`] makes of a title.
+pub fn is_slug(slug: &str) -> bool {
+    !slug.is_empty()
+        && slug.len() <= MAX_SLUG_CHARS
+        && slug.split('-').all(|word| !word.is_empty() && word.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+}
+
+/// A slug the caller chose, exactly as given or refused: a slug is part of a link, so it is never
+/// changed behind the caller's back.
+pub fn parse_slug(raw: &str) -> Result<String, KbError> {
+    if is_slug(raw) {
+        Ok(raw.to_string())
+    } else {
+        Err(invalid(
+            "slug",
+            format!("must be lower-case letters and digits in words joined by single hyphens (like reset-your-pin), at most {MAX_SLUG_CHARS} characters"),
+        ))
+    }
+}
+
+/// The slug rule applied to any text: lower-case ASCII words joined by `-`, at most 80
+/// characters; `article` when nothing is left.
 pub fn slugify(title: &str) -> String {
     let mut slug = String::new();
     for c in title.chars().flat_map(char::to_lowercase) {
@@ -158,6 +207,35 @@ mod tests {
         assert_eq!(slugify("How do I reset my PIN?"), "how-do-i-reset-my-pin");
         assert_eq!(slugify("¿¿??"), "article");
         assert!(slugify(&"word ".repeat(100)).len() <= 80);
+    }
+
+    #[test]
+    fn slugs_are_taken_as_given_or_refused_and_slugify_makes_valid_ones() {
+        assert_eq!(parse_slug("reset-your-pin-2"), Ok("reset-your-pin-2".into()));
+        for bad in ["", "reset-pin-", "-reset", "reset--pin", "Reset-PIN", "reset pin", "reset\0pin", "réset", &"a".repeat(81)] {
+            assert!(matches!(parse_slug(bad), Err(KbError::Invalid { field: "slug", .. })), "{bad:?}");
+        }
+        for title in ["How do I reset my PIN?", "¿¿??", "trailing-", &"word ".repeat(100), "Ünïcödé — ok"] {
+            assert!(is_slug(&slugify(title)), "{title:?} → {:?}", slugify(title));
+        }
+    }
+
+    #[test]
+    fn malformed_article_ids_read_as_absent_and_malformed_references_name_their_field() {
+        assert_eq!(article_id("nope"), Err(KbError::NotFound("article")));
+        assert_eq!(article_id("\0"), Err(KbError::NotFound("article")));
+        assert!(matches!(parse_optional_id("nope", "category_id"), Err(KbError::Invalid { field: "category_id", .. })));
+        assert_eq!(parse_optional_id(" ", "category_id"), Ok(None));
+    }
+
+    #[test]
+    fn nul_and_control_characters_are_refused_before_they_reach_the_database() {
+        assert!(matches!(parse_query("reset\0pin"), Err(KbError::Invalid { field: "query", .. })));
+        assert!(matches!(parse_query("reset\u{1b}pin"), Err(KbError::Invalid { field: "query", .. })));
+        assert_eq!(parse_query("reset\tmy\npin").expect("tabs and newlines are spaces"), "reset my pin");
+        assert!(matches!(parse_body("a\0b"), Err(KbError::Invalid { field: "body_markdown", .. })));
+        assert!(parse_body("line\r\n\tindented").is_ok());
+        assert!(matches!(parse_description("a\0b"), Err(KbError::Invalid { field: "description", .. })));
     }
 
     #[test]

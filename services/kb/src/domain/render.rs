@@ -32,6 +32,14 @@ pub fn plain_text(markdown: &str) -> String {
     text.trim().to_string()
 }
 
+/// `text` as snippet text: escaped, lines joined, control characters dropped.
+#[cfg(test)]
+pub(crate) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    escape_into(&mut out, text);
+    out
+}
+
 fn escape_into(out: &mut String, text: &str) {
     for c in text.chars() {
         match c {
@@ -48,16 +56,31 @@ fn escape_into(out: &mut String, text: &str) {
 }
 
 fn floor_char(text: &str, mut i: usize) -> usize {
+    i = i.min(text.len());
     while i > 0 && !text.is_char_boundary(i) {
         i -= 1;
     }
     i
 }
 
-/// An escaped excerpt of about `max_bytes` of `text` around the densest run of `matches` (sorted,
-/// non-overlapping byte ranges of matched words), with those words in `<mark>`. Without matches it
-/// is the start of the text.
+/// The ranges that can be marked: non-empty, inside `text`, on character boundaries, in order and
+/// disjoint. The index's matches always are; checking here keeps the snippet total on any input.
+fn usable(text: &str, matches: &[Range<usize>]) -> Vec<Range<usize>> {
+    let mut ranges: Vec<Range<usize>> = matches
+        .iter()
+        .filter(|m| m.start < m.end && m.end <= text.len() && text.is_char_boundary(m.start) && text.is_char_boundary(m.end))
+        .cloned()
+        .collect();
+    ranges.sort_by_key(|m| m.start);
+    ranges.dedup_by(|later, kept| later.start < kept.end);
+    ranges
+}
+
+/// An escaped excerpt of about `max_bytes` of `text` around the densest run of `matches` (byte
+/// ranges of matched words), with those words in `<mark>`. Without matches it is the start of the
+/// text. Every cut is on a character boundary: whitespace and letters may be several bytes long.
 pub fn highlight_snippet(text: &str, matches: &[Range<usize>], max_bytes: usize) -> String {
+    let matches = usable(text, matches);
     // The window starts at the match that has the most other matches within `max_bytes` after it.
     let best = (0..matches.len())
         .max_by_key(|&i| {
@@ -66,12 +89,16 @@ pub fn highlight_snippet(text: &str, matches: &[Range<usize>], max_bytes: usize)
         })
         .map(|i| matches[i].start)
         .unwrap_or(0);
-    // Back up a little so the first match has some context, to a word boundary.
+    // Back up a little so the first match has some context, to just after a whitespace character.
     let mut start = floor_char(text, best.saturating_sub(max_bytes / 5));
     if start > 0 {
-        start = text[start..best].find(char::is_whitespace).map(|i| start + i + 1).unwrap_or(best);
+        start = text[start..best]
+            .char_indices()
+            .find(|(_, c)| c.is_whitespace())
+            .map(|(i, c)| start + i + c.len_utf8())
+            .unwrap_or(best);
     }
-    let mut end = floor_char(text, (start + max_bytes).min(text.len()));
+    let mut end = floor_char(text, start + max_bytes);
     if end < text.len() {
         end = text[start..end].rfind(char::is_whitespace).map(|i| start + i).filter(|&e| e > start).unwrap_or(end);
     }
@@ -131,6 +158,18 @@ mod tests {
         assert!(snippet.starts_with('…') && snippet.ends_with('…'), "{snippet}");
         assert_eq!(snippet.matches("<mark>refund</mark>").count(), 2, "{snippet}");
         assert!(snippet.len() < 140, "{snippet}");
+    }
+
+    #[test]
+    fn snippets_back_up_over_multi_byte_whitespace_without_splitting_it() {
+        // U+00A0, U+3000 and U+2003 are whitespace of two and three bytes: the window's start
+        // moves to just after one, never into it.
+        for space in ['\u{a0}', '\u{3000}', '\u{2003}'] {
+            let text = format!("{}{space}refund{space}policy", "x".repeat(30));
+            let at = text.find("refund").expect("present");
+            let snippet = highlight_snippet(&text, &[Range { start: at, end: at + 6 }], 60);
+            assert!(snippet.contains("<mark>refund</mark>"), "{snippet:?}");
+        }
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Article handlers: staff create, update (which also publishes and unpublishes), delete; anyone
-//! gets and lists what their audience may read — anything else is `NOT_FOUND`, as if absent.
+//! gets and lists what their audience may read — anything else is `NOT_FOUND`, as if absent, and
+//! so is a malformed id or slug. A slug is taken as given or refused, and a taken one is
+//! `ALREADY_EXISTS`: importers upsert by slug, so a silently renamed slug would duplicate articles.
 
 use helpdesk_kit::auth::caller;
 use helpdesk_proto::kb::v1 as pb;
@@ -8,8 +10,8 @@ use tonic::{Request, Response, Status};
 use super::{KbGrpc, convert, db_error};
 use crate::{
     domain::{
-        Audience, KbError, MAX_PAGE_SIZE, Status as ArticleStatus, Visibility, may_write, parse_body, parse_id,
-        parse_optional_id, parse_tags, parse_title, render_markdown, slugify,
+        Audience, KbError, MAX_PAGE_SIZE, Status as ArticleStatus, Visibility, article_id, is_slug, may_write, parse_body,
+        parse_optional_id, parse_slug, parse_tags, parse_title, render_markdown, slugify,
     },
     store::ArticleFields,
 };
@@ -30,8 +32,11 @@ impl KbGrpc {
             visibility: Visibility::from_number(request.visibility)?.unwrap_or(Visibility::Public),
             title,
         };
-        let slug = slugify(if request.slug.trim().is_empty() { &fields.title } else { &request.slug });
-        let article = self.store.create(&slug, &fields).await.map_err(db_error)?;
+        let slug = if request.slug.is_empty() { slugify(&fields.title) } else { parse_slug(&request.slug)? };
+        let article = self.store.create(&slug, &fields).await.map_err(db_error)?.ok_or_else(|| KbError::Taken {
+            field: "slug",
+            reason: format!("{slug} is already another article's slug"),
+        })?;
         self.reindex(article.id).await;
         Ok(Response::new(convert::article(article)))
     }
@@ -42,7 +47,7 @@ impl KbGrpc {
     pub(super) async fn update_article(&self, request: Request<pb::UpdateArticleRequest>) -> Result<Response<pb::Article>, Status> {
         may_write(&caller(&request))?;
         let request = request.into_inner();
-        let id = parse_id(&request.id, "id")?;
+        let id = article_id(&request.id)?;
         let title = request.title.as_deref().map(parse_title).transpose()?;
         let body = request.body_markdown.as_deref().map(parse_body).transpose()?;
         let category = request.category_id.as_deref().map(|c| parse_optional_id(c, "category_id")).transpose()?;
@@ -80,8 +85,8 @@ impl KbGrpc {
     pub(super) async fn get_article(&self, request: Request<pb::GetArticleRequest>) -> Result<Response<pb::Article>, Status> {
         let audience = Audience::of(&caller(&request));
         let article = match request.into_inner().key {
-            Some(pb::get_article_request::Key::Id(id)) => self.store.by_id(parse_id(&id, "id")?).await,
-            Some(pb::get_article_request::Key::Slug(slug)) if slug.len() <= 200 => self.store.by_slug(&slug).await,
+            Some(pb::get_article_request::Key::Id(id)) => self.store.by_id(article_id(&id)?).await,
+            Some(pb::get_article_request::Key::Slug(slug)) if is_slug(&slug) => self.store.by_slug(&slug).await,
             Some(pb::get_article_request::Key::Slug(_)) => Ok(None),
             None => return Err(KbError::Invalid { field: "key", reason: "give id or slug".into() }.into()),
         }
@@ -97,7 +102,7 @@ impl KbGrpc {
         request: Request<pb::DeleteArticleRequest>,
     ) -> Result<Response<pb::DeleteArticleResponse>, Status> {
         may_write(&caller(&request))?;
-        let id = parse_id(&request.into_inner().id, "id")?;
+        let id = article_id(&request.into_inner().id)?;
         if !self.store.delete(id).await.map_err(db_error)? {
             return Err(KbError::NotFound("article").into());
         }

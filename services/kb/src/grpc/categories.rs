@@ -1,11 +1,12 @@
-//! Category handlers: staff create them, everyone lists them.
+//! Category handlers: staff create them, everyone lists them. A name whose slug another category
+//! has is `ALREADY_EXISTS`, never a renamed slug.
 
 use helpdesk_kit::auth::caller;
 use helpdesk_proto::kb::v1 as pb;
 use tonic::{Request, Response, Status};
 
 use super::{KbGrpc, convert, db_error};
-use crate::domain::{may_write, parse_category_name, parse_description, slugify};
+use crate::domain::{KbError, may_write, parse_category_name, parse_description, slugify};
 
 impl KbGrpc {
     #[tracing::instrument(skip_all)]
@@ -17,7 +18,10 @@ impl KbGrpc {
         let request = request.into_inner();
         let name = parse_category_name(&request.name)?;
         let description = parse_description(&request.description)?;
-        let category = self.store.create_category(&name, &slugify(&name), &description).await.map_err(db_error)?;
+        let slug = slugify(&name);
+        let category = self.store.create_category(&name, &slug, &description).await.map_err(db_error)?.ok_or_else(|| {
+            KbError::Taken { field: "name", reason: format!("a category with the slug {slug} exists; choose another name") }
+        })?;
         Ok(Response::new(convert::category(category)))
     }
 

@@ -20,6 +20,7 @@ impl From<KbError> for Status {
         match error {
             KbError::Invalid { .. } => Status::invalid_argument(error.to_string()),
             KbError::NotFound(what) => helpdesk_kit::error::not_found(what),
+            KbError::Taken { .. } => Status::already_exists(error.to_string()),
             KbError::Unauthenticated => helpdesk_kit::error::unauthenticated(),
             KbError::PermissionDenied => helpdesk_kit::error::permission_denied(),
         }

@@ -9,7 +9,7 @@ use tonic::{Request, Response, Status};
 
 use super::{KbGrpc, convert, db_error};
 use crate::{
-    domain::{Audience, FeedbackKind, KbError, may_write, parse_id, parse_query, result_limit},
+    domain::{Audience, FeedbackKind, KbError, article_id, may_write, parse_query, result_limit},
     index::Mode,
 };
 
@@ -37,7 +37,7 @@ impl KbGrpc {
     ) -> Result<Response<pb::RecordFeedbackResponse>, Status> {
         let audience = Audience::of(&caller(&request));
         let request = request.into_inner();
-        let id = parse_id(&request.article_id, "article_id")?;
+        let id = article_id(&request.article_id)?;
         let kind = FeedbackKind::from_number(request.kind)?;
         let query = parse_query(&request.query)?;
         let article = self.store.by_id(id).await.map_err(db_error)?;

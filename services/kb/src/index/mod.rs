@@ -236,4 +236,6 @@ fn poisoned() -> tantivy::TantivyError {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;

@@ -15,37 +15,23 @@ pub struct Category {
 }
 
 impl Store {
-    /// Inserts the category under `slug`, or under the slug plus part of its id when taken. It is
-    /// placed after the existing ones.
+    /// Inserts the category under `slug`, placed after the existing ones; `None` when another
+    /// category has that slug.
     #[tracing::instrument(skip(self, description), err)]
-    pub async fn create_category(&self, name: &str, slug: &str, description: &str) -> sqlx::Result<Category> {
-        let id = Uuid::now_v7();
-        let simple = id.simple().to_string();
-        let unique = format!("{slug}-{}", &simple[simple.len() - 8..]);
-        let mut tx = self.pool.begin().await?;
-        for slug in [slug, unique.as_str()] {
-            let inserted = sqlx::query(
-                "INSERT INTO categories (id, name, slug, description, position)
-                 SELECT $1, $2, $3, $4, coalesce(max(position) + 1, 0) FROM categories
-                 ON CONFLICT (slug) DO NOTHING",
-            )
-            .bind(id)
-            .bind(name)
-            .bind(slug)
-            .bind(description)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if inserted == 1 {
-                break;
-            }
-        }
-        let row = sqlx::query("SELECT id, name, slug, description, position FROM categories WHERE id = $1")
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        category_from_row(&row)
+    pub async fn create_category(&self, name: &str, slug: &str, description: &str) -> sqlx::Result<Option<Category>> {
+        let row = sqlx::query(
+            "INSERT INTO categories (id, name, slug, description, position)
+             SELECT $1, $2, $3, $4, coalesce(max(position) + 1, 0) FROM categories
+             ON CONFLICT (slug) DO NOTHING
+             RETURNING id, name, slug, description, position",
+        )
+        .bind(Uuid::now_v7())
+        .bind(name)
+        .bind(slug)
+        .bind(description)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(category_from_row).transpose()
     }
 
     pub async fn categories(&self) -> sqlx::Result<Vec<Category>> {

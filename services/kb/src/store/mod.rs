@@ -63,40 +63,26 @@ impl Store {
         Self { pool, relay }
     }
 
-    /// Inserts the article under `slug`; if the slug is taken, under the slug plus a short part of
-    /// the new id, which is unique.
+    /// Inserts the article under `slug`; `None` when another article has that slug.
     #[tracing::instrument(skip_all, err)]
-    pub async fn create(&self, slug: &str, new: &ArticleFields) -> sqlx::Result<Article> {
+    pub async fn create(&self, slug: &str, new: &ArticleFields) -> sqlx::Result<Option<Article>> {
         let id = Uuid::now_v7();
-        let simple = id.simple().to_string();
-        let unique = format!("{slug}-{}", &simple[simple.len() - 8..]);
         let mut tx = self.pool.begin().await?;
-        for slug in [slug, unique.as_str()] {
-            let inserted = sqlx::query(
-                "INSERT INTO articles (id, slug, title, body_markdown, body_html, category_id, tags, status, visibility)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (slug) DO NOTHING",
-            )
-            .bind(id)
-            .bind(slug)
-            .bind(&new.title)
-            .bind(&new.body_markdown)
-            .bind(&new.body_html)
-            .bind(new.category_id)
-            .bind(&new.tags)
-            .bind(new.status as i16)
-            .bind(new.visibility as i16)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if inserted == 1 {
-                break;
-            }
+        let insert = sqlx::query(
+            "INSERT INTO articles (id, slug, title, body_markdown, body_html, category_id, tags, status, visibility)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (slug) DO NOTHING",
+        )
+        .bind(id)
+        .bind(slug);
+        let inserted = bind_fields(insert, new).execute(&mut *tx).await?.rows_affected();
+        if inserted == 0 {
+            return Ok(None);
         }
         article_changed(&mut tx, id, false).await?;
         let article = fetch(&mut tx, id).await?.ok_or(sqlx::Error::RowNotFound)?;
         tx.commit().await?;
         self.relay.wake();
-        Ok(article)
+        Ok(Some(article))
     }
 
     /// Reads the article locked, lets `change` edit its fields, and writes them back with the
@@ -126,21 +112,13 @@ impl Store {
             Ok(new) => new,
             Err(error) => return Ok(Some(Err(error))),
         };
-        sqlx::query(
+        let update = sqlx::query(
             "UPDATE articles SET title = $2, body_markdown = $3, body_html = $4, category_id = $5, tags = $6,
                     status = $7, visibility = $8, updated_at = now()
              WHERE id = $1",
         )
-        .bind(id)
-        .bind(&new.title)
-        .bind(&new.body_markdown)
-        .bind(&new.body_html)
-        .bind(new.category_id)
-        .bind(&new.tags)
-        .bind(new.status as i16)
-        .bind(new.visibility as i16)
-        .execute(&mut *tx)
-        .await?;
+        .bind(id);
+        bind_fields(update, &new).execute(&mut *tx).await?;
         article_changed(&mut tx, id, false).await?;
         let article = fetch(&mut tx, id).await?.ok_or(sqlx::Error::RowNotFound)?;
         tx.commit().await?;
@@ -211,6 +189,21 @@ impl Store {
         let sql = format!("SELECT {COLUMNS} FROM articles");
         sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?.iter().map(article_from_row).collect()
     }
+}
+
+/// Binds the editable fields, in `ArticleFields` order, after the parameters already bound.
+fn bind_fields<'q>(
+    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    new: &'q ArticleFields,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    query
+        .bind(&new.title)
+        .bind(&new.body_markdown)
+        .bind(&new.body_html)
+        .bind(new.category_id)
+        .bind(&new.tags)
+        .bind(new.status as i16)
+        .bind(new.visibility as i16)
 }
 
 async fn fetch(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Article>> {
