@@ -7,7 +7,9 @@
 //!    the ticket's signed reply token);
 //! 2. a signed reply token (the plus-address);
 //! 3. a stored mail that names this one among its references: the reply arrived before its parent
-//!    (clock skew, delivery order), and the parent joins the reply's ticket;
+//!    (clock skew, delivery order), and the parent joins the reply's ticket. Like rule 1 this
+//!    trusts a Message-ID as knowledge: naming one before it reached us means having received
+//!    that mail, i.e. being in its conversation;
 //! 4. a ticket number in the subject, only from that ticket's contact or group member (and never
 //!    for the shared "unknown sender", whose tickets are strangers').
 //!
