@@ -66,9 +66,12 @@ async fn an_unusable_inbound_message_is_quarantined_and_does_not_block_the_next(
     let server = env.start().await;
 
     env.publish_inbound(b"\xff\xfe definitely not protobuf".to_vec(), None).await;
+    // Mail without a sender is filed under "unknown sender" now (issue 11); a chat message
+    // without a handle is still unusable.
     let no_sender = InboundMessage {
+        channel: InboundChannel::Discord as i32,
         sender: None,
-        ..mail("<no-sender@x>", "", "Who am I")
+        ..mail("no-sender-1", "", "Who am I")
     };
     env.publish_inbound(no_sender.encode_to_vec(), None).await;
     let good = mail("<good@x>", "dave@example.com", "After the poison");

@@ -3,12 +3,14 @@
 //!
 //! - `attachments`: upload limits, file names and the sniffed content type;
 //! - `fields`: custom-field definitions and value validation;
+//! - `inbound`: what a channel message becomes before it is stored (controls, limits, hashes);
 //! - `query`: what a ticket list asks for (scope, queue, filters, sort, search) and its cursor;
 //! - `time`: the group support-time ledger's arithmetic and alert states.
 //! - `threading`: email threading rules that need no database (ticket numbers in subjects).
 
 pub mod attachments;
 pub mod fields;
+pub mod inbound;
 pub mod query;
 pub mod threading;
 pub mod time;
@@ -18,6 +20,8 @@ use uuid::Uuid;
 
 pub const MAX_SUBJECT_CHARS: usize = 255;
 pub const MAX_BODY_BYTES: usize = helpdesk_kit::limits::MAX_MESSAGE_TEXT_BYTES;
+/// Ends a channel message's text that was cut at [`MAX_BODY_BYTES`].
+pub const CUT_MARKER: &str = "\n\n[… text cut at 256 KiB; the whole message is in the raw original]";
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TicketError {
@@ -127,12 +131,17 @@ impl Body {
         Ok(Self(raw.to_string()))
     }
 
-    /// For channel messages: an empty body is allowed (a mail with only a subject).
-    pub fn lenient(raw: &str) -> Result<Self, TicketError> {
-        if raw.len() > MAX_BODY_BYTES {
-            return Err(invalid("text", format!("is larger than {MAX_BODY_BYTES} bytes")));
+    /// For channel messages, which are stored whatever they hold: NUL and the other C0 controls
+    /// removed (Postgres refuses NUL), empty allowed (a mail with only a subject), and a text over
+    /// the one limit cut on a character boundary with [`CUT_MARKER`], the marker within the limit.
+    /// Also returns whether it was cut; the whole message stays in the channel's raw original.
+    pub fn lenient(raw: &str) -> (Self, bool) {
+        let text = inbound::without_controls(raw);
+        if text.len() <= MAX_BODY_BYTES {
+            return (Self(text.into_owned()), false);
         }
-        Ok(Self(raw.to_string()))
+        let kept = inbound::prefix_within(&text, MAX_BODY_BYTES - CUT_MARKER.len());
+        (Self(format!("{kept}{CUT_MARKER}")), true)
     }
 
     pub fn as_str(&self) -> &str {
@@ -219,8 +228,19 @@ mod tests {
     fn bodies_are_required_and_bounded() {
         assert!(Body::parse(" \n").is_err());
         assert!(Body::parse(&"z".repeat(MAX_BODY_BYTES + 1)).is_err());
-        assert!(Body::lenient("").is_ok());
-        assert!(Body::lenient(&"z".repeat(MAX_BODY_BYTES + 1)).is_err());
+    }
+
+    #[test]
+    fn channel_bodies_are_never_refused_but_cut_to_the_one_limit_marker_included() {
+        assert_eq!(Body::lenient(""), (Body(String::new()), false));
+        assert_eq!(Body::lenient("a\0b\x01c\n").0.as_str(), "abc\n");
+        let exact = "z".repeat(MAX_BODY_BYTES);
+        assert_eq!(Body::lenient(&exact), (Body(exact.clone()), false));
+        // Multi-byte characters across the cut: the text stays valid UTF-8 and within the limit.
+        let (body, cut) = Body::lenient(&"é".repeat(MAX_BODY_BYTES));
+        assert!(cut);
+        assert!(body.as_str().len() <= MAX_BODY_BYTES && body.as_str().ends_with(CUT_MARKER));
+        assert!(body.as_str().trim_end_matches(CUT_MARKER).chars().all(|c| c == 'é'));
     }
 
 }

@@ -1,11 +1,18 @@
 //! The pure parts of email threading: finding a ticket number in a subject, and the rules' names
-//! as recorded on each message (DESIGN.md §3.1: a known Message-ID, then a signed reply token,
-//! then a ticket number in the subject — only from that ticket's contact or group — else new).
+//! as recorded on each message (DESIGN.md §3.1: a known Message-ID — In-Reply-To first, then the
+//! References newest to oldest — then a signed reply token, then a stored mail that names this
+//! one as its parent (the reply arrived first), then a ticket number in the subject — only from
+//! that ticket's contact or group — else new).
 
 pub const BY_MESSAGE_ID: &str = "message_id";
 pub const BY_REPLY_TOKEN: &str = "reply_token";
 pub const BY_SUBJECT_NUMBER: &str = "subject_number";
+/// The parent of a reply that arrived before it (clock skew, delivery order) joins the reply's ticket.
+pub const BY_CHILD_REFERENCE: &str = "child_reference";
 pub const NEW_TICKET: &str = "new";
+/// Notes made from delivery reports about our own mail.
+pub const BOUNCE: &str = "bounce";
+pub const DELIVERY_DELAYED: &str = "delivery_delayed";
 
 /// The first `#<digits>` in a subject (`Re: [#1042] Printer` → 1042), if it is a plausible number.
 pub fn ticket_number_in_subject(subject: &str) -> Option<i64> {

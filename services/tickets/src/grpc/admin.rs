@@ -165,6 +165,7 @@ impl TicketAdminService for AdminGrpc {
                 .into_iter()
                 .map(|q| pb::QuarantinedMessage {
                     id: q.id.to_string(),
+                    kind: q.kind,
                     subject: q.subject,
                     reason: q.reason,
                     attempts: u32::try_from(q.attempts).unwrap_or(0),

@@ -60,6 +60,7 @@ pub fn message_to_pb(message: StoredMessage) -> pb::Message {
         attachments: Vec::new(),
         channel: i32::from(message.channel),
         created_at: Some(timestamp(message.created_at)),
+        raw: None,
     }
 }
 

@@ -219,6 +219,8 @@ impl TicketService for TicketsGrpc {
         let messages = self.store.messages(ticket.id, with_notes).await.map_err(db_error)?;
         let ids: Vec<Uuid> = messages.iter().map(|m| m.id).collect();
         let mut files = self.store.attachments_of(&ids).await.map_err(db_error)?;
+        // The raw originals carry our servers' headers: staff only.
+        let mut raws = if with_notes { self.store.raw_originals_of(&ids).await.map_err(db_error)? } else { Vec::new() };
         let messages = messages
             .into_iter()
             .map(|m| {
@@ -228,6 +230,7 @@ impl TicketService for TicketsGrpc {
                     .extract_if(.., |a| a.message_id == Some(id))
                     .map(attachments::attachment_to_pb)
                     .collect();
+                message.raw = raws.extract_if(.., |a| a.message_id == Some(id)).map(attachments::attachment_to_pb).next();
                 message
             })
             .collect();

@@ -1,6 +1,7 @@
 //! Attachment rows: an upload is recorded with its uploader and no message; a message claims it
 //! (see `conversation::insert_message`); reading one requires seeing its ticket, and contacts never
-//! reach one on an internal note.
+//! reach one on an internal note. A channel message's raw original (the archived .eml) is a row
+//! marked `raw`, for staff only: it carries our servers' headers and filters' verdicts.
 
 use sqlx::Row;
 use uuid::Uuid;
@@ -36,6 +37,8 @@ pub struct ChannelFile {
     pub content_type: String,
     pub size: i64,
     pub blob_key: String,
+    /// The message's raw original (staff only), not one of its attachments.
+    pub raw: bool,
 }
 
 impl Store {
@@ -60,7 +63,7 @@ impl Store {
         let sql = format!(
             "SELECT a.id, a.message_id, a.filename, a.content_type, a.size, a.blob_key
              FROM attachments a JOIN messages m ON m.id = a.message_id JOIN tickets t ON t.id = a.ticket_id
-             WHERE a.ticket_id = $1 AND a.id = $4 AND ($3 OR ({CONTACT_MAY_SEE} AND m.kind <> {KIND_NOTE}))"
+             WHERE a.ticket_id = $1 AND a.id = $4 AND ($3 OR ({CONTACT_MAY_SEE} AND m.kind <> {KIND_NOTE} AND NOT a.raw))"
         );
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(ticket_id)
@@ -74,13 +77,23 @@ impl Store {
             .transpose()
     }
 
-    /// The attachments of these messages.
+    /// The attachments of these messages (their raw originals are not among them).
     pub async fn attachments_of(&self, message_ids: &[Uuid]) -> sqlx::Result<Vec<AttachmentRow>> {
+        self.files_of(message_ids, false).await
+    }
+
+    /// The raw originals of these messages (staff only).
+    pub async fn raw_originals_of(&self, message_ids: &[Uuid]) -> sqlx::Result<Vec<AttachmentRow>> {
+        self.files_of(message_ids, true).await
+    }
+
+    async fn files_of(&self, message_ids: &[Uuid], raw: bool) -> sqlx::Result<Vec<AttachmentRow>> {
         sqlx::query(
             "SELECT id, message_id, filename, content_type, size, blob_key FROM attachments
-             WHERE message_id = ANY($1) ORDER BY created_at, id",
+             WHERE message_id = ANY($1) AND raw = $2 ORDER BY created_at, id",
         )
         .bind(message_ids)
+        .bind(raw)
         .fetch_all(&self.pool)
         .await?
         .iter()

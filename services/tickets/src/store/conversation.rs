@@ -94,8 +94,8 @@ pub(super) async fn insert_message(
     }
     for file in message.files {
         sqlx::query(
-            "INSERT INTO attachments (id, uploader, filename, content_type, size, blob_key, ticket_id, message_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO attachments (id, uploader, filename, content_type, size, blob_key, ticket_id, message_id, raw)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(Uuid::now_v7())
         .bind(&author_id)
@@ -105,6 +105,7 @@ pub(super) async fn insert_message(
         .bind(&file.blob_key)
         .bind(ticket_id)
         .bind(message_id)
+        .bind(file.raw)
         .execute(&mut *conn)
         .await?;
     }
@@ -170,7 +171,6 @@ async fn enqueue_updated(
 impl Store {
     /// Adds a reply or note. A contact's (non-automatic) reply on a completed ticket reopens it.
     /// `None` when `inbound` names a channel message that was already stored.
-    #[tracing::instrument(skip(self, message, inbound), err)]
     pub async fn add_message(
         &self,
         ticket_id: Uuid,
@@ -178,42 +178,55 @@ impl Store {
         automatic: bool,
         inbound: Option<InboundKey<'_>>,
     ) -> Result<Option<StoredMessage>, TicketError> {
+        self.add_message_sql(ticket_id, message, automatic, inbound).await.map_err(|e| match e {
+            sqlx::Error::Protocol(_) => TicketError::Invalid {
+                field: "attachments",
+                reason: "an attachment is not one you uploaded, or is already attached".into(),
+            },
+            sqlx::Error::RowNotFound => TicketError::NotFound,
+            other => db(other),
+        })
+    }
+
+    /// [`Store::add_message`] answering the database's own error (a refused attachment is
+    /// `Protocol`, a missing ticket `RowNotFound`), for the inbound consumer, which must tell a
+    /// data error (never retried) from an outage (retried).
+    #[tracing::instrument(skip(self, message, inbound), err)]
+    pub async fn add_message_sql(
+        &self,
+        ticket_id: Uuid,
+        message: NewMessage<'_>,
+        automatic: bool,
+        inbound: Option<InboundKey<'_>>,
+    ) -> sqlx::Result<Option<StoredMessage>> {
         let id = Uuid::now_v7();
-        let mut tx = self.pool.begin().await.map_err(db)?;
+        let mut tx = self.pool.begin().await?;
         if let Some(key) = &inbound
-            && !super::inbound::claim(&mut tx, key, ticket_id, id).await.map_err(db)?
+            && !super::inbound::claim(&mut tx, key, ticket_id, id).await?
         {
-            tx.rollback().await.map_err(db)?;
+            tx.rollback().await?;
             return Ok(None);
         }
         let locked: Option<(i64, i16)> =
             sqlx::query_as("SELECT number, status_kind FROM tickets WHERE id = $1 FOR UPDATE")
                 .bind(ticket_id)
                 .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
-        let (number, status_kind) = locked.ok_or(TicketError::NotFound)?;
-        insert_message(&mut tx, ticket_id, id, &message).await.map_err(|e| match e {
-            sqlx::Error::Protocol(_) => TicketError::Invalid {
-                field: "attachments",
-                reason: "an attachment is not one you uploaded, or is already attached".into(),
-            },
-            other => db(other),
-        })?;
+                .await?;
+        let (number, status_kind) = locked.ok_or(sqlx::Error::RowNotFound)?;
+        insert_message(&mut tx, ticket_id, id, &message).await?;
         if message.kind == KIND_REPLY {
             sqlx::query("UPDATE tickets SET search = search || to_tsvector('english', left($1, 4096)) WHERE id = $2")
                 .bind(message.text)
                 .bind(ticket_id)
                 .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+                .await?;
         }
-        touch(&mut tx, ticket_id).await.map_err(db)?;
+        touch(&mut tx, ticket_id).await?;
         let (author_kind, author_id) = message.author.kind_and_id();
         if matches!(message.author, Author::Contact(_)) && status_kind == COMPLETED && !automatic {
-            set_status(&mut tx, ticket_id, "open").await.map_err(db)?;
-            system_entry(&mut tx, ticket_id, "Reopened by the contact's reply").await.map_err(db)?;
-            enqueue_updated(&mut tx, ticket_id, vec!["status".into()], &author_id).await.map_err(db)?;
+            set_status(&mut tx, ticket_id, "open").await?;
+            system_entry(&mut tx, ticket_id, "Reopened by the contact's reply").await?;
+            enqueue_updated(&mut tx, ticket_id, vec!["status".into()], &author_id).await?;
         }
         outbox::enqueue(
             &mut tx,
@@ -229,9 +242,8 @@ impl Store {
                 inbound_external_id: inbound.as_ref().map(|k| k.external_id.to_string()).unwrap_or_default(),
             }),
         )
-        .await
-        .map_err(db)?;
-        tx.commit().await.map_err(db)?;
+        .await?;
+        tx.commit().await?;
         self.wake_relay();
         Ok(Some(StoredMessage {
             id,

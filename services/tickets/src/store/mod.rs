@@ -9,7 +9,7 @@
 //! - `attachments`: uploads, and reading them behind the ticket's visibility;
 //! - `groups`: identity's groups and settings as tickets keeps them;
 //! - `time`: the support-time ledger;
-//! - `inbound`: the inbound-message keys and the quarantine.
+//! - `inbound`: the inbound-message rows (deduplication, threading lookups) and the quarantine.
 
 mod admin;
 mod attachments;
@@ -62,10 +62,20 @@ pub enum Viewer {
     Staff(Option<Uuid>),
 }
 
-/// The inbound message a ticket is made from, by its deduplication key.
+/// The inbound message a ticket or reply is made from: its deduplication key and what its row
+/// records (see `inbound::claim`).
 pub struct InboundKey<'a> {
     pub channel: i16,
+    /// The message's id on its channel as received (what events name, e.g. the Message-ID).
     pub external_id: &'a str,
+    /// The deduplication key: the external id, or — for another message reusing it — the id
+    /// with the content hash appended.
+    pub dedupe_id: &'a str,
+    pub content_hash: &'a str,
+    /// Normalized references, so a parent arriving after its reply can find the reply's ticket.
+    pub thread_refs: &'a [String],
+    /// The text was cut at the one limit.
+    pub text_truncated: bool,
 }
 
 pub struct NewTicket<'a> {
