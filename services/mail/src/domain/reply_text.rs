@@ -90,9 +90,11 @@ fn attribution_len(lines: &[&str]) -> Option<usize> {
     if ends(first) {
         return Some(1);
     }
-    // Gmail wraps long attributions: "On Tue, … Ann <ann@example.org>" / "wrote:".
-    let second = lines.get(1)?;
-    (!second.trim().is_empty() && !is_quoted(second.trim()) && second.trim().len() <= 60 && ends(second)).then_some(2)
+    // Gmail wraps long attributions anywhere: "On Tue, … Ann <ann@example.org>" / "wrote:", or
+    // "Am … schrieb Ann <" / "ann@example.org>:".
+    let second = lines.get(1)?.trim();
+    let joined = format!("{} {second}", first.trim());
+    (!second.is_empty() && !is_quoted(second) && second.len() <= 80 && ends(&joined)).then_some(2)
 }
 
 fn next_content<'a>(lines: &[&'a str]) -> Option<&'a str> {
