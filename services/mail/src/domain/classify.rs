@@ -1,10 +1,11 @@
 //! Classifying an inbound mail before anything acts on it: automatic replies (RFC 3834
 //! `Auto-Submitted`, `X-Autoreply`, `X-Autorespond`, Microsoft's `X-Auto-Response-Suppress`),
 //! bulk and list mail (`Precedence`, `List-*`), delivery reports (read by `dsn`: only permanent
-//! failures are bounces, delay warnings and receipts are automatic mail — with the returned
-//! Message-ID dug out of the report), read receipts, mail from our own addresses, and loop markers
-//! (our own `X-Helpdesk-Loop`, and any system's `X-Loop`: a list server that set it is a robot).
-//! Automatic mail is recorded but never triggers mail or reopens a ticket.
+//! failures are bounces, delay warnings and "delivered" receipts are automatic mail — with the
+//! returned Message-ID dug out of the report), read receipts and abuse reports, mail from our own
+//! addresses, and loop markers (our own `X-Helpdesk-Loop`, and any system's `X-Loop`: a list
+//! server that set it is a robot). Automatic mail is recorded but never triggers mail or reopens a
+//! ticket.
 
 use mail_parser::{Message, MimeHeaders};
 
@@ -58,16 +59,15 @@ pub fn classify(message: &Message<'_>, sender: &str, own_addresses: &[String]) -
         ct.ctype().eq_ignore_ascii_case("multipart") && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report"))
     });
     let report = report_type.is_some();
-    // A read receipt (RFC 8098) is a report too, but says nothing about delivery.
-    let receipt = report_type
-        .and_then(|ct| ct.attribute("report-type"))
-        .is_some_and(|t| t.eq_ignore_ascii_case("disposition-notification"));
+    // Only a delivery report (or a daemon's prose) speaks of delivery; read receipts (RFC 8098)
+    // and abuse reports (RFC 5965) are reports too, automatic but never bounces.
+    let delivery_report = report_type
+        .is_some_and(|ct| ct.attribute("report-type").is_none_or(|t| t.eq_ignore_ascii_case("delivery-status")));
     let null_return_path = header_text(message, "Return-Path").is_some_and(|v| v == "<>");
     let daemon = matches!(local, "mailer-daemon" | "postmaster");
     let outcome = match dsn::reported_outcome(message) {
         Some(outcome) => Some(outcome),
-        None if receipt => None,
-        None if report || daemon => {
+        None if delivery_report || daemon => {
             let text = message.body_text(0).unwrap_or_default();
             Some(dsn::prose_outcome(message.subject().unwrap_or_default(), &text))
         }
@@ -81,7 +81,7 @@ pub fn classify(message: &Message<'_>, sender: &str, own_addresses: &[String]) -
     Classification {
         // A null return path marks mail that must not be answered (RFC 3834 §3.1.2); every report
         // and receipt is automatic whatever it says.
-        auto_submitted: auto_submitted || null_return_path || outcome.is_some() || receipt,
+        auto_submitted: auto_submitted || null_return_path || outcome.is_some() || report,
         bulk,
         bounce,
         delivery_delayed,
@@ -183,5 +183,9 @@ mod tests {
             Content-Type: multipart/report; report-type=disposition-notification; boundary=\"b\"\r\n\r\n\
             --b\r\nContent-Type: text/plain\r\n\r\nRead.\r\n--b--\r\n");
         assert!(read.auto_submitted && !read.bounce, "{read:?}");
+        let abuse = classify_raw("From: abuse@isp.example\r\nSubject: Abuse report\r\n\
+            Content-Type: multipart/report; report-type=feedback-report; boundary=\"b\"\r\n\r\n\
+            --b\r\nContent-Type: text/plain\r\n\r\nA complaint.\r\n--b--\r\n");
+        assert!(abuse.auto_submitted && !abuse.bounce && !abuse.delivery_delayed, "{abuse:?}");
     }
 }

@@ -115,7 +115,12 @@ pub fn parse(raw: &[u8], limits: &Limits, own_addresses: &[String]) -> Result<Pa
     let attachments = body
         .attachments
         .into_iter()
-        .map(|a| Attachment { filename: without_controls(a.filename.trim()).into_owned(), ..a })
+        .map(|a| Attachment {
+            filename: without_controls(a.filename.trim()).into_owned(),
+            content_type: without_controls(&a.content_type).into_owned(),
+            content_id: without_controls(&a.content_id).into_owned(),
+            ..a
+        })
         .collect();
     let classification = classify(&message, &sender_address, own_addresses);
     Ok(ParsedMail {
