@@ -5,6 +5,9 @@
 //! common mislabel); otherwise Windows-1252, the superset of Latin-1 that maps every byte to a
 //! character, which is what unlabelled 8-bit Western mail almost always is.
 //!
+//! The same rule reads a raw header whose decoding by mail-parser left U+FFFD (raw 8-bit bytes, or
+//! RFC 2047 encoded words under an unknown or lying label: `=?unknown-8bit?Q?Gr=FC=DFe?=`).
+//!
 //! Also here: HTML numeric references in the Windows-1252 range (`&#149;`), which HTML5 reads as the
 //! Windows-1252 characters they were meant to be, not as C1 control characters.
 
@@ -38,6 +41,64 @@ pub fn decode(bytes: &[u8], label: Option<&str>) -> String {
             None => utf8.map_or_else(windows_1252, str::to_string),
         },
     }
+}
+
+/// A raw header value read with the charset rule: RFC 2047 encoded words (`=?label?Q|B?data?=`)
+/// decoded under their label, the bytes between them as unlabelled text; whitespace between two
+/// encoded words is dropped (RFC 2047 §6.2) and folding is unfolded.
+pub fn decode_header(raw: &[u8]) -> String {
+    let mut out = String::new();
+    let mut rest = raw;
+    let mut after_word = false;
+    while !rest.is_empty() {
+        let start = rest.windows(2).position(|w| w == b"=?").unwrap_or(rest.len());
+        let (plain, tail) = rest.split_at(start);
+        match encoded_word(tail) {
+            Some((text, len)) => {
+                if !(after_word && plain.iter().all(u8::is_ascii_whitespace)) {
+                    out.push_str(&decode(plain, None));
+                }
+                out.push_str(&text);
+                rest = &tail[len..];
+                after_word = true;
+            }
+            None => {
+                let take = if tail.is_empty() { plain.len() } else { start + 2 };
+                out.push_str(&decode(&rest[..take], None));
+                rest = &rest[take..];
+                after_word = false;
+            }
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The text of one encoded word at the start of `text`, and its length in bytes.
+fn encoded_word(text: &[u8]) -> Option<(String, usize)> {
+    let body = text.strip_prefix(b"=?")?;
+    let label_end = body.iter().position(|&b| b == b'?')?;
+    let label = std::str::from_utf8(&body[..label_end]).ok()?;
+    // RFC 2231 allows `charset*language`.
+    let label = label.split('*').next().unwrap_or(label);
+    let encoding = *body.get(label_end + 1)?;
+    if body.get(label_end + 2) != Some(&b'?') {
+        return None;
+    }
+    let data_start = label_end + 3;
+    let data_len = body[data_start..].windows(2).position(|w| w == b"?=")?;
+    let data = &body[data_start..data_start + data_len];
+    if data.iter().any(|b| b.is_ascii_whitespace()) {
+        return None;
+    }
+    let bytes = match encoding.to_ascii_uppercase() {
+        b'B' => mail_parser::decoders::base64::base64_decode(data)?,
+        b'Q' => {
+            let spaced: Vec<u8> = data.iter().map(|&b| if b == b'_' { b' ' } else { b }).collect();
+            super::transfer::decode(&spaced, Some("quoted-printable")).bytes
+        }
+        _ => return None,
+    };
+    Some((decode(&bytes, Some(label)), 2 + data_start + data_len + 2))
 }
 
 /// An encoding we trust for a label: encoding_rs knows it, and it is a real charset rather than
@@ -133,6 +194,14 @@ mod tests {
     #[test]
     fn utf7_from_old_exchange_servers_decodes() {
         assert_eq!(decode(b"Hi Mom -+Jjo--!", Some("utf-7")), "Hi Mom -☺-!");
+    }
+
+    #[test]
+    fn headers_with_lying_labels_or_raw_bytes_are_read_by_the_same_rule() {
+        assert_eq!(decode_header(b" =?unknown-8bit?Q?Gr=FC=DFe_?= =?utf-8?B?YXVz?=\r\n K\xf6ln"), "Grüße aus Köln");
+        assert_eq!(decode_header(b"=?utf-8?q?caf=E9?= and =?iso-8859-1*en?q?na=EFve?="), "café and naïve");
+        assert_eq!(decode_header(b"not =? a word ?= here"), "not =? a word ?= here");
+        assert_eq!(decode_header("plain ünïcode".as_bytes()), "plain ünïcode");
     }
 
     #[test]

@@ -173,8 +173,8 @@ fn valid_address(addr: &Addr<'_>, raw_header: &str) -> Option<(String, bool)> {
     Address::parse(&candidate.0).ok().map(|a| (a.into_string(), candidate.1))
 }
 
-/// The decoded subject; a raw 8-bit subject that was not UTF-8 is read by the charset rule
-/// (Windows-1252) instead of becoming U+FFFD.
+/// The decoded subject; when mail-parser's decoding left U+FFFD (raw 8-bit bytes, or encoded words
+/// under an unknown or lying label), the raw header is read by the charset rule instead.
 fn subject(message: &Message<'_>) -> String {
     let decoded = message.subject().unwrap_or_default();
     if !decoded.contains('\u{FFFD}') {
@@ -183,10 +183,8 @@ fn subject(message: &Message<'_>) -> String {
     let raw = message.raw_message();
     let header = message.root_part().headers.iter().find(|h| h.name == HeaderName::Subject);
     match header.and_then(|h| raw.get(h.offset_start() as usize..h.offset_end() as usize)) {
-        Some(bytes) if !bytes.windows(2).any(|w| w == b"=?") => {
-            charset::decode(bytes, None).split_whitespace().collect::<Vec<_>>().join(" ")
-        }
-        _ => decoded.to_string(),
+        Some(bytes) => charset::decode_header(bytes),
+        None => decoded.to_string(),
     }
 }
 
@@ -337,9 +335,11 @@ mod tests {
     }
 
     #[test]
-    fn a_raw_latin1_subject_is_read_as_windows_1252() {
+    fn a_raw_latin1_subject_or_lying_encoded_words_are_read_as_windows_1252() {
         let mail = parse(b"From: ann@example.org\r\nSubject: Gr\xfc\xdfe aus K\xf6ln\r\n\r\nHi", &Limits::default(), &own()).expect("parses");
         assert_eq!(mail.subject, "Grüße aus Köln");
+        let words = b"From: ann@example.org\r\nSubject: =?unknown-8bit?Q?Gr=FC=DFe_?= =?utf-8?Q?aus_K=F6ln?=\r\n\r\nHi";
+        assert_eq!(parse(words, &Limits::default(), &own()).expect("parses").subject, "Grüße aus Köln");
     }
 
     #[test]
