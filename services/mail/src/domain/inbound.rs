@@ -143,12 +143,16 @@ pub fn parse(raw: &[u8], limits: &Limits, own_addresses: &[String]) -> Result<Pa
 fn sender(message: &Message<'_>) -> (String, String) {
     let from_name = message.from().and_then(|a| a.first()).and_then(|a| a.name()).unwrap_or_default();
     let headers = [(message.from(), HeaderName::From), (message.reply_to(), HeaderName::ReplyTo), (message.sender(), HeaderName::Sender)];
-    for (list, name) in headers {
-        let raw = message.header_raw(name).unwrap_or_default();
+    for (list, header) in headers {
+        let raw = message.header_raw(header.clone()).unwrap_or_default();
         for addr in list.iter().flat_map(|l| l.iter()) {
             if let Some((address, name_was_local_part)) = valid_address(addr, raw) {
-                let name = addr.name().filter(|n| !n.trim().is_empty() && !name_was_local_part).unwrap_or(from_name);
-                return (address, if name_was_local_part { String::new() } else { name.trim().to_string() });
+                let (name, from) = match addr.name().filter(|n| !n.trim().is_empty() && !name_was_local_part) {
+                    Some(name) => (name, header),
+                    None => (from_name, HeaderName::From),
+                };
+                let name = if name_was_local_part { String::new() } else { readable_name(name.trim(), message, from) };
+                return (address, name);
             }
         }
     }
@@ -180,12 +184,27 @@ fn subject(message: &Message<'_>) -> String {
     if !decoded.contains('\u{FFFD}') {
         return decoded.to_string();
     }
-    let raw = message.raw_message();
-    let header = message.root_part().headers.iter().find(|h| h.name == HeaderName::Subject);
-    match header.and_then(|h| raw.get(h.offset_start() as usize..h.offset_end() as usize)) {
-        Some(bytes) => charset::decode_header(bytes),
-        None => decoded.to_string(),
+    reread_header(message, HeaderName::Subject).unwrap_or_else(|| decoded.to_string())
+}
+
+/// A display name without U+FFFD where the raw header holds one address: `Zoë <zoe@…>` from
+/// `=?utf-8?Q?Zo=EB?= <zoe@…>` (a utf-8 label on a Latin-1 byte).
+fn readable_name(name: &str, message: &Message<'_>, header: HeaderName<'_>) -> String {
+    if !name.contains('\u{FFFD}') {
+        return name.to_string();
     }
+    let reread = reread_header(message, header).filter(|h| h.matches('@').count() == 1);
+    match reread.as_deref().and_then(|h| h.split_once('<')) {
+        Some((display, _)) if !display.trim().is_empty() => display.trim().trim_matches('"').trim().to_string(),
+        _ => name.to_string(),
+    }
+}
+
+/// The top-level header `name` read from the raw mail by the charset rule.
+fn reread_header(message: &Message<'_>, name: HeaderName<'_>) -> Option<String> {
+    let header = message.root_part().headers.iter().find(|h| h.name == name)?;
+    let bytes = message.raw_message().get(header.offset_start() as usize..header.offset_end() as usize)?;
+    Some(charset::decode_header(bytes))
 }
 
 /// The token of `support+<token>@domain` when `support@domain` is one of our addresses.
@@ -338,6 +357,8 @@ mod tests {
     fn a_raw_latin1_subject_or_lying_encoded_words_are_read_as_windows_1252() {
         let mail = parse(b"From: ann@example.org\r\nSubject: Gr\xfc\xdfe aus K\xf6ln\r\n\r\nHi", &Limits::default(), &own()).expect("parses");
         assert_eq!(mail.subject, "Grüße aus Köln");
+        let name = parse(b"From: =?utf-8?Q?Zo=EB?= <zoe@example.be>\r\n\r\nHi", &Limits::default(), &own()).expect("parses");
+        assert_eq!(name.sender_name, "Zoë");
         let words = b"From: ann@example.org\r\nSubject: =?unknown-8bit?Q?Gr=FC=DFe_?= =?utf-8?Q?aus_K=F6ln?=\r\n\r\nHi";
         assert_eq!(parse(words, &Limits::default(), &own()).expect("parses").subject, "Grüße aus Köln");
     }
