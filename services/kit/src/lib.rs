@@ -3,6 +3,7 @@
 //! outbox and its relay, caller tokens and the gRPC interceptor that checks them, error mapping, and
 //! the gRPC server scaffolding (health + reflection, a panic answered as `INTERNAL`). No part's business rules live here.
 
+pub mod address;
 pub mod auth;
 pub mod blob;
 pub mod config;

@@ -15,10 +15,6 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::inbound::{Limits, parse, to_inbound};
 
-/// Longest text or HTML carried on NATS; the rest stays in the archived raw mail.
-const MAX_BODY_BYTES: usize = 256 * 1024;
-const TRUNCATED: &str = "\n[… cut here: the whole mail is archived with the ticket's raw mail]";
-
 pub struct Ingest {
     pub blobs: BlobStore,
     pub jetstream: jetstream::Context,
@@ -74,8 +70,6 @@ impl Ingest {
             size: raw.len() as u64,
             content_id: String::new(),
         });
-        truncate(&mut message.text);
-        truncate(&mut message.html);
         message.category = source.default_category.to_string();
         message.received_at = Some(helpdesk_kit::events::timestamp(chrono::Utc::now()));
         let dedupe_id = dedupe_id(source.mailbox, &message.external_id);
@@ -104,17 +98,6 @@ pub fn dedupe_id(mailbox: &str, message_id: &str) -> String {
     format!("{:x}", hash.finalize())
 }
 
-fn truncate(text: &mut String) {
-    if text.len() > MAX_BODY_BYTES {
-        let mut end = MAX_BODY_BYTES;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-        text.push_str(TRUNCATED);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,16 +108,5 @@ mod tests {
         assert_ne!(dedupe_id("a", "m1@x"), dedupe_id("b", "m1@x"));
         assert_ne!(dedupe_id("a", "m1@x"), dedupe_id("a", "m2@x"));
         assert_ne!(dedupe_id("ab", "c"), dedupe_id("a", "bc"));
-    }
-
-    #[test]
-    fn long_bodies_are_cut_on_a_character_boundary() {
-        let mut text = "é".repeat(MAX_BODY_BYTES);
-        truncate(&mut text);
-        assert!(text.len() <= MAX_BODY_BYTES + TRUNCATED.len());
-        assert!(text.ends_with(TRUNCATED));
-        let mut short = "hello".to_string();
-        truncate(&mut short);
-        assert_eq!(short, "hello");
     }
 }

@@ -30,7 +30,8 @@ pub use app::App;
 /// the fuzz target.
 pub use domain::{
     classify::{Classification, LOOP_HEADER},
-    inbound::{Attachment, Limits, ParseError, ParsedMail, parse, strip_reply, to_inbound},
+    inbound::{Attachment, Limits, ParseError, ParsedMail, parse, to_inbound},
+    strip_reply,
 };
 pub use config::{ImapTls, MailConfig, MailboxConfig, SmtpTls};
 /// The mailbox leases, public for the test that checks their exclusivity against real NATS.

@@ -1,27 +1,34 @@
 //! Classifying an inbound mail before anything acts on it: automatic replies (RFC 3834
 //! `Auto-Submitted`, `X-Autoreply`, `X-Autorespond`, Microsoft's `X-Auto-Response-Suppress`),
-//! bulk and list mail (`Precedence`, `List-*`), bounces (delivery status reports, null return
-//! path, mailer-daemon senders — with the bounced Message-ID dug out of the report), mail from our
-//! own addresses, and loop markers. Automatic mail is recorded but never triggers mail or reopens
-//! a ticket.
+//! bulk and list mail (`Precedence`, `List-*`), delivery reports (read by `dsn`: only permanent
+//! failures are bounces, delay warnings and "delivered" receipts are automatic mail — with the
+//! returned Message-ID dug out of the report), read receipts and abuse reports, mail from our own
+//! addresses, and loop markers (our own `X-Helpdesk-Loop`, and any system's `X-Loop`: a list
+//! server that set it is a robot). Automatic mail is recorded but never triggers mail or reopens a
+//! ticket.
 
 use mail_parser::{Message, MimeHeaders};
+
+use super::dsn::{self, Outcome};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Classification {
     pub auto_submitted: bool,
     pub bulk: bool,
+    /// A permanent delivery failure: the address is undeliverable.
     pub bounce: bool,
+    /// A delivery report that only says delivery is delayed: automatic, not a bounce.
+    pub delivery_delayed: bool,
     pub from_own_address: bool,
     pub loop_detected: bool,
-    /// For bounces: the Message-ID of the mail that bounced, when the report names it.
+    /// For bounces and delay warnings: the Message-ID of the returned mail, when the report has it.
     pub bounced_message_id: Option<String>,
 }
 
 impl Classification {
     /// Mail no person wrote by hand: never acknowledged, never reopens a ticket.
     pub fn is_automatic(&self) -> bool {
-        self.auto_submitted || self.bulk || self.bounce || self.from_own_address || self.loop_detected
+        self.auto_submitted || self.bulk || self.bounce || self.delivery_delayed || self.from_own_address || self.loop_detected
     }
 }
 
@@ -48,57 +55,40 @@ pub fn classify(message: &Message<'_>, sender: &str, own_addresses: &[String]) -
         || !message.list_unsubscribe().is_empty()
         || header_text(message, "List-Id").is_some()
         || header_text(message, "List-Unsubscribe").is_some();
-    let report = message.root_part().content_type().is_some_and(|ct| {
-        ct.ctype().eq_ignore_ascii_case("multipart")
-            && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report"))
+    let report_type = message.root_part().content_type().filter(|ct| {
+        ct.ctype().eq_ignore_ascii_case("multipart") && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report"))
     });
+    let report = report_type.is_some();
+    // Only a delivery report (or a daemon's prose) speaks of delivery; read receipts (RFC 8098)
+    // and abuse reports (RFC 5965) are reports too, automatic but never bounces.
+    let delivery_report = report_type
+        .is_some_and(|ct| ct.attribute("report-type").is_none_or(|t| t.eq_ignore_ascii_case("delivery-status")));
     let null_return_path = header_text(message, "Return-Path").is_some_and(|v| v == "<>");
     let daemon = matches!(local, "mailer-daemon" | "postmaster");
-    let bounce = report || daemon;
+    let outcome = match dsn::reported_outcome(message) {
+        Some(outcome) => Some(outcome),
+        None if delivery_report || daemon => {
+            let text = message.body_text(0).unwrap_or_default();
+            Some(dsn::prose_outcome(message.subject().unwrap_or_default(), &text))
+        }
+        None => None,
+    };
+    let bounce = outcome == Some(Outcome::Failed);
+    let delivery_delayed = outcome == Some(Outcome::Delayed);
     let own = |address: &str| own_addresses.iter().any(|own| own.eq_ignore_ascii_case(address));
     let from_own_address = !sender.is_empty() && own(&sender);
-    let loop_detected = header_text(message, LOOP_HEADER).is_some()
-        || header_text(message, "X-Loop").is_some_and(|v| own_addresses.iter().any(|own| v.to_ascii_lowercase().contains(&own.to_ascii_lowercase())));
+    let loop_detected = header_text(message, LOOP_HEADER).is_some() || header_text(message, "X-Loop").is_some();
     Classification {
-        // A null return path marks mail that must not be answered (RFC 3834 §3.1.2).
-        auto_submitted: auto_submitted || null_return_path,
+        // A null return path marks mail that must not be answered (RFC 3834 §3.1.2); every report
+        // and receipt is automatic whatever it says.
+        auto_submitted: auto_submitted || null_return_path || outcome.is_some() || report,
         bulk,
         bounce,
+        delivery_delayed,
         from_own_address,
         loop_detected,
-        bounced_message_id: if bounce { bounced_message_id(message) } else { None },
+        bounced_message_id: if bounce || delivery_delayed { dsn::returned_message_id(message) } else { None },
     }
-}
-
-/// The original Message-ID in a bounce: from an attached `message/rfc822` (or its headers part),
-/// else from a `Message-ID:` line in the report's text.
-fn bounced_message_id(message: &Message<'_>) -> Option<String> {
-    for part in message.parts.iter().skip(1) {
-        if let Some(inner) = part.message()
-            && let Some(id) = inner.message_id()
-        {
-            return Some(id.to_string());
-        }
-        let is_headers = part.content_type().is_some_and(|ct| {
-            ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("rfc822-headers"))
-        });
-        let text = if is_headers { std::str::from_utf8(part.contents()).ok() } else { part.text_contents() };
-        if let Some(id) = text.and_then(message_id_line) {
-            return Some(id);
-        }
-    }
-    None
-}
-
-fn message_id_line(text: &str) -> Option<String> {
-    text.lines().find_map(|line| {
-        let (name, value) = line.split_once(':')?;
-        if !name.trim().eq_ignore_ascii_case("message-id") {
-            return None;
-        }
-        let id = value.trim().trim_start_matches('<').trim_end_matches('>').trim();
-        (!id.is_empty() && id.len() <= 998).then(|| id.to_string())
-    })
 }
 
 #[cfg(test)]
@@ -155,5 +145,47 @@ mod tests {
         assert!(looped.loop_detected);
         let x_loop = classify_raw("From: ann@example.org\r\nSubject: x\r\nX-Loop: support@example.com\r\n\r\nx");
         assert!(x_loop.loop_detected);
+    }
+
+    #[test]
+    fn an_x_loop_from_any_system_is_automatic_mail() {
+        let list = classify_raw("From: tracker@lists.example.net\r\nSubject: [Bug 12] changed\r\nX-Loop: bugs@lists.example.net\r\n\r\nx");
+        assert!(list.loop_detected && list.is_automatic(), "{list:?}");
+    }
+
+    #[test]
+    fn a_delay_warning_is_automatic_but_not_a_bounce() {
+        let raw = "From: MAILER-DAEMON@mx.example.org\r\nTo: support@example.com\r\nSubject: Delayed Mail (still being retried)\r\n\
+            Message-ID: <warning@mx.example.org>\r\n\
+            Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n\
+            --b\r\nContent-Type: text/plain\r\n\r\nStill trying.\r\n\
+            --b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org\r\n\r\nFinal-Recipient: rfc822; slow@example.org\r\nAction: delayed\r\nStatus: 4.4.1\r\n\
+            --b\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: support@example.com\r\nMessage-ID: <ticket-1001.abc@helpdesk.example>\r\n\
+            --b--\r\n";
+        let c = classify_raw(raw);
+        assert!(!c.bounce && c.delivery_delayed && c.auto_submitted, "{c:?}");
+        assert_eq!(c.bounced_message_id.as_deref(), Some("ticket-1001.abc@helpdesk.example"));
+        let prose = classify_raw("From: MAILER-DAEMON@mx.example.org\r\nSubject: Warning: could not send message for past 4 hours\r\n\r\n\
+            The server will keep trying for 5 days.\r\n\r\nMessage-ID: <ticket-1002.abc@helpdesk.example>\r\n");
+        assert!(!prose.bounce && prose.delivery_delayed, "{prose:?}");
+        assert_eq!(prose.bounced_message_id.as_deref(), Some("ticket-1002.abc@helpdesk.example"));
+    }
+
+    #[test]
+    fn receipts_are_automatic_and_neither_bounce_nor_delay() {
+        let delivered = "From: MAILER-DAEMON@mx.example.org\r\nSubject: Successful Mail Delivery Report\r\n\
+            Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n\
+            --b\r\nContent-Type: message/delivery-status\r\n\r\nFinal-Recipient: rfc822; a@example.org\r\nAction: delivered\r\nStatus: 2.0.0\r\n\
+            --b--\r\n";
+        let c = classify_raw(delivered);
+        assert!(c.auto_submitted && !c.bounce && !c.delivery_delayed, "{c:?}");
+        let read = classify_raw("From: ann@example.org\r\nSubject: Read: x\r\n\
+            Content-Type: multipart/report; report-type=disposition-notification; boundary=\"b\"\r\n\r\n\
+            --b\r\nContent-Type: text/plain\r\n\r\nRead.\r\n--b--\r\n");
+        assert!(read.auto_submitted && !read.bounce, "{read:?}");
+        let abuse = classify_raw("From: abuse@isp.example\r\nSubject: Abuse report\r\n\
+            Content-Type: multipart/report; report-type=feedback-report; boundary=\"b\"\r\n\r\n\
+            --b\r\nContent-Type: text/plain\r\n\r\nA complaint.\r\n--b--\r\n");
+        assert!(abuse.auto_submitted && !abuse.bounce && !abuse.delivery_delayed, "{abuse:?}");
     }
 }

@@ -36,6 +36,9 @@ const ACTIVE: &[&str] = &[
 pub fn sniff_content_type(data: &[u8]) -> &'static str {
     match infer::get(data) {
         Some(kind) if ACTIVE.contains(&kind.mime_type()) => "application/octet-stream",
+        // infer calls any "-----BEGIN" text a PEM certificate; ASCII armor (PGP signatures and
+        // keys, `.asc`) is text, and so is a PEM certificate. Binary DER stays a certificate.
+        Some(kind) if kind.mime_type() == "application/x-x509-ca-cert" && std::str::from_utf8(data).is_ok() => "text/plain",
         Some(kind) => kind.mime_type(),
         None if std::str::from_utf8(data).is_ok() => "text/plain",
         None => "application/octet-stream",
@@ -81,6 +84,13 @@ mod tests {
         assert_eq!(sniff_content_type(b"<html><script>alert(1)</script></html>"), "application/octet-stream");
         assert_eq!(sniff_content_type(b"plain words"), "text/plain");
         assert_eq!(sniff_content_type(&[0xff, 0xfe, 0x00, 0x81]), "application/octet-stream");
+    }
+
+    #[test]
+    fn an_ascii_armored_signature_is_text_not_a_certificate() {
+        let asc = b"-----BEGIN PGP SIGNATURE-----\n\niHUEARYIAB0WIQQexample\n=abcd\n-----END PGP SIGNATURE-----\n";
+        assert_eq!(sniff_content_type(asc), "text/plain");
+        assert_eq!(sniff_content_type(&[0x30, 0x82, 0x01, 0x0a, 0xff]), "application/x-x509-ca-cert");
     }
 
     #[test]
