@@ -129,7 +129,7 @@ impl Store {
         self.insert_ticket(new, true).await
     }
 
-    #[tracing::instrument(skip_all, fields(unverified), err)]
+    #[tracing::instrument(skip(self, new), err)]
     async fn insert_ticket(&self, new: NewTicket<'_>, unverified: bool) -> sqlx::Result<Option<Ticket>> {
         let ticket_id = Uuid::now_v7();
         let message_id = Uuid::now_v7();
