@@ -135,6 +135,31 @@ async fn a_guest_is_answered_alike_for_a_known_and_a_new_address_and_a_new_one_f
     let mails = wait_for_mail(&known, 1).await;
     assert!(header(&mails[0], "Subject").is_some_and(|s| s.contains("Confirm your support request")), "{}", mails[0]);
 
+    // A blocked contact's address gets the same answer (no refusal that would show it is known),
+    // and the ticket waits, unverified, for staff — with no mail to the blocked address.
+    let blocked = unique("blocked");
+    let blocked_id = server.clients.find_or_create_contact(&blocked, "").await.expect("contact");
+    let (_, admin_token) = env.staff_token(StaffRole::Admin);
+    let admin = Api::new(&server.gateway, Some(&admin_token));
+    let response = http()
+        .put(format!("{}/api/v1/contacts/{blocked_id}/block", server.gateway))
+        .bearer_auth(&admin_token)
+        .json(&json!({ "blocked": true }))
+        .send()
+        .await
+        .expect("block");
+    assert!(response.status().is_success(), "block: {}", response.status());
+    let (status, mut blocked_answer) = guest.post("/api/v1/tickets", guest_form(&blocked, "Same subject")).await;
+    assert_eq!(status, 201, "{blocked_answer}");
+    blocked_answer.as_object_mut().expect("object").remove("number");
+    assert_eq!(blocked_answer, new_answer);
+    let (_, queue) = admin.get("/api/v1/tickets").await;
+    let held: Vec<&Value> = queue["tickets"].as_array().expect("tickets").iter().filter(|t| t["contact_id"] == json!(blocked_id)).collect();
+    assert_eq!(held.len(), 1, "{queue}");
+    assert_eq!(held[0]["unverified"], true);
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert!(mail_to(&blocked).is_empty(), "nothing is mailed to a blocked address");
+
     server.stop().await.expect("stop");
     env.cleanup().await;
 }

@@ -414,15 +414,15 @@ impl AccountService for AccountsGrpc {
             .find_or_create(ContactKey::Email(&address), &clean_name(&request.name))
             .await
             .map_err(db_error)?;
-        if contact.status == ContactStatus::Blocked {
-            return Err(IdentityError::PermissionDenied.into());
-        }
         // Any contact that existed before this form was sent is a real customer, account or not:
         // one known only from her mail sees every ticket in her name once she signs up, her group
         // sees them now, and she gets the mail about them. So a guest writing in her name is held
         // until the address's owner confirms. A contact made just now has no one else's tickets
-        // to mix with, so a first-time address files directly, as before.
-        Ok(Response::new(pb::AdmitGuestResponse { contact_id: contact.id.to_string(), confirm_by_mail: !created }))
+        // to mix with, so a first-time address files directly, as before. A blocked contact's
+        // address is held too (and mailed nothing): refusing it would tell the guest the address
+        // is known, and staff still see what was written.
+        let existed = !created || contact.status == ContactStatus::Blocked;
+        Ok(Response::new(pb::AdmitGuestResponse { contact_id: contact.id.to_string(), confirm_by_mail: existed }))
     }
 
     #[tracing::instrument(skip_all)]

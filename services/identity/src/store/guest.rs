@@ -28,14 +28,15 @@ pub struct TicketConfirmation<'a> {
 
 impl Store {
     /// Stores the link and asks the mail service (through the outbox) to send it. Returns whether
-    /// a mail was requested: not when the address is not the contact's (the caller was confused)
-    /// or the hourly limit is reached.
+    /// a mail was requested: not when the address is not the contact's (the caller was confused),
+    /// the contact is blocked, or the hourly limit is reached.
     #[tracing::instrument(skip_all, fields(contact = %c.contact_id, ticket = %c.ticket_id), err)]
     pub async fn send_ticket_confirmation(&self, c: TicketConfirmation<'_>) -> sqlx::Result<bool> {
         let mut tx = self.pool.begin().await?;
         // Serialise per contact, so concurrent requests cannot all pass the count.
         let owned: Option<bool> = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM contact_emails e WHERE e.contact_id = c.id AND e.address_normalized = $2)
+            "SELECT c.status <> 'blocked'
+                    AND EXISTS (SELECT 1 FROM contact_emails e WHERE e.contact_id = c.id AND e.address_normalized = $2)
              FROM contacts c WHERE c.id = $1 FOR UPDATE",
         )
         .bind(c.contact_id)
@@ -43,7 +44,7 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?;
         if owned != Some(true) {
-            tracing::warn!("the address is not the contact's; no confirmation mail");
+            tracing::warn!("a blocked contact, or the address is not the contact's; no confirmation mail");
             return Ok(false);
         }
         let recent: i64 = sqlx::query_scalar(
