@@ -19,7 +19,14 @@ use tokio::net::TcpListener;
 use tonic::transport::{Channel, Endpoint};
 use tower_http::trace::TraceLayer;
 
-use crate::{api, config::GatewaySettings, edge, identity::Identity, session::session_to_bearer};
+use crate::{
+    api,
+    config::GatewaySettings,
+    edge,
+    identity::Identity,
+    rate_limit::{self, RateLimit},
+    session::session_to_bearer,
+};
 
 #[derive(Clone)]
 struct Backends {
@@ -39,13 +46,32 @@ impl FromRef<Backends> for KbServiceClient<Channel> {
     }
 }
 
+/// The per-client limits, one bucket table each.
+struct Limits {
+    guest_tickets: RateLimit,
+    signups: RateLimit,
+}
+
+impl Limits {
+    fn new(settings: &GatewaySettings) -> Self {
+        let (r, proxies) = (&settings.rate_limits, &settings.trusted_proxies);
+        Self {
+            guest_tickets: RateLimit::new("guest tickets", r.guest_tickets, r.max_clients, proxies),
+            signups: RateLimit::new("sign-ups", r.signups, r.max_clients, proxies),
+        }
+    }
+}
+
 /// Accounts, sessions, portal settings and contact groups (identity's part of the JSON API).
-fn identity_routes() -> Router<Backends> {
+fn identity_routes(signups: RateLimit) -> Router<Backends> {
     use api::{account, groups, settings, sso, staff};
     Router::new()
         .route("/api/v1/account/captcha", get(account::captcha))
         .route("/api/v1/account/captcha/solver.js", get(account::captcha_solver))
-        .route("/api/v1/account/signup", post(account::sign_up))
+        .route(
+            "/api/v1/account/signup",
+            post(account::sign_up).route_layer(middleware::from_fn_with_state(signups, rate_limit::limit)),
+        )
         .route("/api/v1/account/activate", post(account::activate))
         .route("/api/v1/account/password-reset", post(account::request_reset))
         .route("/api/v1/account/password-reset/confirm", post(account::reset))
@@ -88,6 +114,7 @@ impl App {
 
     pub async fn build_with(config: &Config, settings: GatewaySettings) -> anyhow::Result<Self> {
         let service_secret = keys::service_secret(&config.auth.key_dir)?;
+        let limits = Limits::new(&settings);
         let identity = Identity::new(channel(&config.endpoints.identity)?, service_secret, settings)
             .map_err(|e| anyhow::anyhow!("gateway CSRF key: {e:?}"))?;
         let backends = Backends {
@@ -104,11 +131,12 @@ impl App {
             admin: TicketAdminServiceClient::new(tickets_channel),
             identity: identity.clone(),
             upload_limit: message_limit,
+            guest_limit: limits.guest_tickets,
         };
         let router = Router::new()
             .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
             .merge(api::kb::routes().route_layer(middleware::from_fn_with_state(identity.clone(), api::kb::login_gate)))
-            .merge(identity_routes())
+            .merge(identity_routes(limits.signups))
             .with_state(backends)
             .merge(api::tickets::routes(tickets))
             // After every route: these apply to the routes present.

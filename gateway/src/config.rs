@@ -1,5 +1,6 @@
 //! The `[gateway]` settings the shared config does not know (it has `listen` and the body
-//! limit): cookie flags and the reverse proxies whose `X-Forwarded-For` is believed.
+//! limit): cookie flags, the reverse proxies whose `X-Forwarded-For` is believed, and the
+//! per-client rate limits.
 
 use std::{net::IpAddr, path::Path};
 
@@ -8,6 +9,8 @@ use figment::{
     providers::{Env, Format, Serialized, Toml},
 };
 use serde::{Deserialize, Serialize};
+
+use crate::rate_limit::RateLimitSettings;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -18,6 +21,8 @@ pub struct GatewaySettings {
     /// its client address taken from `X-Forwarded-For` (the last entry that is not itself a trusted
     /// proxy); from anyone else the header is ignored, so clients cannot pick their own address.
     pub trusted_proxies: Vec<IpAddr>,
+    /// Per-client limits on guests' tickets and sign-ups (`crate::rate_limit`).
+    pub rate_limits: RateLimitSettings,
 }
 
 impl Default for GatewaySettings {
@@ -25,6 +30,7 @@ impl Default for GatewaySettings {
         Self {
             cookie_secure: true,
             trusted_proxies: Vec::new(),
+            rate_limits: RateLimitSettings::default(),
         }
     }
 }

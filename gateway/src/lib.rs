@@ -11,6 +11,7 @@
 //! - `auth`: the bearer token extractor;
 //! - `config`: the gateway's own settings (cookies, trusted proxies);
 //! - `client_ip`: the client's address (behind trusted proxies, from `X-Forwarded-For`);
+//! - `rate_limit`: per-client limits on guests' tickets and sign-ups (429 with `Retry-After`);
 //! - `session`: session cookies, their exchange for caller tokens, CSRF;
 //! - `identity`: the client of identity's account, settings, group and contact services.
 
@@ -24,7 +25,9 @@ mod edge;
 mod error;
 mod extract;
 mod identity;
+mod rate_limit;
 mod session;
 
 pub use app::App;
 pub use config::GatewaySettings;
+pub use rate_limit::{Rate, RateLimitSettings};

@@ -9,8 +9,10 @@ use std::collections::HashMap;
 use axum::{
     Router,
     body::Body,
-    extract::{DefaultBodyLimit, State},
+    extract::{DefaultBodyLimit, FromRef, State},
+    handler::Handler,
     http::{StatusCode, header},
+    middleware,
     response::Response,
     routing::{get, post},
 };
@@ -25,9 +27,11 @@ use tonic::transport::Channel;
 use crate::{
     api::{as_caller, rfc3339},
     auth::{Bearer, MaybeBearer},
+    client_ip::ClientIp,
     error::ApiError,
     extract::{Json, Multipart, Path, Query},
     identity::Identity,
+    rate_limit::{RateLimit, limit_guests},
 };
 use helpdesk_proto::identity::v1 as pb_identity;
 
@@ -40,11 +44,23 @@ pub struct TicketClients {
     pub admin: TicketAdminServiceClient<Channel>,
     /// Largest multipart upload body accepted.
     pub upload_limit: usize,
+    /// Per-client limit on guests' submissions.
+    pub guest_limit: RateLimit,
+}
+
+impl FromRef<TicketClients> for Identity {
+    fn from_ref(clients: &TicketClients) -> Self {
+        clients.identity.clone()
+    }
 }
 
 pub fn routes(clients: TicketClients) -> Router {
     Router::new()
-        .route("/api/v1/tickets", get(list).post(create))
+        .route(
+            "/api/v1/tickets",
+            get(list).post(create.layer(middleware::from_fn_with_state(clients.guest_limit.clone(), limit_guests))),
+        )
+        .route("/api/v1/tickets/confirm", post(confirm))
         .route("/api/v1/tickets/counts", get(counts))
         .route("/api/v1/tickets/{id}", get(get_one))
         .route("/api/v1/tickets/{id}/messages", get(messages).post(reply))
@@ -84,6 +100,8 @@ pub struct TicketJson {
     contact_id: String,
     custom_fields: serde_json::Map<String, Value>,
     message_count: u32,
+    /// A guest's ticket in an existing contact's name, not confirmed yet (only staff see these).
+    unverified: bool,
     created_at: Option<String>,
     updated_at: Option<String>,
 }
@@ -163,6 +181,7 @@ fn ticket_json(ticket: pb::Ticket) -> TicketJson {
         contact_id: ticket.contact_id,
         custom_fields: ticket.custom_fields.into_iter().map(|(k, v)| (k, value_json(v))).collect(),
         message_count: ticket.message_count,
+        unverified: ticket.unverified,
     }
 }
 
@@ -211,6 +230,7 @@ fn attachment_refs(ids: Vec<String>) -> Vec<pb::AttachmentRef> {
 async fn create(
     State(mut clients): State<TicketClients>,
     MaybeBearer(token): MaybeBearer,
+    ClientIp(client_ip): ClientIp,
     Json(body): Json<CreateTicket>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let mut request = pb::CreateTicketRequest {
@@ -228,17 +248,58 @@ async fn create(
         return Ok((StatusCode::CREATED, Json(serde_json::to_value(ticket_json(ticket)).map_err(|e| ApiError::internal(&e))?)));
     }
     // A guest: identity checks the setting and the captcha and names the contact; the ticket is
-    // filed as the gateway on their behalf, and the answer shows only what they sent.
+    // filed as the gateway on their behalf. When the address already belonged to a contact, the
+    // ticket is held (unverified) and its owner is mailed a link that confirms it. The answer is
+    // the same either way and shows only what the guest sent, so it tells nobody whether the
+    // address is known.
     let identity = &clients.identity;
-    let admit = pb_identity::AdmitGuestRequest { name: body.name, email: body.email, captcha_solution: body.captcha, client_ip: String::new() };
-    let contact = identity.accounts().admit_guest(identity.as_gateway(admit).await?).await?.into_inner().contact_id;
-    request.contact_id = contact;
+    let email = body.email.clone();
+    let admit = pb_identity::AdmitGuestRequest {
+        name: body.name,
+        email: body.email,
+        captcha_solution: body.captcha,
+        client_ip: client_ip.to_string(),
+    };
+    let admitted = identity.accounts().admit_guest(identity.as_gateway(admit).await?).await?.into_inner();
+    request.contact_id = admitted.contact_id.clone();
     request.channel = pb::Channel::Portal as i32;
+    request.hold_for_confirmation = admitted.confirm_by_mail;
     let ticket = clients.tickets.create_ticket(identity.as_gateway(request).await?).await?.into_inner();
+    if admitted.confirm_by_mail {
+        let confirmation = pb_identity::RequestTicketConfirmationRequest {
+            contact_id: admitted.contact_id,
+            ticket_id: ticket.id,
+            email,
+        };
+        identity.accounts().request_ticket_confirmation(identity.as_gateway(confirmation).await?).await?;
+    }
     Ok((
         StatusCode::CREATED,
-        Json(serde_json::json!({ "number": ticket.number, "subject": ticket.subject, "status_kind": "pending" })),
+        Json(serde_json::json!({
+            "number": ticket.number,
+            "subject": ticket.subject,
+            "status_kind": "pending",
+            "message": GUEST_ANSWER,
+        })),
     ))
+}
+
+/// What every guest is told, whether the ticket was filed or held for confirmation.
+const GUEST_ANSWER: &str =
+    "Thank you. Check your mail: we have written to the address you gave, and if the mail asks you to confirm the request, follow its link.";
+
+#[derive(Deserialize)]
+pub struct ConfirmTicket {
+    token: String,
+}
+
+/// `POST /api/v1/tickets/confirm {token}`: the link of a confirmation mail (`/confirm-ticket?token=…`)
+/// releases the held ticket — it appears in the contact's lists and is acknowledged as new.
+async fn confirm(State(clients): State<TicketClients>, Json(body): Json<ConfirmTicket>) -> Result<Json<Value>, ApiError> {
+    let identity = &clients.identity;
+    let request = pb_identity::ConfirmTicketRequest { token: body.token };
+    identity.accounts().confirm_ticket(identity.as_gateway(request).await?).await?;
+    Ok(Json(serde_json::json!({ "confirmed": true })))
 }
 
 /// My Tickets query string. Lists may repeat a key as comma-separated values (`status=open,waiting`).

@@ -409,14 +409,35 @@ impl AccountService for AccountsGrpc {
         }
         let address = EmailAddress::parse(&request.email)?;
         self.require_captcha(settings.captcha_enabled, &request.captcha_solution).await?;
-        let (contact, _created) = self
+        let (contact, created) = self
             .store
             .find_or_create(ContactKey::Email(&address), &clean_name(&request.name))
             .await
             .map_err(db_error)?;
-        if contact.status == ContactStatus::Blocked {
-            return Err(IdentityError::PermissionDenied.into());
-        }
-        Ok(Response::new(pb::AdmitGuestResponse { contact_id: contact.id.to_string() }))
+        // Any contact that existed before this form was sent is a real customer, account or not:
+        // one known only from her mail sees every ticket in her name once she signs up, her group
+        // sees them now, and she gets the mail about them. So a guest writing in her name is held
+        // until the address's owner confirms. A contact made just now has no one else's tickets
+        // to mix with, so a first-time address files directly, as before. A blocked contact's
+        // address is held too (and mailed nothing): refusing it would tell the guest the address
+        // is known, and staff still see what was written.
+        let existed = !created || contact.status == ContactStatus::Blocked;
+        Ok(Response::new(pb::AdmitGuestResponse { contact_id: contact.id.to_string(), confirm_by_mail: existed }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn request_ticket_confirmation(
+        &self,
+        request: Request<pb::RequestTicketConfirmationRequest>,
+    ) -> Result<Response<pb::RequestTicketConfirmationResponse>, Status> {
+        self.send_ticket_confirmation(request).await.map(Response::new)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn confirm_ticket(
+        &self,
+        request: Request<pb::ConfirmTicketRequest>,
+    ) -> Result<Response<pb::ConfirmTicketResponse>, Status> {
+        self.redeem_ticket_confirmation(request).await.map(Response::new)
     }
 }

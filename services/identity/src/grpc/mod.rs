@@ -4,6 +4,7 @@
 pub(crate) mod accounts;
 mod contacts;
 mod groups;
+mod guest;
 mod settings;
 mod sso;
 mod staff;

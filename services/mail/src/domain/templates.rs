@@ -1,4 +1,4 @@
-//! Account mail templates. Plain Rust rather than a template engine: there are three short mails,
+//! Account mail templates. Plain Rust rather than a template engine: there are four short mails,
 //! and the escaping is explicit.
 
 use helpdesk_proto::events::v1::AccountMailKind;
@@ -47,6 +47,16 @@ pub fn render(kind: AccountMailKind, to_name: &str, link: &str, site: &str) -> O
             "Confirm the address",
             "The link works once. If you did not ask for this, ignore this mail.",
         ),
+        // A guest gave this address, which belongs to a contact, on the portal's form. The mail
+        // quotes nothing the guest wrote, so the form cannot carry a stranger's text to her inbox.
+        AccountMailKind::TicketConfirmation => (
+            format!("Confirm your support request to {site}"),
+            "someone filed a support request with us, without signing in, giving this address. \
+             Until you confirm that it is yours, it is kept out of your account and nobody is notified.",
+            "Confirm the request",
+            "The link works once and expires in 48 hours. If you did not write to us, ignore this mail: \
+             the request stays out of your account.",
+        ),
         AccountMailKind::Unspecified => return None,
     };
     let name = to_name.trim();
@@ -86,6 +96,16 @@ mod tests {
         assert!(!mail.html.contains("<script>"));
         assert!(mail.html.contains("&lt;script&gt;"));
         assert!(mail.html.contains("a=1&amp;b=&quot;2&quot;"));
+    }
+
+    #[test]
+    fn a_ticket_confirmation_mail_offers_the_link_and_quotes_nothing_of_the_guest() {
+        let mail = render(AccountMailKind::TicketConfirmation, "Ann", "https://x.test/confirm-ticket?token=abc", "HD")
+            .expect("known kind");
+        assert_eq!(mail.subject, "Confirm your support request to HD");
+        assert!(mail.text.contains("https://x.test/confirm-ticket?token=abc"));
+        assert!(mail.html.contains("href=\"https://x.test/confirm-ticket?token=abc\""));
+        assert!(mail.text.contains("Until you confirm that it is yours"));
     }
 
     #[test]

@@ -171,6 +171,8 @@ pub struct Ticket {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub message_count: i64,
+    /// A guest's ticket in an existing contact's name, not confirmed yet: staff only.
+    pub unverified: bool,
 }
 
 /// `tickets.v1.StatusKind` numbers as stored.

@@ -1,6 +1,7 @@
 //! The durable consumer of identity's events that tickets acts on: group sharing flags,
-//! memberships (who may see whose tickets) and the portal setting "contacts may close their
-//! tickets". Each event is applied idempotently and acked after it is stored.
+//! memberships (who may see whose tickets), the portal setting "contacts may close their
+//! tickets", and confirmations of guests' held tickets (which release them). Each event is
+//! applied idempotently and acked after it is stored.
 
 use async_nats::jetstream::{
     AckKind, Message,
@@ -68,6 +69,10 @@ impl IdentityConsumer {
                 self.store
                     .set_membership(id(&change.group_id)?, id(&change.contact_id)?, change.member)
                     .await?;
+            }
+            Some(Payload::GuestTicketConfirmed(confirmed)) => {
+                let released = self.store.release_held(id(&confirmed.ticket_id)?, id(&confirmed.contact_id)?).await?;
+                tracing::info!(ticket = %confirmed.ticket_id, released, "guest ticket confirmed");
             }
             Some(Payload::PortalSettingsChanged(settings)) => {
                 if let Some(allowed) = settings.contacts_may_close_tickets {

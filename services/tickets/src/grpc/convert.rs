@@ -45,6 +45,7 @@ pub fn ticket_to_pb(ticket: Ticket) -> pb::Ticket {
         created_at: Some(timestamp(ticket.created_at)),
         updated_at: Some(timestamp(ticket.updated_at)),
         message_count: u32::try_from(ticket.message_count).unwrap_or(u32::MAX),
+        unverified: ticket.unverified,
     }
 }
 

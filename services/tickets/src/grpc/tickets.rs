@@ -111,6 +111,12 @@ impl TicketService for TicketsGrpc {
                 Channel::from_i32(request.channel).unwrap_or(Channel::Api),
             ),
         };
+        // Only a service (the gateway, for a guest writing in an existing contact's name) holds a
+        // ticket; a contact or an agent filing one has nothing to confirm.
+        let held = request.hold_for_confirmation;
+        if held && !matches!(caller, Caller::Service { .. }) {
+            return Err(TicketError::PermissionDenied.into());
+        }
         let subject = Subject::parse(&request.subject)?;
         let (body, html) = body_and_html(&request.text, &request.html)?;
         let category_id = uuid_field("category_id", &request.category_id)?;
@@ -126,37 +132,36 @@ impl TicketService for TicketsGrpc {
             }
         };
         let attachments = attachment_ids(&request.attachments)?;
-        let ticket = self
-            .store
-            .create_ticket(NewTicket {
-                contact_id,
-                subject: &subject,
-                body: &body,
-                html: &html,
-                original: &request.html,
-                channel,
-                // A service files a contact's own words (a guest's portal form, a channel).
-                author: match caller {
-                    Caller::Service { .. } => Author::Contact(contact_id),
-                    _ => author(&caller),
-                },
-                priority: priority.as_deref(),
-                category_id,
-                custom_fields: &custom_fields,
-                due_at: time_from_pb("due_at", request.due_at)?,
-                attachments: &attachments,
-                files: &[],
-                inbound: None,
-                automatic: false,
-                thread_rule: "",
-            })
-            .await
+        let new = NewTicket {
+            contact_id,
+            subject: &subject,
+            body: &body,
+            html: &html,
+            original: &request.html,
+            channel,
+            // A service files a contact's own words (a guest's portal form, a channel).
+            author: match caller {
+                Caller::Service { .. } => Author::Contact(contact_id),
+                _ => author(&caller),
+            },
+            priority: priority.as_deref(),
+            category_id,
+            custom_fields: &custom_fields,
+            due_at: time_from_pb("due_at", request.due_at)?,
+            attachments: &attachments,
+            files: &[],
+            inbound: None,
+            automatic: false,
+            thread_rule: "",
+        };
+        let created = if held { self.store.create_held_ticket(new).await } else { self.store.create_ticket(new).await };
+        let ticket = created
             .map_err(|e| match e {
                 sqlx::Error::Protocol(_) => invalid("attachments", "an attachment is not one you uploaded, or is already attached").into(),
                 other => db_error(other),
             })?
             .ok_or_else(|| helpdesk_kit::error::internal("a ticket without an inbound key was not created"))?;
-        tracing::info!(ticket = %ticket.id, number = ticket.number, "ticket created");
+        tracing::info!(ticket = %ticket.id, number = ticket.number, held, "ticket created");
         Ok(Response::new(ticket_to_pb(ticket)))
     }
 

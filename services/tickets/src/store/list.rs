@@ -52,16 +52,16 @@ pub fn next_cursor(query: &ListQuery, last: &Ticket) -> Cursor {
 /// The rows a viewer's list starts from. A contact's are fetched through their own (or their
 /// group's) index first — the `OFFSET 0` keeps the planner from starting at a desk-wide index
 /// (full-text or by date) instead — so a contact's list costs the same at a thousand tickets or a
-/// million.
+/// million. Unverified tickets (a guest's in their name, not confirmed) are never a contact's.
 fn push_source(builder: &mut QueryBuilder<Postgres>, viewer: Viewer, scope: Scope) {
     match (viewer, scope) {
         (Viewer::Contact(me), Scope::Own) => {
-            builder.push("(SELECT * FROM tickets WHERE contact_id = ").push_bind(me).push(" OFFSET 0)");
+            builder.push("(SELECT * FROM tickets WHERE NOT unverified AND contact_id = ").push_bind(me).push(" OFFSET 0)");
         }
         (Viewer::Contact(me), Scope::Group) => {
             builder
                 .push(
-                    "(SELECT * FROM tickets WHERE group_id IN (SELECT gm.group_id FROM group_members gm
+                    "(SELECT * FROM tickets WHERE NOT unverified AND group_id IN (SELECT gm.group_id FROM group_members gm
                       JOIN contact_groups g ON g.id = gm.group_id WHERE g.share_tickets AND gm.contact_id = ",
                 )
                 .push_bind(me)

@@ -8,6 +8,7 @@
 //! - `admin`: statuses, priorities, categories;
 //! - `attachments`: uploads, and reading them behind the ticket's visibility;
 //! - `groups`: identity's groups and settings as tickets keeps them;
+//! - `held`: releasing a guest's ticket held until the address's owner confirmed it;
 //! - `time`: the support-time ledger;
 //! - `inbound`: the inbound-message rows (deduplication, threading lookups) and the quarantine.
 
@@ -15,6 +16,7 @@ mod admin;
 mod attachments;
 mod conversation;
 mod groups;
+mod held;
 pub mod inbound;
 mod list;
 mod time;
@@ -104,14 +106,15 @@ pub struct NewTicket<'a> {
 /// joined with `TICKET_JOINS`.
 const TICKET_COLUMNS: &str = "t.id, t.number, t.subject, t.contact_id, t.group_id, t.channel,
     t.status, s.name AS status_name, t.status_kind, t.priority, p.name AS priority_name, t.priority_rank,
-    t.category_id, t.due_at, t.assignee_id, t.custom_fields, t.created_at, t.updated_at,
+    t.category_id, t.due_at, t.assignee_id, t.custom_fields, t.created_at, t.updated_at, t.unverified,
     (SELECT count(*) FROM messages m WHERE m.ticket_id = t.id AND m.kind <> 2) AS message_count";
 const TICKET_JOINS: &str = "JOIN statuses s ON s.id = t.status JOIN priorities p ON p.id = t.priority";
 
-/// Contacts see a ticket that is theirs, or that belongs to a group they are in that shares.
-const CONTACT_MAY_SEE: &str = "(t.contact_id = $2 OR t.group_id IN (
+/// Contacts see a ticket that is theirs, or that belongs to a group they are in that shares —
+/// never an unverified one (a guest's in their name, not confirmed yet; see `held`).
+const CONTACT_MAY_SEE: &str = "(NOT t.unverified AND (t.contact_id = $2 OR t.group_id IN (
     SELECT gm.group_id FROM group_members gm JOIN contact_groups g ON g.id = gm.group_id
-    WHERE gm.contact_id = $2 AND g.share_tickets))";
+    WHERE gm.contact_id = $2 AND g.share_tickets)))";
 
 #[derive(Clone)]
 pub struct Store {
@@ -126,8 +129,18 @@ impl Store {
 
     /// Creates the ticket with its first message. `None` when `inbound` names a message that was
     /// already turned into a ticket. The contact's group is the one they are in now.
-    #[tracing::instrument(skip_all, err)]
     pub async fn create_ticket(&self, new: NewTicket<'_>) -> sqlx::Result<Option<Ticket>> {
+        self.insert_ticket(new, false).await
+    }
+
+    /// As `create_ticket`, but unverified: hidden from the contact and her group, and without
+    /// `TicketCreated` until `release_held` (see `held`).
+    pub async fn create_held_ticket(&self, new: NewTicket<'_>) -> sqlx::Result<Option<Ticket>> {
+        self.insert_ticket(new, true).await
+    }
+
+    #[tracing::instrument(skip(self, new), err)]
+    async fn insert_ticket(&self, new: NewTicket<'_>, unverified: bool) -> sqlx::Result<Option<Ticket>> {
         let ticket_id = Uuid::now_v7();
         let message_id = Uuid::now_v7();
         let mut tx = self.pool.begin().await?;
@@ -144,16 +157,16 @@ impl Store {
                  WHERE p.id = coalesce($5, (SELECT id FROM priorities WHERE is_default), 'normal')),
              inserted AS (
                  INSERT INTO tickets AS t (id, subject, contact_id, channel, status, status_kind, priority, priority_rank,
-                                          category_id, due_at, group_id, custom_fields, search)
+                                          category_id, due_at, group_id, custom_fields, search, unverified)
                  SELECT $1, $2, $3, $4, 'open', 1, chosen.id, chosen.rank, $6, $7,
                         (SELECT gm.group_id FROM group_members gm WHERE gm.contact_id = $3 ORDER BY gm.group_id LIMIT 1),
-                        $8, to_tsvector('english', $2 || ' ' || left($9, 4096))
+                        $8, to_tsvector('english', $2 || ' ' || left($9, 4096)), $10
                  FROM chosen
                  RETURNING *)
              SELECT t.id, t.number, t.subject, t.contact_id, t.group_id, t.channel, t.status,
                     (SELECT name FROM statuses WHERE id = t.status) AS status_name, t.status_kind,
                     t.priority, chosen.name AS priority_name, t.priority_rank, t.category_id, t.due_at,
-                    t.assignee_id, t.custom_fields, t.created_at, t.updated_at, 1::bigint AS message_count
+                    t.assignee_id, t.custom_fields, t.created_at, t.updated_at, t.unverified, 1::bigint AS message_count
              FROM inserted t, chosen";
         // Search indexes the first 4 KiB of each message, so a long thread stays within Postgres' limits.
         let row = sqlx::query(sql)
@@ -166,6 +179,7 @@ impl Store {
             .bind(new.due_at)
             .bind(sqlx::types::Json(new.custom_fields))
             .bind(new.body.as_str())
+            .bind(unverified)
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(sqlx::Error::RowNotFound)?;
@@ -188,20 +202,23 @@ impl Store {
             },
         )
         .await?;
-        outbox::enqueue(
-            &mut tx,
-            Payload::TicketCreated(TicketCreated {
-                ticket_id: ticket_id.to_string(),
-                number,
-                contact_id: new.contact_id.to_string(),
-                subject: new.subject.as_str().to_string(),
-                channel: new.channel as i32,
-                first_message_id: message_id.to_string(),
-                inbound_external_id: new.inbound.as_ref().map(|i| i.external_id.to_string()).unwrap_or_default(),
-                automatic: new.automatic,
-            }),
-        )
-        .await?;
+        // A held ticket is announced only when it is released: nothing reacts to it before.
+        if !unverified {
+            outbox::enqueue(
+                &mut tx,
+                Payload::TicketCreated(TicketCreated {
+                    ticket_id: ticket_id.to_string(),
+                    number,
+                    contact_id: new.contact_id.to_string(),
+                    subject: new.subject.as_str().to_string(),
+                    channel: new.channel as i32,
+                    first_message_id: message_id.to_string(),
+                    inbound_external_id: new.inbound.as_ref().map(|i| i.external_id.to_string()).unwrap_or_default(),
+                    automatic: new.automatic,
+                }),
+            )
+            .await?;
+        }
         tx.commit().await?;
         self.relay.wake();
         Ok(Some(ticket))
@@ -268,6 +285,7 @@ pub(crate) fn ticket_from_row(row: &PgRow) -> sqlx::Result<Ticket> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         message_count: row.try_get("message_count")?,
+        unverified: row.try_get("unverified")?,
     })
 }
 
