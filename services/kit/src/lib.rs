@@ -14,6 +14,7 @@ pub mod grpc;
 pub mod limits;
 pub mod nats;
 pub mod outbox;
+pub mod pages;
 pub mod part;
 pub mod telemetry;
 

@@ -3,13 +3,14 @@
 //! loser reads the winner's contact — never a duplicate.
 //!
 //! Submodules: `staff`, `accounts` (passwords and link tokens), `sessions`, `throttle`,
-//! `settings`, `groups`. Every change that others must hear about writes its event to the outbox
+//! `settings`, `groups`, `revocations` (whose tokens every part refuses). Every change that others must hear about writes its event to the outbox
 //! in the same transaction.
 
 pub mod accounts;
 mod captcha;
 pub mod contacts;
 pub mod groups;
+mod revocations;
 pub mod sessions;
 pub mod sso;
 mod settings;
