@@ -371,7 +371,7 @@ async fn group_time_shows_a_member_the_balance_but_only_the_history_of_tickets_s
     let seen_by_ann = time_of(&ann).await;
     assert_eq!(seen_by_ann.balance.as_ref().map(|b| b.remaining_minutes), Some(90), "the balance counts everyone's time");
     let tickets_in = |history: &[pb::TimeEntry]| history.iter().map(|e| e.ticket_id.clone()).filter(|t| !t.is_empty()).collect::<Vec<_>>();
-    assert_eq!(tickets_in(&seen_by_ann.history), [ann_ticket.clone()], "only her own ticket's entries");
+    assert_eq!(tickets_in(&seen_by_ann.history), std::slice::from_ref(&ann_ticket), "only her own ticket's entries");
     assert!(!format!("{:?}", seen_by_ann.history).contains("payroll"), "no colleague's notes");
     assert!(seen_by_ann.history.iter().any(|e| e.minutes == 120), "grants are the group's, shown to members");
     let seen_by_staff = time_of(&agent).await;
