@@ -99,8 +99,7 @@ pub async fn run(clients: &Clients, command: AgentCommand) -> anyhow::Result<()>
             let ticket = by_number(clients, &token, number).await?;
             let status = ticket.status.as_ref().map(|s| s.name.clone()).unwrap_or_default();
             println!("#{} {}\nstatus: {status}\ncontact: {}", ticket.number, ticket.subject, ticket.contact_id);
-            let request = pb::ListMessagesRequest { ticket_id: ticket.id, ..Default::default() };
-            for m in tickets.list_messages(bearer(request, &token)?).await?.into_inner().messages {
+            for m in helpdesk_kit::pages::all_messages(&mut tickets, &token, &ticket.id).await? {
                 let kind = pb::MessageKind::try_from(m.kind).map(|k| k.as_str_name()).unwrap_or("?");
                 println!("--- {} ---\n{}", kind.trim_start_matches("MESSAGE_KIND_").to_lowercase(), m.text);
             }

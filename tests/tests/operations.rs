@@ -77,7 +77,9 @@ async fn agents_work_a_ticket_from_the_cli() {
 
     let queue = run_ok(cli(&["agent", "queue", "--queue", "unassigned"])).await;
     assert!(queue.starts_with("#1001\tOpen\tNormal\tBroken login"), "{queue}");
-    let assignee = uuid::Uuid::new_v4().to_string();
+    // An assignee must be an active staff member (issue 11), so make one first.
+    let assignee = run_ok(cli(&["staff", "add", "--name", "Sam Agent", "--email", "sam@example.com", "--role", "agent"])).await;
+    let assignee = assignee.trim().to_string();
     let set = run_ok(cli(&["agent", "set", "1001", "--status", "waiting", "--priority", "high", "--assignee", &assignee, "--due", "2030-01-01T09:00:00Z"])).await;
     assert_eq!(set.trim(), "#1001 Waiting on customer");
     run_ok(cli(&["agent", "note", "1001", "--message", "checked the logs"])).await;

@@ -501,8 +501,8 @@ async fn messages(
     Bearer(token): Bearer,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<MessageJson>>, ApiError> {
-    let request = pb::ListMessagesRequest { ticket_id: id, ..Default::default() };
-    let messages = clients.tickets.list_messages(as_caller(request, Some(&token))?).await?.into_inner().messages;
+    // The whole conversation, however long: ListMessages answers in bounded pages.
+    let messages = helpdesk_kit::pages::all_messages(&mut clients.tickets, &token, &id).await?;
     Ok(Json(messages.into_iter().map(message_json).collect()))
 }
 

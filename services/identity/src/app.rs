@@ -4,7 +4,10 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use helpdesk_kit::{
-    auth::{Authenticate, TokenSigner, TokenVerifier, keys},
+    auth::{
+        Authenticate, TokenSigner, TokenVerifier, keys,
+        revocations::{Follower, Source},
+    },
     config::Config,
     db,
     nats::Nats,
@@ -58,12 +61,20 @@ impl App {
         let waker = outbox::Waker::default();
         let store = Store::new(pool.clone(), waker.clone());
 
+        // Identity's own interceptor refuses revoked subjects too; it reads the list from its table.
+        let token_ttl = chrono::Duration::seconds(i64::try_from(config.auth.token_ttl_secs).unwrap_or(i64::MAX / 1000));
+        let list = store.clone();
+        let source = Source::new(move || {
+            let list = list.clone();
+            async move { Ok(list.revocations(token_ttl).await?) }
+        });
+        let revocations = Follower::start(verifier.revocations(), &nats, source).await?;
         let auth = Authenticate::new(verifier);
         let captcha = Arc::new(Captcha::new(&service_secret, own.captcha_max_counter, chrono::Duration::minutes(10)));
         let providers = Arc::new(Providers::new(own.sso.clone())?);
         let accounts = AccountsGrpc::new(store.clone(), signer.clone(), own.clone(), captcha);
         let sso = SsoGrpc::new(accounts.clone(), providers);
-        let tokens = TokensGrpc::new(store.clone(), signer, service_secret, String::from_utf8(verify_pem)?);
+        let tokens = TokensGrpc::new(store.clone(), signer, token_ttl, service_secret, String::from_utf8(verify_pem)?);
         let routes = Routes::new(TokenServiceServer::with_interceptor(tokens, auth.clone()))
             .add_service(ContactServiceServer::with_interceptor(ContactsGrpc::new(store.clone()), auth.clone()))
             .add_service(StaffServiceServer::with_interceptor(StaffGrpc::new(store.clone()), auth.clone()))
@@ -83,6 +94,7 @@ impl App {
         let listener = helpdesk_kit::grpc::bind(config.identity.listen).await?;
         let part = GrpcPart::new("identity", listener, routes, services)
             .with_outbox_relay(pool, nats, config.outbox.clone(), waker)
+            .with_task("revocation follower", move |shutdown| revocations.run(shutdown))
             .with_task("session sweeper", move |shutdown| sweep_sessions(store, shutdown));
         Ok(Self { part })
     }

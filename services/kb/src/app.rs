@@ -1,12 +1,16 @@
 //! Wiring of the kb service: its Postgres schema, the outbox relay, the search index (loaded before
 //! the server accepts calls, then kept current by the event follower), and the gRPC server behind
-//! the caller-token interceptor.
+//! the caller-token interceptor (with identity's revocation list, read through a service token).
 
 use std::{net::SocketAddr, sync::Arc};
 
 use helpdesk_kit::{
     CancellationToken,
-    auth::{Authenticate, TokenVerifier, keys},
+    auth::{
+        Authenticate, TokenVerifier, keys,
+        revocations::{Follower, Source},
+        service_token::ServiceTokens,
+    },
     config::Config,
     db,
     nats::Nats,
@@ -17,7 +21,7 @@ use helpdesk_proto::kb::v1::kb_service_server::KbServiceServer;
 use tonic::{server::NamedService, service::Routes};
 
 use crate::{
-    events::{Follower, Indexer},
+    events::{Follower as IndexFollower, Indexer},
     grpc::KbGrpc,
     index::{SearchIndex, WordVectors},
     store::Store,
@@ -46,7 +50,12 @@ impl App {
         };
         let index = Arc::new(SearchIndex::with_word_vectors(vectors)?);
         let indexer = Indexer::new(store.clone(), index.clone());
-        let follower = Follower::start(indexer.clone(), nats.clone()).await?;
+        let follower = IndexFollower::start(indexer.clone(), nats.clone()).await?;
+        let identity = tonic::transport::Endpoint::from_shared(config.endpoints.identity.clone())?
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .connect_lazy();
+        let tokens = Arc::new(ServiceTokens::new(identity.clone(), "kb", keys::service_secret(&config.auth.key_dir)?));
+        let revocations = Follower::start(verifier.revocations(), &nats, Source::identity(identity, tokens)).await?;
         let routes = Routes::new(KbServiceServer::with_interceptor(
             KbGrpc::new(store, index, indexer),
             Authenticate::new(verifier),
@@ -55,7 +64,8 @@ impl App {
         let listener = helpdesk_kit::grpc::bind(config.kb.listen).await?;
         let part = GrpcPart::new("kb", listener, routes, services)
             .with_outbox_relay(pool, nats, config.outbox.clone(), waker)
-            .with_task("index follower", move |shutdown| follower.run(shutdown));
+            .with_task("index follower", move |shutdown| follower.run(shutdown))
+            .with_task("revocation follower", move |shutdown| revocations.run(shutdown));
         Ok(Self { part })
     }
 

@@ -16,6 +16,7 @@ pub mod limits;
 pub mod nats;
 pub mod outbox;
 pub mod panic;
+pub mod pages;
 pub mod part;
 pub mod telemetry;
 

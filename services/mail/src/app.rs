@@ -6,7 +6,11 @@ use std::{collections::HashSet, net::SocketAddr, sync::Arc, time::Duration};
 
 use helpdesk_kit::{
     CancellationToken,
-    auth::{Authenticate, TokenVerifier, keys, service_token::ServiceTokens},
+    auth::{
+        Authenticate, TokenVerifier, keys,
+        revocations::{Follower, Source},
+        service_token::ServiceTokens,
+    },
     blob::BlobStore,
     config::Config,
     db,
@@ -69,12 +73,14 @@ impl App {
         };
         let identity = lazy(&config.endpoints.identity)?;
         let secret = keys::service_secret(&config.auth.key_dir)?;
+        let tokens = Arc::new(ServiceTokens::new(identity.clone(), "mail", secret.clone()));
+        let revocations = Follower::start(verifier.revocations(), &nats, Source::identity(identity.clone(), tokens.clone())).await?;
         let ticket_mail = TicketMail {
             ledger: Ledger::new(pool.clone()),
             sender: Arc::new(Sender::new(&own)?),
             tickets: TicketServiceClient::new(lazy(&config.endpoints.tickets)?),
             contacts: ContactServiceClient::new(identity.clone()),
-            tokens: Arc::new(ServiceTokens::new(identity, "mail", secret.clone())),
+            tokens,
             reply_secret: secret,
             config: own.clone(),
         };
@@ -100,6 +106,7 @@ impl App {
         let services = vec![<MailAdminServiceServer<MailAdmin> as NamedService>::NAME];
         let listener = helpdesk_kit::grpc::bind(config.mail.listen).await?;
         let mut part = GrpcPart::new("mail", listener, routes, services)
+            .with_task("revocation follower", move |shutdown| revocations.run(shutdown))
             .with_task("account mail", move |shutdown| account_mail.run(shutdown))
             .with_task("ticket mail", move |shutdown| ticket_mail.run(ticket_consumer, shutdown));
         if !own.mailboxes.is_empty() {

@@ -6,7 +6,11 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use helpdesk_kit::{
     CancellationToken,
-    auth::{Authenticate, TokenVerifier, keys, service_token::ServiceTokens},
+    auth::{
+        Authenticate, TokenVerifier, keys,
+        revocations::{Follower, Source},
+        service_token::ServiceTokens,
+    },
     blob::BlobStore,
     config::Config,
     db,
@@ -26,7 +30,7 @@ use tonic::{
 
 use crate::{
     events::{ContactCache, identity::IdentityConsumer, inbound::InboundConsumer},
-    grpc::{AdminGrpc, TicketsGrpc},
+    grpc::{AdminGrpc, Directory, TicketsGrpc},
     store::Store,
 };
 
@@ -54,8 +58,8 @@ impl App {
         let inbound = InboundConsumer {
             store: store.clone(),
             nats: nats.clone(),
-            identity: ContactServiceClient::new(identity_channel),
-            tokens,
+            identity: ContactServiceClient::new(identity_channel.clone()),
+            tokens: tokens.clone(),
             max_deliver: config.tickets.inbound_max_deliver,
             ack_wait: Duration::from_secs(config.tickets.inbound_ack_wait_secs),
             reply_secret: keys::service_secret(key_dir)?,
@@ -67,15 +71,17 @@ impl App {
         let identity_events = IdentityConsumer { store: store.clone(), nats: nats.clone() };
         let identity_consumer = identity_events.consumer().await?;
 
+        let revocations = Follower::start(verifier.revocations(), &nats, Source::identity(identity_channel.clone(), tokens.clone())).await?;
         let auth = Authenticate::new(verifier);
         let blobs = BlobStore::from_config(&config.blob)?;
         // Attachments ride in one message: room for the largest file plus its envelope.
         let message_limit = config.tickets.attachment_max_bytes + 64 * 1024;
-        let tickets = TicketServiceServer::new(TicketsGrpc::new(store.clone(), blobs, config.tickets.attachment_max_bytes))
+        let directory = Directory::new(identity_channel, tokens);
+        let tickets = TicketServiceServer::new(TicketsGrpc::new(store.clone(), blobs, config.tickets.attachment_max_bytes, directory.clone()))
             .max_decoding_message_size(message_limit)
             .max_encoding_message_size(message_limit);
         let routes = Routes::new(InterceptedService::new(tickets, auth.clone()))
-            .add_service(TicketAdminServiceServer::with_interceptor(AdminGrpc::new(store, nats.clone()), auth));
+            .add_service(TicketAdminServiceServer::with_interceptor(AdminGrpc::new(store, nats.clone(), directory), auth));
         let services = vec![
             <TicketServiceServer<TicketsGrpc> as NamedService>::NAME,
             <TicketAdminServiceServer<AdminGrpc> as NamedService>::NAME,
@@ -83,6 +89,7 @@ impl App {
         let listener = helpdesk_kit::grpc::bind(config.tickets.listen).await?;
         let part = GrpcPart::new("tickets", listener, routes, services)
             .with_outbox_relay(pool, nats, config.outbox.clone(), waker)
+            .with_task("revocation follower", move |shutdown| revocations.run(shutdown))
             .with_task("inbound consumer", move |shutdown| inbound.run(consumer, shutdown))
             .with_task("identity events consumer", move |shutdown| identity_events.run(identity_consumer, shutdown));
         Ok(Self { part })

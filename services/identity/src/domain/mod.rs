@@ -48,6 +48,9 @@ pub enum IdentityError {
     LoginModeDisabled,
     #[error("sign in to submit tickets")]
     LoginRequiredToSubmit,
+    /// Told only to staff and services, who know the contact anyway.
+    #[error("the contact is blocked")]
+    ContactBlocked,
     #[error("captcha: {0}")]
     Captcha(&'static str),
     #[error("sso provider not found")]

@@ -1,12 +1,21 @@
 //! Passwords: the policy (length 8–128 characters, no composition rules, not one of the most
 //! common passwords, per NIST SP 800-63B) and argon2id hashing with the crate's defaults
 //! (m = 19 MiB, t = 2, p = 1). Hashing is CPU-heavy, so callers run it on a blocking thread.
+//!
+//! Passwords are Unicode-normalized (NFKC, as SP 800-63B asks) before the policy and the hash, so
+//! the same password typed on another keyboard or system — a composed `é` or `e` + combining
+//! accent, full-width digits — matches. Hashes stored before normalization was introduced were
+//! made from the raw input, so when the normalized candidate does not match and differs from the
+//! raw one, the raw candidate is tried once; the hash is made normalized at the next change or
+//! reset. Every verification, the dummy one included, takes the same path, so timing tells nothing
+//! about the account.
 
 use argon2::{
     Argon2,
     password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash},
 };
 use secrecy::{ExposeSecret, SecretString};
+use unicode_normalization::UnicodeNormalization;
 
 use super::IdentityError;
 
@@ -19,8 +28,14 @@ const COMMON: &str = include_str!("common_passwords.txt");
 /// A password that passed the policy; never printed.
 pub struct NewPassword(SecretString);
 
+fn normalized(raw: &str) -> String {
+    raw.nfkc().collect()
+}
+
 impl NewPassword {
     pub fn parse(raw: &str) -> Result<Self, IdentityError> {
+        let raw = normalized(raw);
+        let raw = raw.as_str();
         let chars = raw.chars().count();
         if chars < MIN_CHARS {
             return Err(IdentityError::Invalid { field: "password", reason: "must be at least 8 characters" });
@@ -47,14 +62,16 @@ impl NewPassword {
     }
 }
 
-/// True when `candidate` matches the stored hash. A malformed stored hash matches nothing.
+/// True when `candidate` matches the stored hash, compared normalized (and raw, for hashes made
+/// before normalization; see the module docs). A malformed stored hash matches nothing.
 pub fn verify(stored: &str, candidate: &SecretString) -> bool {
     let Ok(hash) = PasswordHash::new(stored) else {
         return false;
     };
-    Argon2::default()
-        .verify_password(candidate.expose_secret().as_bytes(), &hash)
-        .is_ok()
+    let raw = candidate.expose_secret();
+    let normal = SecretString::from(normalized(raw));
+    let matches = |password: &str| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok();
+    matches(normal.expose_secret()) || (normal.expose_secret() != raw && matches(raw))
 }
 
 /// Spends the time of a real verification, so an unknown address answers as slowly as a known
@@ -99,6 +116,29 @@ mod tests {
     #[test]
     fn no_composition_rules_apply() {
         assert_eq!(field(NewPassword::parse("onlylowercaseletters")), "ok");
+    }
+
+    #[test]
+    fn a_password_matches_however_its_characters_were_composed() {
+        let hash = NewPassword::parse("caf\u{e9} au lait \u{ff11}\u{ff12}").expect("valid").hash().expect("hash");
+        assert!(verify(&hash, &SecretString::from("cafe\u{301} au lait 12")), "decomposed and ASCII digits");
+        assert!(verify(&hash, &SecretString::from("caf\u{e9} au lait \u{ff11}\u{ff12}")), "as typed first");
+        assert!(!verify(&hash, &SecretString::from("cafe au lait 12")), "another password");
+    }
+
+    #[test]
+    fn a_hash_made_before_normalization_still_verifies_its_raw_password() {
+        // What the hash of a decomposed password looked like before passwords were normalized.
+        let raw = "cafe\u{301} cr\u{e8}me br\u{fb}l\u{e9}e";
+        let old = Argon2::default().hash_password(raw.as_bytes()).expect("hash").to_string();
+        assert!(verify(&old, &SecretString::from(raw)));
+        assert!(!verify(&old, &SecretString::from("cafe cr\u{e8}me")));
+    }
+
+    #[test]
+    fn the_policy_judges_the_normalized_password() {
+        // Full-width "password1" is the common password once normalized.
+        assert!(field(NewPassword::parse("\u{ff50}\u{ff41}\u{ff53}\u{ff53}\u{ff57}\u{ff4f}\u{ff52}\u{ff44}1")).contains("common"));
     }
 
     #[test]

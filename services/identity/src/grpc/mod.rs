@@ -52,12 +52,13 @@ impl From<IdentityError> for Status {
                 Status::permission_denied(message)
             }
             IdentityError::Throttled => Status::resource_exhausted(message),
+            IdentityError::ContactBlocked => Status::failed_precondition(message),
         }
     }
 }
 
 /// Admins and services only; anyone else is told plainly (these calls name no one's data).
-fn require_admin(caller: &Caller) -> Result<(), Status> {
+pub(crate) fn require_admin(caller: &Caller) -> Result<(), Status> {
     match caller {
         Caller::Anonymous => Err(IdentityError::Unauthenticated.into()),
         caller if caller.is_admin_or_service() => Ok(()),

@@ -1,5 +1,6 @@
 //! `TokenService`: services trade the shared secret for a service token; services and admins get
-//! tokens that act as a contact (the gateway's and the CLI's way to call on a contact's behalf).
+//! tokens that act as a contact (the gateway's and the CLI's way to call on a contact's behalf) —
+//! never for a blocked contact or an inactive staff member; services read the revocation list.
 
 use std::sync::Arc;
 
@@ -13,23 +14,31 @@ use sha2::{Digest, Sha256};
 use tonic::{Request, Response, Status};
 
 use crate::{
-    domain::{EmailAddress, IdentityError, parse_service_name},
-    grpc::db_error,
+    domain::{ContactStatus, EmailAddress, IdentityError, parse_service_name},
+    grpc::{db_error, require_admin},
     store::Store,
 };
 
 pub struct TokensGrpc {
     store: Store,
     signer: Arc<TokenSigner>,
+    token_ttl: chrono::Duration,
     service_secret: SecretString,
     verify_pem: String,
 }
 
 impl TokensGrpc {
-    pub fn new(store: Store, signer: Arc<TokenSigner>, service_secret: SecretString, verify_pem: String) -> Self {
+    pub fn new(
+        store: Store,
+        signer: Arc<TokenSigner>,
+        token_ttl: chrono::Duration,
+        service_secret: SecretString,
+        verify_pem: String,
+    ) -> Self {
         Self {
             store,
             signer,
+            token_ttl,
             service_secret,
             verify_pem,
         }
@@ -70,9 +79,7 @@ impl TokenService for TokensGrpc {
         &self,
         request: Request<pb::IssueContactTokenRequest>,
     ) -> Result<Response<pb::TokenResponse>, Status> {
-        if !caller(&request).is_admin_or_service() {
-            return Err(IdentityError::PermissionDenied.into());
-        }
+        require_admin(&caller(&request))?;
         let contact = match request.into_inner().contact {
             Some(pb::issue_contact_token_request::Contact::ContactId(id)) => {
                 let id = helpdesk_kit::error::parse_id(&id, "contact")?;
@@ -85,6 +92,9 @@ impl TokenService for TokensGrpc {
             None => return Err(IdentityError::Invalid { field: "contact", reason: "give contact_id or email" }.into()),
         };
         let contact = contact.ok_or(IdentityError::ContactNotFound)?;
+        if contact.status == ContactStatus::Blocked {
+            return Err(IdentityError::ContactBlocked.into());
+        }
         self.token_for(&Caller::Contact { id: contact.id })
     }
 
@@ -93,9 +103,7 @@ impl TokenService for TokensGrpc {
         &self,
         request: Request<pb::IssueStaffTokenRequest>,
     ) -> Result<Response<pb::TokenResponse>, Status> {
-        if !caller(&request).is_admin_or_service() {
-            return Err(IdentityError::PermissionDenied.into());
-        }
+        require_admin(&caller(&request))?;
         let id = helpdesk_kit::error::parse_id(&request.get_ref().staff_id, "staff member")?;
         let staff = self.store.staff(id).await.map_err(db_error)?;
         // An inactive staff member gets no token, and is not told apart from an absent one.
@@ -110,5 +118,20 @@ impl TokenService for TokensGrpc {
         Ok(Response::new(pb::GetVerificationKeyResponse {
             public_key_pem: self.verify_pem.clone(),
         }))
+    }
+
+    /// Services only: which blocked contacts and deactivated staff exist is nobody else's business.
+    #[tracing::instrument(skip_all)]
+    async fn list_revocations(
+        &self,
+        request: Request<pb::ListRevocationsRequest>,
+    ) -> Result<Response<pb::ListRevocationsResponse>, Status> {
+        match caller(&request) {
+            Caller::Service { .. } => {}
+            Caller::Anonymous => return Err(IdentityError::Unauthenticated.into()),
+            _ => return Err(IdentityError::PermissionDenied.into()),
+        }
+        let revocations = self.store.revocations(self.token_ttl).await.map_err(db_error)?;
+        Ok(Response::new(pb::ListRevocationsResponse { revocations }))
     }
 }

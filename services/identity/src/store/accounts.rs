@@ -214,11 +214,20 @@ impl Store {
     }
 
     /// Blocks or unblocks a contact; blocking ends all its sessions in the same transaction.
-    /// Unblocking returns it to active if it has an account, else to pending.
+    /// Unblocking returns it to active if it has an account, else to pending. A change of the
+    /// block state goes on the revocation list, so its tokens stop (or, once unblocked, new ones
+    /// start) working everywhere.
     #[tracing::instrument(skip(self), err)]
     pub async fn set_blocked(&self, contact_id: Uuid, blocked: bool) -> sqlx::Result<bool> {
         let mut tx = self.pool.begin().await?;
-        let result = sqlx::query(
+        let status: Option<String> = sqlx::query_scalar("SELECT status FROM contacts WHERE id = $1 FOR UPDATE")
+            .bind(contact_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(status) = status else {
+            return Ok(false);
+        };
+        sqlx::query(
             "UPDATE contacts SET updated_at = now(), status = CASE
                  WHEN $2 THEN 'blocked'
                  WHEN EXISTS (SELECT 1 FROM accounts WHERE contact_id = $1) THEN 'active'
@@ -229,11 +238,11 @@ impl Store {
         .bind(blocked)
         .execute(&mut *tx)
         .await?;
-        if result.rows_affected() == 0 {
-            return Ok(false);
-        }
         if blocked {
             sessions::delete_all(&mut tx, contact_id, None).await?;
+        }
+        if (status == "blocked") != blocked {
+            super::revocations::record(&mut tx, contact_id, blocked).await?;
         }
         outbox::enqueue(
             &mut tx,

@@ -3,14 +3,16 @@
 //! loser reads the winner's contact — never a duplicate.
 //!
 //! Submodules: `staff`, `accounts` (passwords and link tokens), `sessions`, `throttle`,
-//! `settings`, `groups`, `guest` (confirmation links of guests' tickets). Every change that others
-//! must hear about writes its event to the outbox in the same transaction.
+//! `settings`, `groups`, `guest` (confirmation links of guests' tickets), `revocations` (whose
+//! tokens every part refuses). Every change that others must hear about writes its event to the
+//! outbox in the same transaction.
 
 pub mod accounts;
 mod captcha;
 pub mod contacts;
 pub mod groups;
 pub mod guest;
+mod revocations;
 pub mod sessions;
 pub mod sso;
 mod settings;

@@ -54,7 +54,18 @@ impl Store {
         Ok(rows.iter().map(staff_from_row).collect())
     }
 
+    /// A deactivation, reactivation or role change also goes on the revocation list: tokens
+    /// issued before it carry the old role (or belong to someone who may no longer act) and must
+    /// stop working everywhere; the staff member gets a new token.
     pub async fn set_staff_role(&self, id: Uuid, role: StaffRole, active: bool) -> sqlx::Result<Option<Staff>> {
+        let mut tx = self.pool.begin().await?;
+        let before: Option<(String, bool)> = sqlx::query_as("SELECT role, active FROM staff WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some((before_role, before_active)) = before else {
+            return Ok(None);
+        };
         let row = sqlx::query(
             "UPDATE staff SET role = $2, active = $3 WHERE id = $1
              RETURNING id, name, email, role, active, created_at",
@@ -62,8 +73,16 @@ impl Store {
         .bind(id)
         .bind(role_to_db(role))
         .bind(active)
-        .fetch_optional(&self.pool)
+        .fetch_one(&mut *tx)
         .await?;
-        Ok(row.as_ref().map(staff_from_row))
+        let changed = before_role != role_to_db(role) || before_active != active;
+        if changed {
+            super::revocations::record(&mut tx, id, !active).await?;
+        }
+        tx.commit().await?;
+        if changed {
+            self.relay.wake();
+        }
+        Ok(Some(staff_from_row(&row)))
     }
 }

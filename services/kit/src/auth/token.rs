@@ -1,11 +1,15 @@
-//! Caller tokens: the claims they carry, signing (identity only) and verifying (everyone).
+//! Caller tokens: the claims they carry, signing (identity only) and verifying (everyone). A valid
+//! signature is not enough: the verifier also refuses tokens of subjects on its part's revocation
+//! list (blocked contacts, deactivated staff; see `revocations`).
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use super::revocations::Revocations;
 
 const ISSUER: &str = "helpdesk-identity";
 
@@ -47,12 +51,18 @@ struct Claims {
     kind: String,
     iat: i64,
     exp: i64,
+    /// The issue time in microseconds: `iat` has whole seconds, too coarse to tell a token issued
+    /// just before a block (or an unblock) from one issued just after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    iat_us: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
     #[error("the token is invalid or expired")]
     Invalid,
+    #[error("the token was revoked: the account is blocked or deactivated, or changed since it was issued")]
+    Revoked,
     #[error("an anonymous caller has no token")]
     Anonymous,
     #[error("signing failed: {0}")]
@@ -89,6 +99,7 @@ impl TokenSigner {
             kind: kind.into(),
             iat: now.timestamp(),
             exp: expires.timestamp(),
+            iat_us: Some(now.timestamp_micros()),
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &self.key)
             .map_err(|e| TokenError::Signing(e.to_string()))?;
@@ -99,6 +110,7 @@ impl TokenSigner {
 pub struct TokenVerifier {
     key: DecodingKey,
     validation: Validation,
+    revocations: Arc<Revocations>,
 }
 
 impl TokenVerifier {
@@ -110,14 +122,27 @@ impl TokenVerifier {
         Ok(Self {
             key: DecodingKey::from_ed_pem(pem)?,
             validation,
+            revocations: Arc::default(),
         })
+    }
+
+    /// The revocation list this verifier consults, for the part's `revocations::Follower` to fill.
+    pub fn revocations(&self) -> Arc<Revocations> {
+        self.revocations.clone()
     }
 
     pub fn verify(&self, token: &str) -> Result<Caller, TokenError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
             .map_err(|_| TokenError::Invalid)?;
         let claims = data.claims;
-        let id = || Uuid::parse_str(&claims.sub).map_err(|_| TokenError::Invalid);
+        let id = || {
+            let id = Uuid::parse_str(&claims.sub).map_err(|_| TokenError::Invalid)?;
+            let issued_us = claims.iat_us.unwrap_or(claims.iat.saturating_mul(1_000_000));
+            if self.revocations.refuses(id, issued_us) {
+                return Err(TokenError::Revoked);
+            }
+            Ok(id)
+        };
         match claims.kind.as_str() {
             "contact" => Ok(Caller::Contact { id: id()? }),
             "agent" => Ok(Caller::Staff { id: id()?, role: StaffRole::Agent }),
@@ -131,7 +156,7 @@ impl TokenVerifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::keys::generate_keypair;
+    use crate::auth::{keys::generate_keypair, revocations::Revocation};
 
     fn pair(ttl: Duration) -> (TokenSigner, TokenVerifier) {
         let (private, public) = generate_keypair().expect("keypair");
@@ -175,6 +200,7 @@ mod tests {
             kind: "admin".into(),
             iat: 0,
             exp: i64::MAX / 2,
+            iat_us: None,
         };
         use base64::Engine;
         parts[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -189,6 +215,18 @@ mod tests {
         // Past the validation leeway.
         std::thread::sleep(Duration::from_secs(7));
         assert!(verifier.verify(&token).is_err());
+    }
+
+    #[test]
+    fn a_revoked_subject_is_refused_and_others_still_pass() {
+        let (signer, verifier) = pair(Duration::from_secs(60));
+        let (blocked, other) = (Uuid::new_v4(), Uuid::new_v4());
+        let (token, _) = signer.issue(&Caller::Contact { id: blocked }).expect("issue");
+        let (agent, _) = signer.issue(&Caller::Staff { id: other, role: StaffRole::Agent }).expect("issue");
+        assert!(verifier.verify(&token).is_ok());
+        verifier.revocations().apply(blocked, Revocation { blocked: true, since: Utc::now() });
+        assert!(matches!(verifier.verify(&token), Err(TokenError::Revoked)));
+        assert!(verifier.verify(&agent).is_ok());
     }
 
     #[test]

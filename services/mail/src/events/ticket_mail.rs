@@ -282,8 +282,8 @@ impl TicketMail {
     }
 
     async fn message_text(&self, ticket: Uuid, message: &str) -> Result<String, SendError> {
-        let request = pb::ListMessagesRequest { ticket_id: ticket.to_string(), ..Default::default() };
-        let messages = self.tickets.clone().list_messages(bearer(request, &self.token().await?).map_err(grpc)?).await.map_err(grpc)?.into_inner().messages;
+        let token = self.token().await?;
+        let messages = helpdesk_kit::pages::all_messages(&mut self.tickets.clone(), &token, &ticket.to_string()).await.map_err(grpc)?;
         messages
             .into_iter()
             .find(|m| m.id == message)

@@ -1,6 +1,8 @@
 //! `TicketAdminService`: statuses, priorities and categories (read by anyone signed in, written by
 //! admins), group support time (granted by admins, read by staff and by the group's members), and
-//! the inbound quarantine (admins list it and hand a message back to the stream to retry).
+//! the inbound quarantine (admins list it and hand a message back to the stream to retry). An
+//! unknown group is NOT_FOUND; a member reads the group's balance and alert, but its history only
+//! for the tickets she may see (a group that does not share tickets keeps each member's own).
 
 use async_nats::jetstream::message::PublishMessage;
 use helpdesk_kit::{auth::{Caller, caller}, events::timestamp, nats::Nats};
@@ -17,7 +19,7 @@ use crate::{
     grpc::{
         actor_id,
         convert::{category_to_pb, definitions_from_pb, priority_to_pb, status_to_pb},
-        db_error, require_admin,
+        Directory, db_error, require_admin, viewer,
     },
     store::{CategoryRow, PriorityRow, StatusRow, Store},
 };
@@ -25,11 +27,20 @@ use crate::{
 pub struct AdminGrpc {
     store: Store,
     nats: Nats,
+    directory: Directory,
 }
 
 impl AdminGrpc {
-    pub fn new(store: Store, nats: Nats) -> Self {
-        Self { store, nats }
+    pub fn new(store: Store, nats: Nats, directory: Directory) -> Self {
+        Self { store, nats, directory }
+    }
+
+    async fn existing_group(&self, raw: &str) -> Result<Uuid, Status> {
+        let group = group_id(raw)?;
+        if !self.directory.group_exists(&self.store, group).await? {
+            return Err(helpdesk_kit::error::not_found("group"));
+        }
+        Ok(group)
     }
 }
 
@@ -121,8 +132,8 @@ impl TicketAdminService for AdminGrpc {
         let caller = caller(&request);
         require_admin(&caller)?;
         let request = request.into_inner();
-        let group = group_id(&request.group_id)?;
         let minutes = parse_grant_minutes(request.minutes)?;
+        let group = self.existing_group(&request.group_id).await?;
         self.store.grant_time(group, minutes, &actor_id(&caller), request.note.trim()).await.map_err(db_error)?;
         Ok(Response::new(self.balance(group).await?))
     }
@@ -130,16 +141,19 @@ impl TicketAdminService for AdminGrpc {
     #[tracing::instrument(skip_all)]
     async fn get_group_time(&self, request: Request<pb::GetGroupTimeRequest>) -> Result<Response<pb::GetGroupTimeResponse>, Status> {
         let caller = caller(&request);
-        let group = group_id(&request.get_ref().group_id)?;
-        let allowed = match &caller {
-            Caller::Anonymous => return Err(TicketError::Unauthenticated.into()),
-            Caller::Contact { id } => self.store.is_member(group, *id).await.map_err(db_error)?,
-            Caller::Staff { .. } | Caller::Service { .. } => true,
+        let viewer = viewer(&caller)?;
+        let group = match &caller {
+            // Membership implies the group exists; a non-member learns nothing either way.
+            Caller::Contact { id } => {
+                let group = group_id(&request.get_ref().group_id)?;
+                if !self.store.is_member(group, *id).await.map_err(db_error)? {
+                    return Err(helpdesk_kit::error::not_found("group"));
+                }
+                group
+            }
+            _ => self.existing_group(&request.get_ref().group_id).await?,
         };
-        if !allowed {
-            return Err(helpdesk_kit::error::not_found("group"));
-        }
-        let history = self.store.ledger(group).await.map_err(db_error)?;
+        let history = self.store.ledger(group, viewer).await.map_err(db_error)?;
         Ok(Response::new(pb::GetGroupTimeResponse {
             balance: Some(self.balance(group).await?),
             history: history

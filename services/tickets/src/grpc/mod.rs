@@ -1,12 +1,15 @@
-//! Tickets' gRPC surface: handlers (`tickets`, `attachments`, `admin`), the one mapping from [`TicketError`] to
+//! Tickets' gRPC surface: handlers (`tickets`, `attachments`, `admin`), what they ask identity
+//! (`directory`: active staff, existing groups), the one mapping from [`TicketError`] to
 //! `Status`, who the caller is as the store sees it, and proto ⇄ domain conversions (`convert`).
 
 mod admin;
 mod attachments;
 mod convert;
+mod directory;
 mod tickets;
 
 pub use admin::AdminGrpc;
+pub use directory::Directory;
 pub use tickets::TicketsGrpc;
 
 use helpdesk_kit::auth::{Caller, StaffRole};

@@ -1,6 +1,8 @@
 //! `TicketService`: filing, reading, listing and counting tickets, the conversation, agents'
 //! changes, self-close and time entries. Contacts act only on tickets they may see (their own, and
 //! their sharing groups'); anything else answers NOT_FOUND. Internal notes never reach a contact.
+//! The conversation is keyset-paged on (created_at, id), oldest first; an assignee must be an
+//! active staff member (asked of identity through `directory`).
 
 use std::collections::BTreeMap;
 
@@ -18,25 +20,75 @@ use crate::{
         attachments::MAX_PER_MESSAGE,
         fields::{FieldValue, validate_values},
         invalid, parse_slug_id,
+        query::{Cursor, Sort, page_size},
         time::parse_entry_minutes,
     },
     grpc::{
-        actor_id, attachments, author,
+        Directory, actor_id, attachments, author,
         convert::{list_query, message_to_pb, ticket_to_pb, time_from_pb, uuid_field, values_from_pb},
         db_error, require_staff, ticket_id, viewer,
     },
-    store::{Author, KIND_NOTE, KIND_REPLY, NewMessage, NewTicket, Store, TicketChange, Viewer, next_cursor},
+    store::{Author, KIND_NOTE, KIND_REPLY, NewMessage, NewTicket, Store, StoredMessage, TicketChange, Viewer, next_cursor},
 };
 
 pub struct TicketsGrpc {
     store: Store,
     blobs: BlobStore,
     attachment_max_bytes: usize,
+    directory: Directory,
+}
+
+/// A conversation page token: the ticket lists' keyset cursor, on (created_at, id) ascending.
+fn message_cursor(message: &StoredMessage) -> String {
+    Cursor { sort: Sort::Created, ascending: true, value: message.created_at.timestamp_micros(), id: message.id }.encode()
+}
+
+fn after_message(token: &str) -> Result<Option<(chrono::DateTime<chrono::Utc>, Uuid)>, TicketError> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let cursor = Cursor::decode(token, Sort::Created, true)?;
+    let at = chrono::DateTime::from_timestamp_micros(cursor.value)
+        .ok_or_else(|| invalid("page_token", "is not a token this service issued"))?;
+    Ok(Some((at, cursor.id)))
 }
 
 impl TicketsGrpc {
-    pub fn new(store: Store, blobs: BlobStore, attachment_max_bytes: usize) -> Self {
-        Self { store, blobs, attachment_max_bytes }
+    pub fn new(store: Store, blobs: BlobStore, attachment_max_bytes: usize, directory: Directory) -> Self {
+        Self { store, blobs, attachment_max_bytes, directory }
+    }
+
+    /// Messages as the wire shows them, each with its attachments.
+    /// The messages with their attachments; `with_raw` (staff and services) adds each mail's raw
+    /// original, which carries our servers' headers.
+    async fn with_attachments(&self, messages: Vec<StoredMessage>, with_raw: bool) -> Result<Vec<pb::Message>, Status> {
+        let ids: Vec<Uuid> = messages.iter().map(|m| m.id).collect();
+        let mut files = self.store.attachments_of(&ids).await.map_err(db_error)?;
+        let mut raws = if with_raw { self.store.raw_originals_of(&ids).await.map_err(db_error)? } else { Vec::new() };
+        Ok(messages
+            .into_iter()
+            .map(|m| {
+                let id = m.id;
+                let mut message = message_to_pb(m);
+                message.attachments = files
+                    .extract_if(.., |a| a.message_id == Some(id))
+                    .map(attachments::attachment_to_pb)
+                    .collect();
+                message.raw = raws.extract_if(.., |a| a.message_id == Some(id)).map(attachments::attachment_to_pb).next();
+                message
+            })
+            .collect())
+    }
+
+    /// An assignee change names an active agent or admin, or clears the assignee.
+    async fn checked_assignee(&self, raw: &str) -> Result<Option<Uuid>, Status> {
+        let assignee = uuid_field("assignee_id", raw)?;
+        if let Some(id) = assignee
+            && !self.directory.is_active_staff(id).await?
+        {
+            return Err(invalid("assignee_id", "is not an active agent or admin").into());
+        }
+        Ok(assignee)
     }
 
     /// The ticket if the caller may see it, else NOT_FOUND.
@@ -221,25 +273,18 @@ impl TicketService for TicketsGrpc {
         let caller = caller(&request);
         let ticket = self.visible(&caller, ticket_id(&request.get_ref().ticket_id)?).await?;
         let with_notes = caller.is_staff_or_service();
-        let messages = self.store.messages(ticket.id, with_notes).await.map_err(db_error)?;
-        let ids: Vec<Uuid> = messages.iter().map(|m| m.id).collect();
-        let mut files = self.store.attachments_of(&ids).await.map_err(db_error)?;
-        // The raw originals carry our servers' headers: staff only.
-        let mut raws = if with_notes { self.store.raw_originals_of(&ids).await.map_err(db_error)? } else { Vec::new() };
-        let messages = messages
-            .into_iter()
-            .map(|m| {
-                let id = m.id;
-                let mut message = message_to_pb(m);
-                message.attachments = files
-                    .extract_if(.., |a| a.message_id == Some(id))
-                    .map(attachments::attachment_to_pb)
-                    .collect();
-                message.raw = raws.extract_if(.., |a| a.message_id == Some(id)).map(attachments::attachment_to_pb).next();
-                message
-            })
-            .collect();
-        Ok(Response::new(pb::ListMessagesResponse { messages, next_page_token: String::new() }))
+        let request = request.into_inner();
+        let limit = page_size(request.page_size);
+        let after = after_message(&request.page_token)?;
+        let mut messages = self.store.messages(ticket.id, with_notes, after, limit).await.map_err(db_error)?;
+        let next_page_token = if messages.len() > limit as usize {
+            messages.truncate(limit as usize);
+            messages.last().map(message_cursor).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        let messages = self.with_attachments(messages, with_notes).await?;
+        Ok(Response::new(pb::ListMessagesResponse { messages, next_page_token }))
     }
 
     #[tracing::instrument(skip_all)]
@@ -269,7 +314,8 @@ impl TicketService for TicketsGrpc {
             )
             .await?
             .ok_or_else(|| helpdesk_kit::error::internal("a reply without an inbound key was not stored"))?;
-        Ok(Response::new(message_to_pb(message)))
+        let message = self.with_attachments(vec![message], false).await?.pop();
+        Ok(Response::new(message.ok_or_else(|| helpdesk_kit::error::internal("the stored reply vanished"))?))
     }
 
     #[tracing::instrument(skip_all)]
@@ -308,10 +354,14 @@ impl TicketService for TicketsGrpc {
         require_staff(&caller)?;
         let request = request.into_inner();
         let ticket = self.visible(&caller, ticket_id(&request.ticket_id)?).await?;
+        let assignee = match request.assignee_id.as_deref() {
+            Some(raw) => Some(self.checked_assignee(raw).await?),
+            None => None,
+        };
         let mut change = TicketChange {
             status: request.status_id.as_deref().map(|s| parse_slug_id("status_id", s)).transpose()?,
             priority: request.priority_id.as_deref().map(|p| parse_slug_id("priority_id", p)).transpose()?,
-            assignee: request.assignee_id.as_deref().map(|a| uuid_field("assignee_id", a)).transpose()?,
+            assignee,
             ..Default::default()
         };
         if request.clear_due_at {

@@ -362,15 +362,28 @@ impl Store {
         Ok(())
     }
 
-    /// The conversation in order; internal notes only when `with_notes`.
-    pub async fn messages(&self, ticket_id: Uuid, with_notes: bool) -> sqlx::Result<Vec<StoredMessage>> {
+    /// A page of the conversation, oldest first, after `after` (the (created_at, id) of the last
+    /// message of the previous page); internal notes only when `with_notes`. `limit` + 1 rows are
+    /// asked for, so the caller knows whether another page follows.
+    pub async fn messages(
+        &self,
+        ticket_id: Uuid,
+        with_notes: bool,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: u32,
+    ) -> sqlx::Result<Vec<StoredMessage>> {
         sqlx::query(
             "SELECT id, ticket_id, kind, author_kind, author_id, body_text, body_html, channel, created_at
-             FROM messages WHERE ticket_id = $1 AND ($2 OR kind <> $3) ORDER BY created_at, id LIMIT 1000",
+             FROM messages WHERE ticket_id = $1 AND ($2 OR kind <> $3)
+               AND ($4::timestamptz IS NULL OR (created_at, id) > ($4, $5))
+             ORDER BY created_at, id LIMIT $6",
         )
         .bind(ticket_id)
         .bind(with_notes)
         .bind(KIND_NOTE)
+        .bind(after.map(|(at, _)| at))
+        .bind(after.map(|(_, id)| id))
+        .bind(i64::from(limit) + 1)
         .fetch_all(&self.pool)
         .await?
         .iter()

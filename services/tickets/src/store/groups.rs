@@ -48,6 +48,14 @@ impl Store {
             .await
     }
 
+    /// Whether identity's events have told tickets about this group.
+    pub async fn group_known(&self, group: Uuid) -> sqlx::Result<bool> {
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM contact_groups WHERE id = $1)")
+            .bind(group)
+            .fetch_one(&self.pool)
+            .await
+    }
+
     pub async fn set_contacts_may_close(&self, allowed: bool) -> sqlx::Result<()> {
         sqlx::query("UPDATE settings SET contacts_may_close = $1")
             .bind(allowed)

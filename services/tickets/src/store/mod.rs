@@ -112,7 +112,7 @@ const TICKET_JOINS: &str = "JOIN statuses s ON s.id = t.status JOIN priorities p
 
 /// Contacts see a ticket that is theirs, or that belongs to a group they are in that shares —
 /// never an unverified one (a guest's in their name, not confirmed yet; see `held`).
-const CONTACT_MAY_SEE: &str = "(NOT t.unverified AND (t.contact_id = $2 OR t.group_id IN (
+pub(crate) const CONTACT_MAY_SEE: &str = "(NOT t.unverified AND (t.contact_id = $2 OR t.group_id IN (
     SELECT gm.group_id FROM group_members gm JOIN contact_groups g ON g.id = gm.group_id
     WHERE gm.contact_id = $2 AND g.share_tickets)))";
 
@@ -256,7 +256,7 @@ impl Store {
 }
 
 /// Binds for `$2` (the contact) and `$3` (true for staff, who see everything).
-fn viewer_binds(viewer: Viewer) -> (Uuid, bool) {
+pub(crate) fn viewer_binds(viewer: Viewer) -> (Uuid, bool) {
     match viewer {
         Viewer::Contact(id) => (id, false),
         Viewer::Staff(_) => (Uuid::nil(), true),

@@ -7,7 +7,7 @@ use helpdesk_proto::events::v1::{GroupTimeAlertChanged, TimeLogged, event::Paylo
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
-use super::Store;
+use super::{CONTACT_MAY_SEE, Store, Viewer, viewer_binds};
 use crate::domain::time::{Alert, Balance, alert};
 
 #[derive(Debug, Clone)]
@@ -98,12 +98,21 @@ impl Store {
         Ok((balance, threshold, alert(balance.remaining(), threshold)))
     }
 
-    pub async fn ledger(&self, group: Uuid) -> sqlx::Result<Vec<LedgerEntry>> {
-        sqlx::query(
-            "SELECT id, kind, ticket_id, agent_id, minutes, note, created_at FROM time_ledger
-             WHERE group_id = $1 ORDER BY created_at DESC, id DESC LIMIT 500",
-        )
+    /// The group's history, newest first, as `viewer` may see it: staff see every entry; a
+    /// member sees the grants and the entries on tickets she may see — a colleague's ticket in a
+    /// group that does not share tickets stays invisible, with its agent's notes.
+    pub async fn ledger(&self, group: Uuid, viewer: Viewer) -> sqlx::Result<Vec<LedgerEntry>> {
+        let sql = format!(
+            "SELECT l.id, l.kind, l.ticket_id, l.agent_id, l.minutes, l.note, l.created_at
+             FROM time_ledger l LEFT JOIN tickets t ON t.id = l.ticket_id
+             WHERE l.group_id = $1 AND ($3 OR l.ticket_id IS NULL OR {CONTACT_MAY_SEE})
+             ORDER BY l.created_at DESC, l.id DESC LIMIT 500"
+        );
+        let (contact, staff) = viewer_binds(viewer);
+        sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(group)
+        .bind(contact)
+        .bind(staff)
         .fetch_all(&self.pool)
         .await?
         .iter()
