@@ -144,6 +144,8 @@ impl App {
             .method_not_allowed_fallback(edge::method_not_allowed)
             .layer(middleware::from_fn_with_state(identity, session_to_bearer))
             .layer(DefaultBodyLimit::max(config.gateway.body_limit_bytes))
+            // Inside `headers`, so a panic's 500 carries nosniff and no-store too.
+            .layer(edge::catch_panics())
             .layer(middleware::from_fn(edge::headers))
             .layer(TraceLayer::new_for_http());
         let listener = TcpListener::bind(config.gateway.listen)

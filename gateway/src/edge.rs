@@ -9,6 +9,8 @@
 //!   anonymous visitor and may be kept for a minute (`public, max-age=60`, `Vary: Authorization,
 //!   Cookie`), and answers that set their own policy (the static captcha solver script). KB search
 //!   and suggestions stay `no-store`: the query is what a person typed.
+//! - A panic in a handler answers the documented opaque 500 with a reference id (logged at ERROR
+//!   with the panic's message) instead of a dropped connection; the gateway goes on serving.
 
 use axum::{
     extract::Request,
@@ -17,7 +19,33 @@ use axum::{
     response::Response,
 };
 
+use std::any::Any;
+
+use axum::response::IntoResponse;
+use tower_http::catch_panic::{CatchPanicLayer, ResponseForPanic};
+
 use crate::error::ApiError;
+
+/// The layer the router puts around every handler (see the module docs).
+pub fn catch_panics() -> CatchPanicLayer<PanicToJson> {
+    CatchPanicLayer::custom(PanicToJson)
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct PanicToJson;
+
+impl ResponseForPanic for PanicToJson {
+    type ResponseBody = axum::body::Body;
+
+    fn response_for_panic(&mut self, panic: Box<dyn Any + Send + 'static>) -> Response {
+        let message = panic
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(not a string)");
+        ApiError::internal(format_args!("a handler panicked: {message}")).into_response()
+    }
+}
 
 pub async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "no such endpoint")
@@ -50,4 +78,36 @@ pub async fn headers(request: Request, next: Next) -> Response {
         }
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::{Router, body::Body, http::Request, routing::get};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_the_json_500_with_a_reference_and_the_router_keeps_serving() {
+        async fn boom() -> String {
+            let text = "caf\u{e9}";
+            // Slicing inside a character, as a careless handler might.
+            let byte = text.len() - 1;
+            text[byte..].to_string()
+        }
+        let router = Router::new()
+            .route("/boom", get(boom))
+            .route("/fine", get(|| async { "ok" }))
+            .layer(catch_panics());
+        let answer = router.clone().oneshot(Request::get("/boom").body(Body::empty()).expect("request")).await.expect("answer");
+        assert_eq!(answer.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(answer.headers()[header::CONTENT_TYPE], "application/json");
+        let body = axum::body::to_bytes(answer.into_body(), 10_000).await.expect("body");
+        let json: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        let error = json["error"].as_str().expect("error text");
+        assert!(error.starts_with("internal error (reference "), "{error}");
+        assert!(!error.contains("caf"), "{error}");
+        let fine = router.oneshot(Request::get("/fine").body(Body::empty()).expect("request")).await.expect("answer");
+        assert_eq!(fine.status(), StatusCode::OK);
+    }
 }
