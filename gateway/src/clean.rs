@@ -8,18 +8,14 @@
 //! remember it.
 
 use axum::http::StatusCode;
+use helpdesk_kit::text::is_stray_control;
 use serde_json::Value;
 
 use crate::error::ApiError;
 
-/// A character the rule refuses: U+0000–U+001F other than `\t`, `\n`, `\r`.
-fn refused(c: char) -> bool {
-    c <= '\u{1f}' && !matches!(c, '\t' | '\n' | '\r')
-}
-
 /// 422 naming `field` when `text` holds a refused character.
 pub fn check(field: &str, text: &str) -> Result<(), ApiError> {
-    if text.chars().any(refused) {
+    if text.chars().any(is_stray_control) {
         let field = if field.is_empty() { "body" } else { field };
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

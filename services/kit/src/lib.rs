@@ -19,5 +19,6 @@ pub mod panic;
 pub mod pages;
 pub mod part;
 pub mod telemetry;
+pub mod text;
 
 pub use tokio_util::sync::CancellationToken;

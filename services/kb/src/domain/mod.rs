@@ -61,7 +61,7 @@ pub fn parse_category_name(raw: &str) -> Result<String, KbError> {
 /// Control characters other than tab and line breaks: NUL among them, which Postgres refuses in
 /// text, so it must be stopped here rather than turn into an internal error.
 fn has_stray_control(text: &str) -> bool {
-    text.chars().any(|c| c.is_ascii_control() && !matches!(c, '\t' | '\n' | '\r'))
+    text.chars().any(|c| helpdesk_kit::text::is_stray_control(c) || c == '\u{7f}')
 }
 
 pub fn parse_description(raw: &str) -> Result<String, KbError> {

@@ -5,13 +5,14 @@
 
 use std::borrow::Cow;
 
+use helpdesk_kit::text;
+
 /// Marks where a text was cut; the whole mail stays in the archived raw mail.
 pub const CUT_MARKER: &str = "\n[… cut here: the whole mail is archived with the ticket's raw mail]";
 
 /// `text` without C0 control characters (tab, line feed and carriage return excepted) and DEL.
 pub fn without_controls(text: &str) -> Cow<'_, str> {
-    let unwanted = |c: char| (c.is_ascii_control() && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{7f}';
-    if text.contains(unwanted) { Cow::Owned(text.replace(unwanted, "")) } else { Cow::Borrowed(text) }
+    text::without(text, |c| text::is_stray_control(c) || c == '\u{7f}')
 }
 
 /// Cuts `text` so that it and the marker fit in `max` bytes, on a character boundary; says
@@ -20,10 +21,7 @@ pub fn cut_to(text: &mut String, max: usize) -> bool {
     if text.len() <= max {
         return false;
     }
-    let mut end = max.saturating_sub(CUT_MARKER.len());
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
+    let end = text::prefix_within(text, max.saturating_sub(CUT_MARKER.len())).len();
     text.truncate(end);
     text.push_str(CUT_MARKER);
     true

@@ -7,7 +7,10 @@
 
 use std::borrow::Cow;
 
-use helpdesk_kit::limits::MAX_MESSAGE_HTML_BYTES;
+use helpdesk_kit::{
+    limits::MAX_MESSAGE_HTML_BYTES,
+    text::{self, prefix_within},
+};
 use sha2::{Digest, Sha256};
 
 /// How many thread references are looked at: a real thread rarely has more, a hostile one could.
@@ -16,20 +19,7 @@ pub const MAX_THREAD_REFS: usize = 50;
 /// Removes NUL and the other C0 control characters except tab, LF and CR. Postgres refuses NUL in
 /// `text`, and the others are never meant to be shown; the rest of the text is kept as it is.
 pub fn without_controls(raw: &str) -> Cow<'_, str> {
-    let unwanted = |c: char| c < ' ' && !matches!(c, '\t' | '\n' | '\r');
-    if raw.contains(unwanted) { Cow::Owned(raw.replace(unwanted, "")) } else { Cow::Borrowed(raw) }
-}
-
-/// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
-pub fn prefix_within(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
+    text::without(raw, text::is_stray_control)
 }
 
 /// A channel's HTML as stored: controls removed, cut to the limit, sanitized (channels sanitize
@@ -112,13 +102,6 @@ mod tests {
     fn nul_and_other_c0_controls_go_but_tab_and_line_breaks_stay() {
         assert_eq!(without_controls("a\0b\x07c\td\r\ne\x1b"), "abc\td\r\ne");
         assert!(matches!(without_controls("plain text, é"), Cow::Borrowed(_)));
-    }
-
-    #[test]
-    fn a_prefix_never_splits_a_character() {
-        assert_eq!(prefix_within("éé", 3), "é");
-        assert_eq!(prefix_within("abc", 10), "abc");
-        assert_eq!(prefix_within("a€", 2), "a");
     }
 
     #[test]

@@ -140,7 +140,7 @@ impl Body {
         if text.len() <= MAX_BODY_BYTES {
             return (Self(text.into_owned()), false);
         }
-        let kept = inbound::prefix_within(&text, MAX_BODY_BYTES - CUT_MARKER.len());
+        let kept = helpdesk_kit::text::prefix_within(&text, MAX_BODY_BYTES - CUT_MARKER.len());
         (Self(format!("{kept}{CUT_MARKER}")), true)
     }
 

@@ -10,7 +10,7 @@
 //!
 //! Both are automatic: they never reopen a ticket or trigger mail.
 
-use helpdesk_kit::auth::bearer;
+use helpdesk_kit::{auth::bearer, text::prefix_within};
 use helpdesk_proto::{
     events::v1::{InboundFlags, InboundMessage},
     identity::v1::{GetContactRequest, MarkEmailUndeliverableRequest},
@@ -21,7 +21,7 @@ use super::{Failure, Incoming, InboundConsumer, Outcome};
 use crate::{
     domain::{
         Channel,
-        inbound::{normalized_id, prefix_within},
+        inbound::normalized_id,
         threading::{BOUNCE, DELIVERY_DELAYED},
     },
     store::{Author, ChannelFile, InboundKey, KIND_NOTE, NewMessage, Viewer},

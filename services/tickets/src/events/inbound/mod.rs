@@ -31,6 +31,7 @@ use helpdesk_kit::{
     limits::MAX_MESSAGE_HTML_BYTES,
     blob::BlobStore,
     nats::Nats,
+    text::prefix_within,
 };
 use secrecy::SecretString;
 use helpdesk_proto::{
@@ -50,7 +51,7 @@ use crate::{
     domain::{
         Body, Channel, Subject,
         attachments::{clean_filename, sniff_content_type},
-        inbound::{content_hash, fit_html, normalized_id, normalized_refs, prefix_within, text_of_html, without_controls},
+        inbound::{content_hash, fit_html, normalized_id, normalized_refs, text_of_html, without_controls},
         threading::NEW_TICKET,
     },
     store::{
