@@ -138,6 +138,7 @@ impl App {
             identity: identity.clone(),
             kb: backends.kb.clone(),
             tickets: tickets.clone(),
+            signups: limits.signups.clone(),
         };
         let guard = portal::guard::Guard {
             identity: identity.clone(),

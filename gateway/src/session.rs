@@ -104,8 +104,14 @@ impl GatewaySettings {
 
     /// The state of a single sign-on in flight, sent back only to the SSO endpoints.
     pub fn sso_state_cookie(&self, state: &str, max_age: i64) -> String {
+        self.flow_cookie(SSO_STATE_COOKIE, state, "/api/v1/sso", max_age)
+    }
+
+    /// A short-lived HttpOnly cookie that carries one step of a flow to the one path that reads
+    /// it (the SSO state, the portal's `next` and email-verification ticket of a sign-on).
+    pub fn flow_cookie(&self, name: &str, value: &str, path: &str, max_age: i64) -> String {
         let secure = if self.cookie_secure { "; Secure" } else { "" };
-        format!("{SSO_STATE_COOKIE}={state}; HttpOnly; Path=/api/v1/sso; SameSite=Lax; Max-Age={max_age}{secure}")
+        format!("{name}={value}; HttpOnly; Path={path}; SameSite=Lax; Max-Age={max_age}{secure}")
     }
 
     pub fn cleared_cookies(&self) -> [String; 2] {

@@ -565,7 +565,7 @@ pub fn decode_quoted_printable(raw: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The token of the first link in a mail that points at `path` (`activate`, `reset-password`).
+/// The token of the first link in a mail that points at `path` (`activate`, `password/reset`).
 pub fn link_token(mail: &str, path: &str) -> String {
     let mail = decode_quoted_printable(mail);
     let marker = format!("/{path}?token=");

@@ -338,7 +338,7 @@ async fn reset_by_mail_sets_a_new_password_and_ends_old_sessions() {
     let mails = wait_for_mail(&email, 2).await;
     assert_eq!(mails.len(), 2);
     assert!(mails[1].to_lowercase().contains("subject: reset your"));
-    let token = link_token(&mails[1], "reset-password");
+    let token = link_token(&mails[1], "password/reset");
     let response = portal
         .post("/api/v1/account/password-reset/confirm", json!({ "token": token, "password": "second passphrase here" }))
         .await;

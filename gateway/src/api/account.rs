@@ -60,11 +60,6 @@ pub(crate) fn accepted(message: &str) -> Response {
 /// The JSON answer to a new session, with its cookies.
 pub(crate) fn signed_in(identity: &Identity, session: pb::SessionResponse) -> Result<Response, ApiError> {
     let csrf = identity.csrf.token(&session.session_id);
-    let max_age = session
-        .absolute_expires_at
-        .map(|t| t.seconds - chrono::Utc::now().timestamp())
-        .unwrap_or(0)
-        .max(0);
     let mut response = Json(json!({
         "contact_id": session.contact_id,
         "csrf_token": csrf,
@@ -72,11 +67,41 @@ pub(crate) fn signed_in(identity: &Identity, session: pb::SessionResponse) -> Re
         "absolute_expires_at": rfc3339(session.absolute_expires_at.as_ref()),
     }))
     .into_response();
+    set_session_cookies(identity, &session, &mut response)?;
+    Ok(response)
+}
+
+/// Adds a new session's cookies (session and CSRF, as long as the session lasts) to an answer:
+/// the JSON API's sign-ins and the portal's pages open sessions through this one function.
+pub(crate) fn set_session_cookies(
+    identity: &Identity,
+    session: &pb::SessionResponse,
+    response: &mut Response,
+) -> Result<(), ApiError> {
+    let csrf = identity.csrf.token(&session.session_id);
+    let max_age = session
+        .absolute_expires_at
+        .map(|t| t.seconds - chrono::Utc::now().timestamp())
+        .unwrap_or(0)
+        .max(0);
     for cookie in identity.settings.session_cookies(&session.session_id, &csrf, max_age) {
         let value = cookie.parse().map_err(ApiError::internal)?;
         response.headers_mut().append(header::SET_COOKIE, value);
     }
-    Ok(response)
+    Ok(())
+}
+
+/// Ends the request's session at identity (if it carries one) and clears its cookies on
+/// `response`: the JSON API's and the portal's logout.
+pub(crate) async fn end_session(identity: &Identity, headers: &HeaderMap, response: &mut Response) -> Result<(), ApiError> {
+    if let Some(session_id) = cookie(headers, identity.settings.session_cookie()) {
+        identity.accounts().logout(pb::LogoutRequest { session_id }).await?;
+    }
+    for cookie in identity.settings.cleared_cookies() {
+        let value = cookie.parse().map_err(ApiError::internal)?;
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    Ok(())
 }
 
 /// The page's proof-of-work solver (ours, small, no third party).
@@ -148,14 +173,8 @@ pub async fn login(
 }
 
 pub async fn logout(State(identity): State<Identity>, headers: HeaderMap) -> Result<Response, ApiError> {
-    if let Some(session_id) = cookie(&headers, identity.settings.session_cookie()) {
-        identity.accounts().logout(pb::LogoutRequest { session_id }).await?;
-    }
     let mut response = StatusCode::NO_CONTENT.into_response();
-    for cookie in identity.settings.cleared_cookies() {
-        let value = cookie.parse().map_err(ApiError::internal)?;
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
+    end_session(&identity, &headers, &mut response).await?;
     Ok(response)
 }
 

@@ -50,3 +50,34 @@
 
   globalThis.helpdeskCaptcha = { solve };
 })();
+
+// Pages: a form field marked `data-captcha` (with the challenge in `data-captcha-challenge`)
+// is solved as soon as the page loads; the payload goes into its `data-captcha-field` input
+// and its `data-captcha-status` element (a polite live region) says how far it got, in the
+// words of the page's `data-solving` / `data-solved` / `data-failed` attributes. A form sent
+// before the solution is ready waits for it. Nothing to do for the visitor: no puzzle.
+(function () {
+  'use strict';
+  if (typeof document === 'undefined') return;
+  function wire(box) {
+    const field = box.querySelector('[data-captcha-field]');
+    const status = box.querySelector('[data-captcha-status]');
+    const form = box.closest('form');
+    let challenge;
+    try { challenge = JSON.parse(box.dataset.captchaChallenge); } catch (e) { return; }
+    const say = (state, text) => { if (status) { status.dataset.state = state; status.textContent = text || ''; } };
+    say('solving', box.dataset.solving);
+    const solved = globalThis.helpdeskCaptcha.solve(challenge).then(
+      (payload) => { field.value = payload; say('solved', box.dataset.solved); return true; },
+      () => { say('failed', box.dataset.failed); return false; });
+    if (form) {
+      form.addEventListener('submit', (event) => {
+        if (field.value) return;
+        event.preventDefault();
+        solved.then((ok) => { if (ok) form.submit(); });
+      });
+    }
+  }
+  function start() { document.querySelectorAll('[data-captcha]').forEach(wire); }
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start); else start();
+})();

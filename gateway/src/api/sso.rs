@@ -2,7 +2,8 @@
 //! the state in a cookie; `callback` accepts the provider's answer only with that cookie (so
 //! nobody can sign a victim into the attacker's account) and opens a session — or, when the
 //! provider gave no verified email, returns a ticket for `confirm-email`, whose mail link ends
-//! in `verify-email`.
+//! in `verify-email`. A browser coming back from the provider is sent on to the portal's pages
+//! instead of JSON (`portal::account::sso`).
 
 use axum::{
     extract::State,
@@ -54,6 +55,12 @@ pub async fn providers(State(identity): State<Identity>) -> Result<Json<Value>, 
 }
 
 pub async fn begin(State(identity): State<Identity>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    begin_redirect(&identity, id).await
+}
+
+/// The redirect to the provider, with the state cookie that binds the sign-on to this browser
+/// (the JSON API's `begin` and the portal's `/sso/{id}`).
+pub(crate) async fn begin_redirect(identity: &Identity, id: String) -> Result<Response, ApiError> {
     let begun = identity
         .sso()
         .begin_sso(pb::BeginSsoRequest {
@@ -70,12 +77,41 @@ pub async fn begin(State(identity): State<Identity>, Path(id): Path<String>) -> 
     Ok(response)
 }
 
+/// The provider's redirect back. A browser navigating here (it accepts HTML) lands on a portal
+/// page (`portal::account::sso::landing`); an API client gets JSON.
 pub async fn callback(
     State(identity): State<Identity>,
     Path(id): Path<String>,
     headers: HeaderMap,
     Query(query): Query<Callback>,
 ) -> Result<Response, ApiError> {
+    let outcome = complete(&identity, id, &headers, query).await;
+    let mut response = if crate::portal::account::sso::wants_page(&headers) {
+        crate::portal::account::sso::landing(&identity, &headers, outcome)
+    } else {
+        match outcome? {
+            pb::complete_sso_response::Outcome::Session(session) => signed_in(&identity, session)?,
+            pb::complete_sso_response::Outcome::EmailVerificationTicket(ticket) => Json(json!({
+                "email_verification_ticket": ticket,
+                "message": "The provider did not confirm an email address: name one to verify by mail.",
+            }))
+            .into_response(),
+        }
+    };
+    let cleared = identity.settings.sso_state_cookie("", 0);
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, cleared.parse().map_err(ApiError::internal)?);
+    Ok(response)
+}
+
+/// Checks the answer against this browser's state cookie and asks identity to finish.
+async fn complete(
+    identity: &Identity,
+    id: String,
+    headers: &HeaderMap,
+    query: Callback,
+) -> Result<pb::complete_sso_response::Outcome, ApiError> {
     let refused = || ApiError::new(StatusCode::UNAUTHORIZED, "single sign-on failed; please try again");
     if let Some(error) = query.error {
         tracing::info!(provider = %id, %error, "the provider refused the sign-in");
@@ -84,29 +120,17 @@ pub async fn callback(
     let (Some(code), Some(state)) = (query.code, query.state) else {
         return Err(refused());
     };
-    if cookie(&headers, SSO_STATE_COOKIE).as_deref() != Some(state.as_str()) {
+    if cookie(headers, SSO_STATE_COOKIE).as_deref() != Some(state.as_str()) {
         tracing::warn!(provider = %id, "sso callback without this browser's state cookie");
         return Err(refused());
     }
-    let completed = identity
+    identity
         .sso()
         .complete_sso(pb::CompleteSsoRequest { provider_id: id, state, code })
         .await?
-        .into_inner();
-    let mut response = match completed.outcome {
-        Some(pb::complete_sso_response::Outcome::Session(session)) => signed_in(&identity, session)?,
-        Some(pb::complete_sso_response::Outcome::EmailVerificationTicket(ticket)) => Json(json!({
-            "email_verification_ticket": ticket,
-            "message": "The provider did not confirm an email address: name one to verify by mail.",
-        }))
-        .into_response(),
-        None => return Err(ApiError::internal("identity answered without an outcome")),
-    };
-    let cleared = identity.settings.sso_state_cookie("", 0);
-    response
-        .headers_mut()
-        .append(header::SET_COOKIE, cleared.parse().map_err(ApiError::internal)?);
-    Ok(response)
+        .into_inner()
+        .outcome
+        .ok_or_else(|| ApiError::internal("identity answered without an outcome"))
 }
 
 pub async fn confirm_email(State(identity): State<Identity>, Json(body): Json<ConfirmEmail>) -> Result<Response, ApiError> {

@@ -34,7 +34,7 @@ use axum::{Router, extract::FromRef, routing::get};
 use helpdesk_proto::kb::v1::kb_service_client::KbServiceClient;
 use tonic::transport::Channel;
 
-use crate::{api::tickets::TicketClients, identity::Identity};
+use crate::{api::tickets::TicketClients, identity::Identity, rate_limit::RateLimit};
 
 /// Files one form may attach (the new ticket and reply forms say so next to the field).
 pub const MAX_FILES_PER_FORM: usize = 5;
@@ -50,6 +50,8 @@ pub struct PortalState {
     pub identity: Identity,
     pub kb: KbServiceClient<Channel>,
     pub tickets: TicketClients,
+    /// The JSON API's sign-up limit: the sign-up page draws on the same budget.
+    pub signups: RateLimit,
 }
 
 impl FromRef<PortalState> for Identity {
@@ -76,7 +78,7 @@ pub fn routes(state: PortalState) -> Router {
     Router::new()
         .route("/static/{file}", get(assets::serve))
         .merge(home::routes())
-        .merge(account::routes())
+        .merge(account::routes(&state))
         .merge(new_ticket::routes())
         .merge(ticket::routes())
         .merge(my_tickets::routes())

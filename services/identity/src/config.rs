@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 #[serde(default)]
 pub struct IdentityConfig {
     /// Base URL of the portal; activation and reset links point at `<portal_url>/activate?token=…`
-    /// and `<portal_url>/reset-password?token=…`.
+    /// `<portal_url>/password/reset?token=…` and `<portal_url>/sso/verify-email?token=…` (the portal's pages).
     pub portal_url: String,
     /// A session ends after this long without use …
     pub session_idle_secs: u64,

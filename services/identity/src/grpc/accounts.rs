@@ -138,8 +138,8 @@ impl AccountsGrpc {
         let token = secret::new_link_token().map_err(internal)?;
         let (path, ttl) = match kind {
             LinkKind::Activation => ("activate", self.config.activation_link_ttl_secs),
-            LinkKind::PasswordReset => ("reset-password", self.config.reset_link_ttl_secs),
-            LinkKind::EmailVerification => ("verify-email", self.config.activation_link_ttl_secs),
+            LinkKind::PasswordReset => ("password/reset", self.config.reset_link_ttl_secs),
+            LinkKind::EmailVerification => ("sso/verify-email", self.config.activation_link_ttl_secs),
         };
         let link = self.link(path, &token.raw);
         self.store
