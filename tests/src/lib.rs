@@ -3,11 +3,13 @@
 //! command exports `HELPDESK_TEST_DATABASE_URL` and `HELPDESK_TEST_NATS_URL`). The help desk runs
 //! either in this process (`serve::start`) or as a real child process that a test can kill.
 //! `mailbox` gives each test its own mailboxes on the stack's Dovecot; `gateway` talks to the
-//! gateway as a browser does (cookie names, sign-up to a session).
+//! gateway as a browser does (cookie names, sign-up to a session); `sso` signs in at the stack's
+//! OpenID provider.
 
 pub mod gateway;
 pub mod mailbox;
 pub mod smtp_peer;
+pub mod sso;
 
 use std::{net::SocketAddr, process::Stdio, time::Duration};
 

@@ -4,7 +4,8 @@
 //! account page. Checked: status codes and POST-redirect-GET, `next` kept to this site, the
 //! session cookies, CSRF refusals, the same answer for known and unknown addresses, a hostile
 //! name escaped, settings that close sign-up or limit it to domains, the captcha without
-//! JavaScript, and the sign-up limit's page.
+//! JavaScript, and the sign-up limit's page. Single sign-on through the stack's OpenID provider:
+//! the login page's provider links, landing on `next`, the "prove your email" step, a failure.
 
 use std::collections::BTreeMap;
 
@@ -13,7 +14,9 @@ use helpdesk_proto::identity::v1::{self as pb, settings_service_client::Settings
 use helpdesk_tests::{
     Server, TestEnv,
     gateway::{CSRF_COOKIE, SESSION_COOKIE},
-    link_token, wait_for_mail,
+    link_token,
+    sso::{self, OAUTH2, PROVIDER},
+    wait_for_mail,
 };
 use reqwest::{Response, StatusCode, Url, header};
 
@@ -436,6 +439,80 @@ async fn sign_up_draws_on_the_per_client_limit_and_says_so_in_a_page() {
     let (status, html, _) = &statuses[10];
     assert_eq!(*status, StatusCode::TOO_MANY_REQUESTS);
     assert!(html.contains("<h1 id=\"error-title\">Too many requests</h1>"), "the page, not JSON: {html}");
+
+    server.stop().await.expect("clean shutdown");
+    env.cleanup().await;
+}
+
+/// `/sso/{provider}?next=…` → the provider's pages → its redirect to the API's callback, which
+/// the portal's browser (it accepts HTML) follows; the callback's answer.
+async fn sso_round_trip(browser: &mut Browser, provider: &str, next: &str, login: &str) -> (StatusCode, String, Option<String>) {
+    let (status, _, location) = browser.get(&format!("/sso/{provider}?next={next}")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(browser.cookies.contains_key("hd_sso_state"), "{:?}", browser.cookies);
+    assert_eq!(browser.cookies.contains_key("hd_sso_next"), !next.is_empty(), "{:?}", browser.cookies);
+    let callback = sso::Browser::new().sign_in_at_provider(&location.expect("to the provider"), login).await;
+    browser.get(&format!("{}?{}", callback.path(), callback.query().unwrap_or_default())).await
+}
+
+#[tokio::test]
+async fn single_sign_on_lands_on_next_and_proves_an_email_the_provider_did_not_vouch_for() {
+    let env = TestEnv::new().await;
+    let server = sso::start(&env).await;
+    let mut browser = Browser::new(&server);
+    let (status, html, _) = browser.get("/login?next=%2Fkb").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(&format!("href=\"/sso/{PROVIDER}?next=%2Fkb\"")) && html.contains(">Test OP</a>"), "{html}");
+    assert!(html.contains(&format!("href=\"/sso/{OAUTH2}?next=%2Fkb\"")), "one link per provider: {html}");
+
+    // A vouched-for address: signed in, on the page asked for, the flow's cookies spent.
+    let email = unique_email("sso");
+    let login = format!("{}|{email}|yes|Sam Sso", uuid::Uuid::new_v4().simple());
+    let (status, _, location) = sso_round_trip(&mut browser, PROVIDER, "%2Fkb", &login).await;
+    assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some("/kb")));
+    assert!(browser.signed_in());
+    assert!(!browser.cookies.contains_key("hd_sso_state") && !browser.cookies.contains_key("hd_sso_next"));
+    let (_, html, _) = browser.get("/account").await;
+    assert!(html.contains("value=\"Sam Sso\"") && html.contains(&email), "{html}");
+
+    // Somewhere else: home instead.
+    let mut other = Browser::new(&server);
+    let (status, _, location) = sso_round_trip(&mut other, PROVIDER, "https%3A%2F%2Fevil.example", &login).await;
+    assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some("/")));
+
+    // No vouched-for address: the portal asks for one and mails a link that signs in.
+    let mut unverified = Browser::new(&server);
+    let email = unique_email("prove");
+    let login = format!("{}|{email}|no|Pat Prove", uuid::Uuid::new_v4().simple());
+    let (status, _, location) = sso_round_trip(&mut unverified, OAUTH2, "", &login).await;
+    assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some("/sso/confirm-email")));
+    assert!(!unverified.signed_in() && unverified.cookies.contains_key("hd_sso_ticket"));
+    let (status, html, _) = unverified.get("/sso/confirm-email").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Confirm your email address") && html.contains("<label for=\"email\">Email</label>"), "{html}");
+    let (status, html, _) = unverified.post("/sso/confirm-email", &[("email", "not an address")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("id=\"email-error\""), "{html}");
+    let (status, _, location) = unverified.post("/sso/confirm-email", &[("email", &email)]).await;
+    assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some("/sso/confirm-email?sent=1")));
+    assert!(!unverified.cookies.contains_key("hd_sso_ticket"), "the ticket is spent");
+    let mails = wait_for_mail(&email, 1).await;
+    assert!(helpdesk_tests::decode_quoted_printable(&mails[0]).contains("/sso/verify-email?token="), "{}", mails[0]);
+    let token = link_token(&mails[0], "sso/verify-email");
+    let mut mail_reader = Browser::new(&server);
+    let (status, html, _) = mail_reader.get(&format!("/sso/verify-email?token={token}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(">Confirm and sign in</button>") && !mail_reader.signed_in(), "a GET changes nothing: {html}");
+    let (status, _, location) = mail_reader.post("/sso/verify-email", &[("token", &token)]).await;
+    assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some("/tickets")));
+    assert!(mail_reader.signed_in());
+
+    // A callback this browser did not start: the login page, saying so (never JSON).
+    let mut stranger = Browser::new(&server);
+    let (status, _, location) = stranger.get(&format!("/api/v1/sso/{PROVIDER}/callback?code=c&state=s")).await;
+    assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some("/login?sso=failed")));
+    let (_, html, _) = stranger.get("/login?sso=failed").await;
+    assert!(html.contains("did not work"), "{html}");
 
     server.stop().await.expect("clean shutdown");
     env.cleanup().await;

@@ -16,7 +16,7 @@ use axum::{
     routing::get,
 };
 use helpdesk_proto::identity::v1 as pb;
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 
 use super::{landing, next_query, open_session, see_other};
@@ -30,6 +30,9 @@ use crate::{
         form::{Form, FormErrors},
     },
 };
+
+/// A provider id as one path segment (ids are `[a-z0-9-_]`; anything else is encoded).
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
 
 pub fn routes() -> Router<PortalState> {
     Router::new()
@@ -82,7 +85,7 @@ async fn providers(identity: &Identity, chrome: &Chrome, next: &str) -> Result<V
         .into_iter()
         .filter(|p| chrome.settings.sso_providers.contains(&p.id))
         .map(|p| Provider {
-            href: format!("/sso/{}{}", utf8_percent_encode(&p.id, NON_ALPHANUMERIC), next_query('?', next)),
+            href: format!("/sso/{}{}", utf8_percent_encode(&p.id, SEGMENT), next_query('?', next)),
             name: p.display_name,
         })
         .collect())

@@ -1,0 +1,206 @@
+//! Single sign-on against the stack's OpenID provider (npm `oidc-provider`, started by
+//! deploy/stack.sh), driven over HTTP the way a browser would: the two providers the tests
+//! configure (the same OP as OpenID Connect and as plain OAuth 2.0), and a [`Browser`] without
+//! automatic redirects that logs in and consents at the provider's pages. The test account is
+//! the login itself: `subject|email|yes-or-no (email verified)|name`.
+
+use std::collections::BTreeMap;
+
+use helpdesk::serve::PartSettings;
+use helpdesk_identity::{SsoKind, SsoProviderConfig};
+use helpdesk_kit::auth::bearer;
+use helpdesk_proto::identity::v1::{self as pb, settings_service_client::SettingsServiceClient};
+use reqwest::{StatusCode, Url};
+
+use crate::{Server, TestEnv};
+
+pub const PROVIDER: &str = "test-oidc";
+/// The same provider, configured as a plain OAuth 2.0 one (endpoints and user-info fields).
+pub const OAUTH2: &str = "test-oauth2";
+/// Where the redirect URIs registered at the test provider start (identity's default portal URL).
+pub const REGISTERED_CALLBACKS: &str = "http://127.0.0.1:8080/api/v1/sso/";
+
+pub fn settings_with_provider() -> PartSettings {
+    let mut settings = PartSettings::load(None).expect("part settings");
+    let issuer = std::env::var("HELPDESK_TEST_OIDC_ISSUER")
+        .expect("HELPDESK_TEST_OIDC_ISSUER: run the tests with deploy/test.sh, which starts the OpenID provider");
+    settings.identity.portal_url = "http://127.0.0.1:8080".into();
+    settings.identity.sso = vec![
+        SsoProviderConfig {
+            id: PROVIDER.into(),
+            display_name: "Test OP".into(),
+            issuer: issuer.clone(),
+            client_id: "helpdesk-test".into(),
+            client_secret: "helpdesk-test-secret".into(),
+            ..Default::default()
+        },
+        SsoProviderConfig {
+            id: OAUTH2.into(),
+            kind: SsoKind::Oauth2,
+            client_id: "helpdesk-test".into(),
+            client_secret: "helpdesk-test-secret".into(),
+            scopes: vec!["openid".into(), "email".into(), "profile".into()],
+            authorization_endpoint: format!("{issuer}/auth"),
+            token_endpoint: format!("{issuer}/token"),
+            userinfo_endpoint: format!("{issuer}/me"),
+            subject_field: "sub".into(),
+            email_field: "email".into(),
+            email_verified_field: "email_verified".into(),
+            name_field: "name".into(),
+            ..Default::default()
+        },
+    ];
+    settings
+}
+
+pub async fn start(env: &TestEnv) -> Server {
+    let server = env.start_with(settings_with_provider()).await;
+    let token = server.service_token().await;
+    let settings = pb::PortalSettings {
+        password_login: true,
+        sso_providers: vec![PROVIDER.into(), OAUTH2.into()],
+        signup_mode: pb::SignupMode::Open as i32,
+        contacts_may_close_tickets: true,
+        ..Default::default()
+    };
+    SettingsServiceClient::new(server.identity_channel())
+        .update_portal_settings(bearer(pb::UpdatePortalSettingsRequest { settings: Some(settings) }, &token).expect("request"))
+        .await
+        .expect("turn the provider on");
+    server
+}
+
+/// A browser without automatic redirects, with a cookie jar kept by hand (all on 127.0.0.1).
+pub struct Browser {
+    pub client: reqwest::Client,
+    pub cookies: BTreeMap<String, String>,
+}
+
+impl Default for Browser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Browser {
+    pub fn new() -> Self {
+        Self {
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            cookies: BTreeMap::new(),
+        }
+    }
+
+    pub fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    pub fn absorb(&mut self, response: &reqwest::Response) {
+        for value in response.headers().get_all("set-cookie") {
+            let value = value.to_str().expect("ascii");
+            let (pair, attributes) = value.split_once(';').unwrap_or((value, ""));
+            let Some((name, content)) = pair.split_once('=') else { continue };
+            let expired = attributes.to_ascii_lowercase().contains("max-age=0")
+                || attributes.to_ascii_lowercase().contains("expires=thu, 01 jan 1970");
+            if expired || content.is_empty() {
+                self.cookies.remove(name.trim());
+            } else {
+                self.cookies.insert(name.trim().to_string(), content.to_string());
+            }
+        }
+    }
+
+    pub async fn get(&mut self, url: &str) -> reqwest::Response {
+        let response = self
+            .client
+            .get(url)
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .expect("GET");
+        self.absorb(&response);
+        response
+    }
+
+    pub async fn post_form(&mut self, url: &str, form: &[(String, String)]) -> reqwest::Response {
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let response = self
+            .client
+            .post(url)
+            .header("cookie", self.cookie_header())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("POST");
+        self.absorb(&response);
+        response
+    }
+
+    /// Follows the provider's pages from the authorization URL — logging in as `login` and
+    /// consenting — until it redirects to our callback; returns that callback URL.
+    pub async fn sign_in_at_provider(&mut self, authorization_url: &str, login: &str) -> Url {
+        let mut url = Url::parse(authorization_url).expect("authorization URL");
+        let mut response = self.get(url.as_str()).await;
+        for _ in 0..20 {
+            if response.status().is_redirection() {
+                let location = response.headers()["location"].to_str().expect("location").to_string();
+                let next = url.join(&location).expect("redirect target");
+                if next.as_str().starts_with(REGISTERED_CALLBACKS) {
+                    return next;
+                }
+                url = next;
+                response = self.get(url.as_str()).await;
+                continue;
+            }
+            let status = response.status();
+            let html = response.text().await.expect("page");
+            assert_eq!(status, StatusCode::OK, "the provider answered: {html}");
+            let action = attribute_after(&html, "<form", "action").expect("a form on the provider's page");
+            let mut form = hidden_inputs(&html);
+            if html.contains("name=\"login\"") {
+                form.push(("login".into(), login.into()));
+                form.push(("password".into(), "any password".into()));
+            }
+            let target = url.join(&action).expect("form action");
+            response = self.post_form(target.as_str(), &form).await;
+        }
+        panic!("the provider never redirected back");
+    }
+}
+
+fn urlencode(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn attribute_after(html: &str, tag: &str, attribute: &str) -> Option<String> {
+    let start = html.find(tag)?;
+    let rest = &html[start..];
+    let marker = format!("{attribute}=\"");
+    let value_start = rest.find(&marker)? + marker.len();
+    let value_end = rest[value_start..].find('"')? + value_start;
+    Some(rest[value_start..value_end].replace("&amp;", "&"))
+}
+
+fn hidden_inputs(html: &str) -> Vec<(String, String)> {
+    html.split("<input")
+        .skip(1)
+        .filter(|input| input.contains("type=\"hidden\""))
+        .filter_map(|input| {
+            let input = format!("<input{input}");
+            Some((attribute_after(&input, "<input", "name")?, attribute_after(&input, "<input", "value")?))
+        })
+        .collect()
+}
+
