@@ -25,7 +25,7 @@ use tokio::{
 };
 
 /// The whole browser run, bounded; `HD_BROWSER_TIMEOUT_SECS` overrides it.
-const DEFAULT_TIMEOUT_SECS: u64 = 20 * 60;
+const DEFAULT_TIMEOUT_SECS: u64 = 30 * 60;
 /// Where identity's links (activation, reset) and SSO redirects point: the address registered at
 /// the stack's OpenID provider. The browser tests map it onto the test gateway's real port.
 const PORTAL_URL: &str = "http://127.0.0.1:8080";
