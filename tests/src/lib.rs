@@ -8,6 +8,7 @@
 
 pub mod gateway;
 pub mod mailbox;
+pub mod portal_seed;
 pub mod smtp_peer;
 pub mod sso;
 
