@@ -270,3 +270,34 @@ export async function eventually(what, check, timeoutMs = 15_000) {
     await sleep(200);
   }
 }
+
+/// The stack's OpenID provider's dev login and consent pages (not ours: not audited): logs in as
+/// `account` — `subject|email|verified (yes/no)|name` (deploy/oidc-provider.mjs) — and consents,
+/// until the provider sends the browser back.
+export async function signInAtProvider(page, account) {
+  const issuer = new URL(env('HD_OIDC_ISSUER')).origin;
+  // The provider's redirect back goes to identity's portal URL; a redirect is not routed through
+  // `mapPortalUrl` (Playwright routes only a navigation's first request), so it is taken here.
+  const portal = process.env.HD_PORTAL_URL?.replace(/\/$/, '');
+  let back = null;
+  const seen = (request) => {
+    if (portal && request.url().startsWith(`${portal}/`)) back = new URL(request.url());
+  };
+  page.on('request', seen);
+  try {
+    for (let step = 0; step < 6 && !back && new URL(page.url()).origin === issuer; step++) {
+      const login = page.locator('input[name="login"]');
+      if (await login.count()) {
+        await login.fill(account);
+        await page.locator('input[name="password"]').fill('any password');
+      }
+      const submitted = page.waitForNavigation({ waitUntil: 'load' }).catch((error) => {
+        if (!back) throw error;
+      });
+      await Promise.all([submitted, page.locator('button[type="submit"]').first().click()]);
+    }
+  } finally {
+    page.off('request', seen);
+  }
+  if (back && portal !== baseUrl()) await page.goto(baseUrl() + back.pathname + back.search);
+}
