@@ -329,6 +329,36 @@ async fn guests_file_through_the_confirmation_page_or_are_sent_to_log_in() {
     env.cleanup().await;
 }
 
+/// Chromium's boundary has capitals (`----WebKitFormBoundary…`); it is case-sensitive, so a form
+/// read with a lower-cased one would lose its CSRF token and every upload form would be "stale".
+#[tokio::test]
+async fn a_browser_style_multipart_boundary_is_read_as_sent() {
+    let env = TestEnv::new().await;
+    let server = env.start().await;
+    let email = unique("lee");
+    let mut browser = Browser::contact(&server.gateway, &email).await;
+    browser.get("/tickets/new").await;
+    let boundary = "----WebKitFormBoundary3NV7zbkvJnq17zXB";
+    let mut body = String::new();
+    for (name, value) in [("csrf_token", browser.token.as_str()), ("subject", "Sent by Chromium"), ("message", "Boundary with capitals")] {
+        body.push_str(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"));
+    }
+    body.push_str(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"\"\r\nContent-Type: application/octet-stream\r\n\r\n\r\n--{boundary}--\r\n"));
+    let response = browser
+        .client
+        .post(format!("{}/tickets/new", server.gateway))
+        .header(header::COOKIE, &browser.cookie)
+        .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+        .body(body)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), 303, "{}", response.text().await.unwrap_or_default());
+    assert!(location(response.headers()).starts_with("/tickets/"));
+    server.stop().await.expect("clean shutdown");
+    env.cleanup().await;
+}
+
 #[tokio::test]
 async fn a_form_without_this_browsers_csrf_token_files_nothing() {
     let env = TestEnv::new().await;
