@@ -178,7 +178,7 @@ async fn a_contact_files_a_ticket_with_a_custom_field_and_two_attachments() {
             Some(&browser.token),
             &[
                 ("subject", "Card declined at checkout"),
-                ("message", "It was refused twice today."),
+                ("message", "It was refused twice today.\r\nAs a browser sends a textarea."),
                 ("category", &category),
                 ("cf.order", " A-17 "),
                 ("cf.amount", "12.5"),
@@ -208,7 +208,7 @@ async fn a_contact_files_a_ticket_with_a_custom_field_and_two_attachments() {
     assert_eq!(ticket["custom_fields"]["amount"], 12.5);
     assert_eq!(ticket["custom_fields"]["channels"], serde_json::json!(["app", "web"]));
     let (_, messages) = api.get(&format!("/api/v1/tickets/{id}/messages")).await;
-    assert_eq!(messages[0]["text"], "It was refused twice today.");
+    assert_eq!(messages[0]["text"], "It was refused twice today.\nAs a browser sends a textarea.");
     let mut names: Vec<&str> =
         messages[0]["attachments"].as_array().expect("attachments").iter().filter_map(|a| a["filename"].as_str()).collect();
     names.sort();

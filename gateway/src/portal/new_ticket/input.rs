@@ -98,6 +98,9 @@ pub async fn read(request: Request, limit: usize, file_max: usize) -> Result<Sen
             continue;
         }
         let value = field.text().await.map_err(|_| PageError::bad_request("the form could not be read"))?;
+        // Browsers send a textarea's line breaks as CRLF (HTML's form encoding); the services
+        // store (and a multi-line field accepts) plain line feeds.
+        let value = value.replace("\r\n", "\n");
         let draft = &mut sent.draft;
         let slot = match name.as_str() {
             "subject" => &mut draft.subject,
