@@ -124,7 +124,7 @@ impl App {
         };
         let tickets_channel = channel(&config.endpoints.tickets)?;
         // Attachments ride in one gRPC message: room for the largest file plus its envelope.
-        let message_limit = config.tickets.attachment_max_bytes + 64 * 1024;
+        let message_limit = config.tickets.attachment_max_bytes + api::tickets::ENVELOPE_BYTES;
         let tickets = api::tickets::TicketClients {
             tickets: TicketServiceClient::new(tickets_channel.clone())
                 .max_decoding_message_size(message_limit)

@@ -103,8 +103,9 @@ impl RateLimit {
         }
     }
 
-    /// `Err(wait)` when the client must wait before trying again.
-    fn check(&self, ip: IpAddr) -> Result<(), Duration> {
+    /// `Err(wait)` when the client must wait before trying again (the portal's guest form asks
+    /// directly: its route serves signed-in contacts too).
+    pub(crate) fn check(&self, ip: IpAddr) -> Result<(), Duration> {
         let Some(inner) = &self.inner else { return Ok(()) };
         if inner.limiter.len() >= inner.max_clients && !inner.sweep() {
             tracing::error!(limit = inner.what, clients = inner.limiter.len(), "rate-limit table full; refusing");

@@ -48,6 +48,16 @@ pub struct TicketClients {
     pub guest_limit: RateLimit,
 }
 
+/// Room for a gRPC message's envelope around the largest attachment it carries.
+pub(crate) const ENVELOPE_BYTES: usize = 64 * 1024;
+
+impl TicketClients {
+    /// The tickets service's limit on one attachment (what forms state next to the field).
+    pub(crate) fn attachment_max_bytes(&self) -> usize {
+        self.upload_limit.saturating_sub(ENVELOPE_BYTES)
+    }
+}
+
 impl FromRef<TicketClients> for Identity {
     fn from_ref(clients: &TicketClients) -> Self {
         clients.identity.clone()
@@ -233,7 +243,7 @@ async fn create(
     ClientIp(client_ip): ClientIp,
     Json(body): Json<CreateTicket>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let mut request = pb::CreateTicketRequest {
+    let request = pb::CreateTicketRequest {
         subject: body.subject,
         text: body.message,
         category_id: body.category_id,
@@ -247,17 +257,43 @@ async fn create(
         let ticket = clients.tickets.create_ticket(as_caller(request, Some(&token))?).await?.into_inner();
         return Ok((StatusCode::CREATED, Json(serde_json::to_value(ticket_json(ticket)).map_err(|e| ApiError::internal(&e))?)));
     }
-    // A guest: identity checks the setting and the captcha and names the contact; the ticket is
-    // filed as the gateway on their behalf. When the address already belonged to a contact, the
-    // ticket is held (unverified) and its owner is mailed a link that confirms it. The answer is
-    // the same either way and shows only what the guest sent, so it tells nobody whether the
-    // address is known.
+    let guest = Guest { name: body.name, email: body.email, captcha: body.captcha };
+    let ticket = file_as_guest(&mut clients, request, guest, client_ip).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({
+            "number": ticket.number,
+            "subject": ticket.subject,
+            "status_kind": "pending",
+            "message": GUEST_ANSWER,
+        })),
+    ))
+}
+
+/// Who a guest says they are, and their captcha solution (when captcha is on).
+pub(crate) struct Guest {
+    pub name: String,
+    pub email: String,
+    pub captcha: String,
+}
+
+/// Files a guest's ticket (the JSON API's and the portal form's one path). Identity checks the
+/// setting and the captcha and names the contact; the ticket is filed as the gateway on their
+/// behalf. When the address already belonged to a contact, the ticket is held (unverified) and
+/// its owner is mailed a link that confirms it. Callers answer the same either way and show only
+/// what the guest sent, so nobody learns whether the address is known.
+pub(crate) async fn file_as_guest(
+    clients: &mut TicketClients,
+    mut request: pb::CreateTicketRequest,
+    guest: Guest,
+    client_ip: std::net::IpAddr,
+) -> Result<pb::Ticket, ApiError> {
     let identity = &clients.identity;
-    let email = body.email.clone();
+    let email = guest.email.clone();
     let admit = pb_identity::AdmitGuestRequest {
-        name: body.name,
-        email: body.email,
-        captcha_solution: body.captcha,
+        name: guest.name,
+        email: guest.email,
+        captcha_solution: guest.captcha,
         client_ip: client_ip.to_string(),
     };
     let admitted = identity.accounts().admit_guest(identity.as_gateway(admit).await?).await?.into_inner();
@@ -268,20 +304,12 @@ async fn create(
     if admitted.confirm_by_mail {
         let confirmation = pb_identity::RequestTicketConfirmationRequest {
             contact_id: admitted.contact_id,
-            ticket_id: ticket.id,
+            ticket_id: ticket.id.clone(),
             email,
         };
         identity.accounts().request_ticket_confirmation(identity.as_gateway(confirmation).await?).await?;
     }
-    Ok((
-        StatusCode::CREATED,
-        Json(serde_json::json!({
-            "number": ticket.number,
-            "subject": ticket.subject,
-            "status_kind": "pending",
-            "message": GUEST_ANSWER,
-        })),
-    ))
+    Ok(ticket)
 }
 
 /// What every guest is told, whether the ticket was filed or held for confirmation.

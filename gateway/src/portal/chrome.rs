@@ -121,7 +121,7 @@ impl Chrome {
     pub fn section(&self) -> &'static str {
         let path = self.here.split('?').next().unwrap_or("");
         match path {
-            "/tickets/new" => "new",
+            p if p == "/tickets/new" || p.starts_with("/tickets/new/") => "new",
             p if p == "/kb" || p.starts_with("/kb/") => "kb",
             p if p == "/tickets" || p.starts_with("/tickets/") => "tickets",
             p if p.starts_with("/account") => "account",

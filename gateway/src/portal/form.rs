@@ -12,6 +12,7 @@ use axum::{
     http::StatusCode,
 };
 use serde::de::DeserializeOwned;
+use std::borrow::Cow;
 
 use crate::{clean, portal::error::PageError};
 
@@ -37,10 +38,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Form<T> {
 }
 
 /// One message tied to one field (`field` is the input's `id`, which the summary links to and
-/// the message's `id="<field>-error"` is referenced from the input's `aria-describedby`).
+/// the message's `id="<field>-error"` is referenced from the input's `aria-describedby`). Most
+/// ids are fixed; a category's custom fields have ids made from their keys, hence `Cow`.
 #[derive(Debug, Clone)]
 pub struct FieldError {
-    pub field: &'static str,
+    pub field: Cow<'static, str>,
     pub message: String,
 }
 
@@ -49,8 +51,8 @@ pub struct FieldError {
 pub struct FormErrors(pub Vec<FieldError>);
 
 impl FormErrors {
-    pub fn add(&mut self, field: &'static str, message: impl Into<String>) {
-        self.0.push(FieldError { field, message: message.into() });
+    pub fn add(&mut self, field: impl Into<Cow<'static, str>>, message: impl Into<String>) {
+        self.0.push(FieldError { field: field.into(), message: message.into() });
     }
 
     pub fn is_empty(&self) -> bool {
