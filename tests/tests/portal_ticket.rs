@@ -285,6 +285,25 @@ async fn the_reply_form_posts_with_attachments_keeps_the_text_on_errors_and_need
     assert_eq!(download.status(), 200, "{href}: the download works with the session cookie");
     assert_eq!(download.bytes().await.expect("file").as_ref(), b"first log");
 
+    // A browser's boundary has capitals (Chromium: `----WebKitFormBoundary…`); it is case-sensitive.
+    let boundary = "----WebKitFormBoundaryQx7AbCdEfGh";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{token}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"message\"\r\n\r\nFrom a browser\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n\r\n--{boundary}--\r\n"
+    );
+    let response = ann
+        .client
+        .post(format!("{}{path}", server.gateway))
+        .header(header::COOKIE, ann.cookies.header())
+        .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+        .body(body)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), 303, "{}", response.text().await.unwrap_or_default());
+
     // An empty message: 422, the error summary, the field tied to its message.
     let form = reqwest::multipart::Form::new().text("csrf_token", token.clone()).text("message", "   ");
     let response = ann.post_multipart(&path, form).await;
@@ -311,7 +330,7 @@ async fn the_reply_form_posts_with_attachments_keeps_the_text_on_errors_and_need
     let form = reqwest::multipart::Form::new().text("csrf_token", "not-a-token").text("message", "forged");
     assert_eq!(ann.post_multipart(&path, form).await.status(), 403);
     let messages = helpdesk_kit::pages::all_messages(&mut server.clients.tickets(), &ann.token, &ticket.id).await.expect("messages");
-    assert_eq!(messages.len(), 2, "the first message and the one reply");
+    assert_eq!(messages.len(), 3, "the first message and the two replies");
     assert!(messages.iter().all(|m| m.text != "forged" && !m.text.starts_with("Six files")));
 
     server.stop().await.expect("clean shutdown");

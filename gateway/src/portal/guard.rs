@@ -113,17 +113,15 @@ async fn checked(guard: &Guard, request: Request, visitor: &str) -> Result<Reque
     if let Some(given) = request.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()) {
         return if valid(given) { Ok(request) } else { Err(PageError::StaleForm) };
     }
-    let content_type = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    // As sent: a multipart boundary is case-sensitive (Chromium's has capitals), so only the
+    // comparison below is made in lower case.
+    let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let kind = content_type.to_ascii_lowercase();
     let (parts, body) = request.into_parts();
     let bytes = axum::body::to_bytes(body, guard.form_limit).await.map_err(|_| PageError::TooLarge)?;
-    let given = if content_type.starts_with("application/x-www-form-urlencoded") {
+    let given = if kind.starts_with("application/x-www-form-urlencoded") {
         form_urlencoded::parse(&bytes).find(|(k, _)| k == CSRF_FIELD).map(|(_, v)| v.into_owned())
-    } else if content_type.starts_with("multipart/form-data") {
+    } else if kind.starts_with("multipart/form-data") {
         multipart_token(&content_type, bytes.clone()).await
     } else {
         None
