@@ -4,12 +4,12 @@
 use std::{net::SocketAddr, time::Duration};
 
 use axum::{
-    Json, Router,
+    Extension, Json, Router,
     extract::{DefaultBodyLimit, FromRef},
     middleware,
     routing::{get, post, put},
 };
-use helpdesk_kit::{CancellationToken, auth::keys, config::Config};
+use helpdesk_kit::{CancellationToken, auth::keys, config::Config, nats::Nats};
 use helpdesk_proto::{
     kb::v1::kb_service_client::KbServiceClient,
     tickets::v1::{ticket_admin_service_client::TicketAdminServiceClient, ticket_service_client::TicketServiceClient},
@@ -97,6 +97,8 @@ fn identity_routes(signups: RateLimit) -> Router<Backends> {
 pub struct App {
     listener: TcpListener,
     router: Router,
+    /// Ends the live-update streams (and their NATS follower) when the gateway shuts down.
+    live_stop: CancellationToken,
 }
 
 fn channel(url: &str) -> anyhow::Result<Channel> {
@@ -144,13 +146,17 @@ impl App {
             identity: identity.clone(),
             form_limit: portal::form_limit(config.tickets.attachment_max_bytes),
         };
+        // The ticket page's live updates follow the tickets events on NATS (any replica sees them).
+        let nats = Nats::connect(&config.nats).await?;
+        let live_stop = CancellationToken::new();
+        let live = portal::ticket::live::Live::start(nats.client, &nats.subjects, live_stop.clone());
         let router = Router::new()
             .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
             .merge(api::kb::routes().route_layer(middleware::from_fn_with_state(identity.clone(), api::kb::login_gate)))
             .merge(identity_routes(limits.signups))
             .with_state(backends)
             .merge(api::tickets::routes(tickets))
-            .merge(portal::routes(pages))
+            .merge(portal::routes(pages).layer(Extension(live)))
             // After every route: these apply to the routes present.
             .fallback(edge::not_found)
             .method_not_allowed_fallback(edge::method_not_allowed)
@@ -168,7 +174,7 @@ impl App {
         let listener = TcpListener::bind(config.gateway.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.gateway.listen))?;
-        Ok(Self { listener, router })
+        Ok(Self { listener, router, live_stop })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -179,6 +185,13 @@ impl App {
 
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr(), "HTTP gateway listening");
+        // Open event streams never end by themselves; graceful shutdown waits for them.
+        let live_stop = self.live_stop;
+        let stopping = shutdown.clone();
+        tokio::spawn(async move {
+            stopping.cancelled().await;
+            live_stop.cancel();
+        });
         axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await?;

@@ -120,7 +120,8 @@ fn non_empty(raw: String) -> Option<String> {
     Some(raw).filter(|s| !s.is_empty())
 }
 
-fn status_kind(kind: i32) -> &'static str {
+/// A status's kind as the contact sees it: `pending` or `completed` (the portal shares it).
+pub(crate) fn status_kind(kind: i32) -> &'static str {
     match pb::StatusKind::try_from(kind) {
         Ok(pb::StatusKind::Completed) => "completed",
         _ => "pending",
@@ -233,7 +234,7 @@ pub struct CreateTicket {
     captcha: String,
 }
 
-fn attachment_refs(ids: Vec<String>) -> Vec<pb::AttachmentRef> {
+pub(crate) fn attachment_refs(ids: Vec<String>) -> Vec<pb::AttachmentRef> {
     ids.into_iter().map(|id| pb::AttachmentRef { id, ..Default::default() }).collect()
 }
 
@@ -503,18 +504,28 @@ fn attachment_json(a: pb::AttachmentRef) -> AttachmentJson {
     AttachmentJson { id: a.id, filename: a.filename, content_type: a.content_type, size: a.size }
 }
 
+/// `reply`, `note` or `system` (the portal shares it).
+pub(crate) fn message_kind(kind: i32) -> &'static str {
+    match pb::MessageKind::try_from(kind) {
+        Ok(pb::MessageKind::InternalNote) => "note",
+        Ok(pb::MessageKind::System) => "system",
+        _ => "reply",
+    }
+}
+
+/// `contact`, `agent` or `system` (the portal shares it).
+pub(crate) fn author_kind(kind: i32) -> &'static str {
+    match pb::AuthorKind::try_from(kind) {
+        Ok(pb::AuthorKind::Contact) => "contact",
+        Ok(pb::AuthorKind::Agent) => "agent",
+        _ => "system",
+    }
+}
+
 fn message_json(m: pb::Message) -> MessageJson {
     MessageJson {
-        kind: match pb::MessageKind::try_from(m.kind) {
-            Ok(pb::MessageKind::InternalNote) => "note",
-            Ok(pb::MessageKind::System) => "system",
-            _ => "reply",
-        },
-        author: match pb::AuthorKind::try_from(m.author_kind) {
-            Ok(pb::AuthorKind::Contact) => "contact",
-            Ok(pb::AuthorKind::Agent) => "agent",
-            _ => "system",
-        },
+        kind: message_kind(m.kind),
+        author: author_kind(m.author_kind),
         created_at: rfc3339(m.created_at.as_ref()),
         id: m.id,
         author_id: non_empty(m.author_id),
