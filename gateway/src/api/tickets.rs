@@ -371,23 +371,39 @@ fn scope(raw: Option<&str>) -> Result<pb::Scope, ApiError> {
     }
 }
 
+/// A contact's queue by the name the JSON API and the portal's URLs share.
+pub(crate) fn queue_named(name: &str) -> Option<pb::Queue> {
+    match name {
+        "all" => Some(pb::Queue::All),
+        "pending" => Some(pb::Queue::Pending),
+        "completed" => Some(pb::Queue::Completed),
+        _ => None,
+    }
+}
+
+/// A list's sort by the name the JSON API and the portal's URLs share.
+pub(crate) fn sort_named(name: &str) -> Option<pb::SortField> {
+    match name {
+        "created" => Some(pb::SortField::Created),
+        "updated" => Some(pb::SortField::Updated),
+        "due" => Some(pb::SortField::Due),
+        "priority" => Some(pb::SortField::Priority),
+        _ => None,
+    }
+}
+
 async fn list(
     State(mut clients): State<TicketClients>,
     Bearer(token): Bearer,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<TicketPage>, ApiError> {
     let queue = match query.queue.as_deref() {
-        None | Some("all") => pb::Queue::All,
-        Some("pending") => pb::Queue::Pending,
-        Some("completed") => pb::Queue::Completed,
-        Some(_) => return Err(unprocessable("queue: must be all, pending or completed")),
+        None => pb::Queue::All,
+        Some(name) => queue_named(name).ok_or_else(|| unprocessable("queue: must be all, pending or completed"))?,
     };
     let sort = match query.sort.as_deref() {
-        None | Some("created") => pb::SortField::Created,
-        Some("updated") => pb::SortField::Updated,
-        Some("due") => pb::SortField::Due,
-        Some("priority") => pb::SortField::Priority,
-        Some(_) => return Err(unprocessable("sort: must be created, updated, due or priority")),
+        None => pb::SortField::Created,
+        Some(name) => sort_named(name).ok_or_else(|| unprocessable("sort: must be created, updated, due or priority"))?,
     };
     let ascending = match query.order.as_deref() {
         None | Some("desc") => false,
@@ -615,6 +631,16 @@ async fn categories(State(mut clients): State<TicketClients>, Bearer(token): Bea
     )))
 }
 
+/// `ok`, `low` or `exhausted`: a group's support-time alert (tickets decides it against its
+/// `time_alert_threshold` setting), as the JSON API and the portal name it.
+pub(crate) fn time_alert(alert: i32) -> &'static str {
+    match pb::TimeAlert::try_from(alert) {
+        Ok(pb::TimeAlert::Low) => "low",
+        Ok(pb::TimeAlert::Exhausted) => "exhausted",
+        _ => "ok",
+    }
+}
+
 async fn group_time(
     State(mut clients): State<TicketClients>,
     Bearer(token): Bearer,
@@ -626,11 +652,7 @@ async fn group_time(
         .await?
         .into_inner();
     let balance = response.balance.unwrap_or_default();
-    let alert = match pb::TimeAlert::try_from(balance.alert) {
-        Ok(pb::TimeAlert::Low) => "low",
-        Ok(pb::TimeAlert::Exhausted) => "exhausted",
-        _ => "ok",
-    };
+    let alert = time_alert(balance.alert);
     let history: Vec<Value> = response
         .history
         .into_iter()
