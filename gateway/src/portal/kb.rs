@@ -244,7 +244,7 @@ async fn search(State(mut kb): State<Kb>, chrome: Chrome, Query(query): Query<Se
         }
         // A query the service refuses (too long, say): the form again, with the reason.
         Err(status) if status.code() == tonic::Code::InvalidArgument => {
-            page.errors = FormErrors::from_service(status.message(), &["q"], "q");
+            page.errors = FormErrors::from_service(status.message(), &["query"], "query");
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
         Err(status) => Err(status.into()),
