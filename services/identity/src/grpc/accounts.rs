@@ -440,4 +440,24 @@ impl AccountService for AccountsGrpc {
     ) -> Result<Response<pb::ConfirmTicketResponse>, Status> {
         self.redeem_ticket_confirmation(request).await.map(Response::new)
     }
+
+    #[tracing::instrument(skip_all)]
+    async fn set_contact_password(
+        &self,
+        request: Request<pb::SetContactPasswordRequest>,
+    ) -> Result<Response<pb::SetContactPasswordResponse>, Status> {
+        super::require_admin(&caller(&request))?;
+        let request = request.into_inner();
+        let contact_id = Uuid::parse_str(&request.contact_id).map_err(|_| IdentityError::ContactNotFound)?;
+        let new_password = NewPassword::parse(bounded_password(request.password, "password")?.expose_secret())?;
+        let hash = hash_password(new_password).await?;
+        match self.store.set_password_for(contact_id, &hash).await.map_err(db_error)? {
+            None => Err(IdentityError::ContactNotFound.into()),
+            Some(ContactStatus::Blocked) => Err(IdentityError::ContactBlocked.into()),
+            Some(_) => {
+                tracing::info!(contact = %contact_id, "password set by an admin or service; sessions ended");
+                Ok(Response::new(pb::SetContactPasswordResponse {}))
+            }
+        }
+    }
 }
