@@ -3,7 +3,8 @@
 //! their own token (drafts and internal articles never appear, signed-in articles only to
 //! contacts), search snippets highlight matches and escape everything else, "login required to
 //! read the KB" sends guests to log in and empties the home page of KB content, and the "was this
-//! helpful?" form records feedback — only with this browser's CSRF token.
+//! helpful?" form records feedback — only with this browser's CSRF token. Last, the newcomer's
+//! demo (`serve all --demo`) and identity's admin call that gives its contact a password.
 
 use helpdesk_kit::auth::bearer;
 use helpdesk_proto::{
@@ -276,6 +277,71 @@ async fn the_helpful_form_records_feedback_with_this_browsers_token_only() {
         assert_eq!(response.status(), 404, "{}", hidden.title);
         assert_eq!(answered(&server, &hidden.id).await, 0);
     }
+    server.stop().await.expect("clean shutdown");
+    env.cleanup().await;
+}
+
+/// The newcomer's demo (`serve all --demo`): the printed login works, the home page shows the
+/// demo knowledge base, the contact has tickets in several states, and seeding again adds nothing.
+#[tokio::test]
+async fn the_demo_seeds_a_support_center_a_newcomer_can_log_in_to() {
+    let env = TestEnv::new().await;
+    let server = env.start().await;
+    helpdesk::demo::seed(&server.clients, Some(&server.gateway)).await.expect("demo seed");
+    helpdesk::demo::seed(&server.clients, Some(&server.gateway)).await.expect("seeding again");
+
+    let login = serde_json::json!({ "email": "demo@example.com", "password": "demo-portal-2026" });
+    let response = browser().post(format!("{}/api/v1/session", server.gateway)).json(&login).send().await.expect("POST");
+    assert_eq!(response.status(), 200, "the printed demo login works");
+
+    let token = server.contact_token("demo@example.com").await;
+    let (status, html) = page(&server, "/", Some(&token)).await;
+    assert_eq!(status, 200);
+    for text in ["Your account", "Tickets and support", "Billing", "Recently updated articles"] {
+        assert!(html.contains(text), "{text}: {html}");
+    }
+    let (_, html) = page(&server, "/kb/search?q=reset+password", None).await;
+    assert!(html.contains("How do I reset my password?"), "{html}");
+    let (_, html) = page(&server, "/kb", None).await;
+    assert_eq!(html.matches("href=\"/kb/articles/").count(), 8, "the demo's eight articles, once each: {html}");
+
+    let (_, tickets) = helpdesk_tests::Api::new(&server.gateway, Some(&token)).get("/api/v1/tickets").await;
+    let tickets = tickets.as_array().or(tickets["tickets"].as_array()).cloned().expect("tickets");
+    assert_eq!(tickets.len(), 4, "seeding twice files the tickets once: {tickets:?}");
+    let states: std::collections::BTreeSet<String> = tickets.iter().map(|t| t["status"].to_string()).collect();
+    assert!(states.len() >= 3, "{states:?}");
+    server.stop().await.expect("clean shutdown");
+    env.cleanup().await;
+}
+
+/// Identity's admin call that sets a contact's password (the demo uses it): admins and services
+/// only, a weak password refused, and the contact can then log in.
+#[tokio::test]
+async fn only_admins_and_services_set_a_contacts_password() {
+    use helpdesk_proto::identity::v1::account_service_client::AccountServiceClient;
+    let env = TestEnv::new().await;
+    let server = env.start().await;
+    let contact_id = server.clients.find_or_create_contact("pat@example.com", "Pat").await.expect("contact");
+    let mut accounts = AccountServiceClient::new(server.identity_channel());
+    let set = |password: &str| identity::SetContactPasswordRequest { contact_id: contact_id.clone(), password: password.into() };
+
+    let contact = server.contact_token("pat@example.com").await;
+    let refused = accounts.set_contact_password(bearer(set("long-enough-pass-1"), &contact).expect("req")).await;
+    assert_eq!(refused.expect_err("a contact may not").code(), tonic::Code::PermissionDenied);
+    let anonymous = accounts.set_contact_password(set("long-enough-pass-1")).await;
+    assert_eq!(anonymous.expect_err("nor a stranger").code(), tonic::Code::Unauthenticated);
+
+    let service = server.service_token().await;
+    let weak = accounts.set_contact_password(bearer(set("password"), &service).expect("req")).await;
+    assert_eq!(weak.expect_err("weak").code(), tonic::Code::InvalidArgument);
+    let unknown = identity::SetContactPasswordRequest { contact_id: uuid::Uuid::new_v4().to_string(), password: "long-enough-pass-1".into() };
+    let missing = accounts.set_contact_password(bearer(unknown, &service).expect("req")).await;
+    assert_eq!(missing.expect_err("unknown").code(), tonic::Code::NotFound);
+
+    accounts.set_contact_password(bearer(set("long-enough-pass-1"), &service).expect("req")).await.expect("set");
+    let login = serde_json::json!({ "email": "pat@example.com", "password": "long-enough-pass-1" });
+    let response = browser().post(format!("{}/api/v1/session", server.gateway)).json(&login).send().await.expect("POST");
+    assert_eq!(response.status(), 200, "the contact, pending activation before, can now log in");
     server.stop().await.expect("clean shutdown");
     env.cleanup().await;
 }
