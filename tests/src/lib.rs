@@ -7,6 +7,7 @@
 
 pub mod gateway;
 pub mod mailbox;
+pub mod portal_seed;
 pub mod smtp_peer;
 
 use std::{net::SocketAddr, process::Stdio, time::Duration};

@@ -180,3 +180,75 @@ fn come_back_to(method: &Method, uri: &Uri, headers: &HeaderMap) -> String {
         .filter(|_| !host.is_empty());
     next_target(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::{Router, middleware, routing::get};
+    use secrecy::SecretString;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::{config::GatewaySettings, edge};
+
+    /// A router with the portal's layer around a panicking page, with identity unreachable (the
+    /// error page then falls back to an anonymous header).
+    fn router() -> Router {
+        let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:9").connect_lazy();
+        let identity = Identity::new(channel, SecretString::from("test secret"), GatewaySettings::default()).expect("identity");
+        async fn boom() -> String {
+            let parts: Vec<&str> = Vec::new();
+            parts[3].to_string()
+        }
+        Router::new()
+            .route("/boom", get(boom))
+            .route("/api/v1/boom", get(boom))
+            .layer(edge::catch_panics())
+            .layer(middleware::from_fn_with_state(Guard { identity, form_limit: 1024 }, guard))
+    }
+
+    async fn body(response: Response) -> String {
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
+        String::from_utf8(bytes.to_vec()).expect("utf-8")
+    }
+
+    #[tokio::test]
+    async fn a_failing_page_shows_the_500_page_with_a_reference_and_no_internals() {
+        let response = router().oneshot(Request::get("/boom").body(Body::empty()).expect("request")).await.expect("answer");
+        assert_eq!(response.status(), axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(response.headers()[header::CONTENT_TYPE].to_str().expect("type").starts_with("text/html"));
+        assert!(response.headers()[header::CONTENT_SECURITY_POLICY].to_str().expect("csp").contains("frame-ancestors 'none'"));
+        let html = body(response).await;
+        assert!(html.contains("Something went wrong"), "{html}");
+        let reference = html
+            .split("<code class=\"reference\">")
+            .nth(1)
+            .and_then(|r| r.split('<').next())
+            .expect("a reference id");
+        assert!(uuid::Uuid::parse_str(reference).is_ok(), "{reference}");
+        for internal in ["index out of bounds", "panicked", "guard.rs", "len is 0"] {
+            assert!(!html.contains(internal), "leaks {internal}: {html}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_api_keeps_its_json_500() {
+        let response = router().oneshot(Request::get("/api/v1/boom").body(Body::empty()).expect("request")).await.expect("answer");
+        assert_eq!(response.status(), axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+    }
+
+    #[tokio::test]
+    async fn after_login_a_form_comes_back_to_the_page_it_was_on_and_only_on_this_site() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("help.example"));
+        let uri: Uri = "/tickets/1/reply".parse().expect("uri");
+        headers.insert(header::REFERER, HeaderValue::from_static("https://help.example/tickets/1"));
+        assert_eq!(come_back_to(&Method::POST, &uri, &headers), "/tickets/1");
+        headers.insert(header::REFERER, HeaderValue::from_static("https://evil.example/tickets/1"));
+        assert_eq!(come_back_to(&Method::POST, &uri, &headers), "/");
+        headers.insert(header::REFERER, HeaderValue::from_static("https://help.example//evil.example"));
+        assert_eq!(come_back_to(&Method::POST, &uri, &headers), "/");
+        let get: Uri = "/tickets?queue=all".parse().expect("uri");
+        assert_eq!(come_back_to(&Method::GET, &get, &headers), "/tickets?queue=all");
+    }
+}
