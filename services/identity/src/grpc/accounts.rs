@@ -1,5 +1,6 @@
 //! `AccountService`: the portal's sign-up, activation, password login, logout, reset and change,
-//! and the exchange of a session for a short-lived caller token. Every answer that could reveal
+//! the exchange of a session for a short-lived caller token, and an admin's setting of a contact's
+//! password (no mailed link: accounts made for customers, the demo). Every answer that could reveal
 //! whether an address is known is the same either way: sign-up and reset always "accept", login
 //! fails with one message (after the same argon2 work) for every reason.
 
