@@ -1,5 +1,6 @@
 //! `AccountService`: the portal's sign-up, activation, password login, logout, reset and change,
-//! and the exchange of a session for a short-lived caller token. Every answer that could reveal
+//! the exchange of a session for a short-lived caller token, and an admin's setting of a contact's
+//! password (no mailed link: accounts made for customers, the demo). Every answer that could reveal
 //! whether an address is known is the same either way: sign-up and reset always "accept", login
 //! fails with one message (after the same argon2 work) for every reason.
 
@@ -439,5 +440,25 @@ impl AccountService for AccountsGrpc {
         request: Request<pb::ConfirmTicketRequest>,
     ) -> Result<Response<pb::ConfirmTicketResponse>, Status> {
         self.redeem_ticket_confirmation(request).await.map(Response::new)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn set_contact_password(
+        &self,
+        request: Request<pb::SetContactPasswordRequest>,
+    ) -> Result<Response<pb::SetContactPasswordResponse>, Status> {
+        super::require_admin(&caller(&request))?;
+        let request = request.into_inner();
+        let contact_id = Uuid::parse_str(&request.contact_id).map_err(|_| IdentityError::ContactNotFound)?;
+        let new_password = NewPassword::parse(bounded_password(request.password, "password")?.expose_secret())?;
+        let hash = hash_password(new_password).await?;
+        match self.store.set_password_for(contact_id, &hash).await.map_err(db_error)? {
+            None => Err(IdentityError::ContactNotFound.into()),
+            Some(ContactStatus::Blocked) => Err(IdentityError::ContactBlocked.into()),
+            Some(_) => {
+                tracing::info!(contact = %contact_id, "password set by an admin or service; sessions ended");
+                Ok(Response::new(pb::SetContactPasswordResponse {}))
+            }
+        }
     }
 }

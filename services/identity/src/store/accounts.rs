@@ -8,6 +8,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{Store, sessions};
+use crate::domain::ContactStatus;
 
 /// Link mails of one kind to one contact per hour.
 pub const MAX_LINK_MAILS_PER_HOUR: i64 = 5;
@@ -211,6 +212,32 @@ impl Store {
         set_password(&mut tx, contact_id, password_hash).await?;
         sessions::delete_all(&mut tx, contact_id, keep).await?;
         tx.commit().await
+    }
+
+    /// An admin's "set this contact's password": activates a contact pending activation, sets the
+    /// password and ends every session. Returns the contact's status before, `None` for no such
+    /// contact; a blocked contact is left as it is.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn set_password_for(&self, contact_id: Uuid, password_hash: &str) -> sqlx::Result<Option<ContactStatus>> {
+        let mut tx = self.pool.begin().await?;
+        let status: Option<String> = sqlx::query_scalar("SELECT status FROM contacts WHERE id = $1 FOR UPDATE")
+            .bind(contact_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(status) = status.as_deref().map(ContactStatus::from_db) else {
+            return Ok(None);
+        };
+        if status == ContactStatus::Blocked {
+            return Ok(Some(status));
+        }
+        sqlx::query("UPDATE contacts SET status = 'active', updated_at = now() WHERE id = $1")
+            .bind(contact_id)
+            .execute(&mut *tx)
+            .await?;
+        set_password(&mut tx, contact_id, password_hash).await?;
+        sessions::delete_all(&mut tx, contact_id, None).await?;
+        tx.commit().await?;
+        Ok(Some(status))
     }
 
     /// Blocks or unblocks a contact; blocking ends all its sessions in the same transaction.
