@@ -25,8 +25,6 @@ mod edge;
 mod error;
 mod extract;
 mod identity;
-// Until every page group uses the framework (the portal issue lands in parts).
-#[allow(dead_code)]
 mod portal;
 mod rate_limit;
 mod session;
