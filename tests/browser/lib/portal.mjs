@@ -299,5 +299,15 @@ export async function signInAtProvider(page, account) {
   } finally {
     page.off('request', seen);
   }
-  if (back && portal !== baseUrl()) await page.goto(baseUrl() + back.pathname + back.search);
+  if (!back || portal === baseUrl()) return;
+  // The refused hop ends in Chromium's error page, which may still be loading: retry past it.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await page.goto(baseUrl() + back.pathname + back.search);
+      return;
+    } catch (error) {
+      if (attempt >= 2 || !/interrupted by another navigation/.test(String(error))) throw error;
+      await page.waitForLoadState().catch(() => {});
+    }
+  }
 }
