@@ -300,14 +300,9 @@ export async function signInAtProvider(page, account) {
     page.off('request', seen);
   }
   if (!back || portal === baseUrl()) return;
-  // The refused hop ends in Chromium's error page, which may still be loading: retry past it.
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await page.goto(baseUrl() + back.pathname + back.search);
-      return;
-    } catch (error) {
-      if (attempt >= 2 || !/interrupted by another navigation/.test(String(error))) throw error;
-      await page.waitForLoadState().catch(() => {});
-    }
-  }
+  // The refused hop ends in Chromium's error page: let it settle first, so that going to the
+  // gateway is one navigation (a retried one could spend the provider's one-time code twice).
+  await page.waitForURL((at) => at.protocol === 'chrome-error:', { timeout: 5000 }).catch(() => {});
+  await page.waitForLoadState().catch(() => {});
+  await page.goto(baseUrl() + back.pathname + back.search);
 }
