@@ -299,5 +299,10 @@ export async function signInAtProvider(page, account) {
   } finally {
     page.off('request', seen);
   }
-  if (back && portal !== baseUrl()) await page.goto(baseUrl() + back.pathname + back.search);
+  if (!back || portal === baseUrl()) return;
+  // The refused hop ends in Chromium's error page: let it settle first, so that going to the
+  // gateway is one navigation (a retried one could spend the provider's one-time code twice).
+  await page.waitForURL((at) => at.protocol === 'chrome-error:', { timeout: 5000 }).catch(() => {});
+  await page.waitForLoadState().catch(() => {});
+  await page.goto(baseUrl() + back.pathname + back.search);
 }
