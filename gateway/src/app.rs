@@ -134,6 +134,7 @@ impl App {
             admin: TicketAdminServiceClient::new(tickets_channel),
             identity: identity.clone(),
             upload_limit: message_limit,
+            attachment_max_bytes: config.tickets.attachment_max_bytes,
             guest_limit: limits.guest_tickets,
         };
         let pages = portal::PortalState {

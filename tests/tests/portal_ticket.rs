@@ -175,6 +175,7 @@ async fn a_contact_sees_their_ticket_with_its_properties_and_nobody_else_does() 
     }
     assert!(html.contains("<time datetime=\"2031-01-01T00:00:00+00:00\">"), "the due date as a <time>: {html}");
     assert!(html.contains(">Mark as complete</button>"), "{html}");
+    assert!(html.contains("Up to 5 files, 10 MB each."), "the form states its limits: {html}");
     assert!(html.contains("data-events=\"/tickets/") && html.contains("/static/ticket."), "the live script is wired: {html}");
     assert!(!html.contains("<script>") && !html.contains(" style="), "no inline script or style");
 

@@ -44,6 +44,8 @@ pub struct TicketClients {
     pub admin: TicketAdminServiceClient<Channel>,
     /// Largest multipart upload body accepted.
     pub upload_limit: usize,
+    /// Largest file tickets stores (the portal's forms state it and size their body limit by it).
+    pub attachment_max_bytes: usize,
     /// Per-client limit on guests' submissions.
     pub guest_limit: RateLimit,
 }

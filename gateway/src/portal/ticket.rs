@@ -70,6 +70,8 @@ struct TicketPage {
     files_dropped: bool,
     errors: FormErrors,
     max_files: usize,
+    /// The largest file, as people read sizes (`10.0 MB`).
+    max_file_size: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -106,11 +108,12 @@ async fn load(clients: &TicketClients, chrome: &Chrome, id: &str) -> Result<Show
 async fn show(State(clients): State<TicketClients>, chrome: Chrome, Path(raw): Path<String>) -> Result<TicketPage, PageError> {
     let id = ticket_id(&raw)?;
     let live = load(&clients, &chrome, &id).await?;
-    Ok(page(chrome, live, String::new(), false, FormErrors::default()))
+    Ok(page(&clients, chrome, live, String::new(), false, FormErrors::default()))
 }
 
-fn page(chrome: Chrome, live: Shown, message: String, files_dropped: bool, errors: FormErrors) -> TicketPage {
+fn page(clients: &TicketClients, chrome: Chrome, live: Shown, message: String, files_dropped: bool, errors: FormErrors) -> TicketPage {
     TicketPage {
+        max_file_size: view::size_text(u64::try_from(clients.attachment_max_bytes).unwrap_or(u64::MAX)),
         chrome,
         ticket: live.ticket,
         messages: live.messages,
@@ -142,7 +145,7 @@ async fn send_reply(
     // `guard` has read a form-field-token body within the limit already; one whose token came
     // in the header has not, so the limit is applied here for both.
     let (parts, body) = request.into_parts();
-    let limit = portal::form_limit(clients.upload_limit);
+    let limit = portal::form_limit(clients.attachment_max_bytes);
     let body = axum::body::to_bytes(body, limit).await.map_err(|_| PageError::TooLarge)?;
     let (form, mut errors) = ReplyForm::read(Request::from_parts(parts, body.into())).await?;
     if errors.is_empty() {
@@ -153,7 +156,7 @@ async fn send_reply(
     }
     let live = load(&clients, &chrome, &id).await?;
     let files_dropped = !form.files.is_empty();
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, page(chrome, live, form.message, files_dropped, errors)).into_response())
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, page(&clients, chrome, live, form.message, files_dropped, errors)).into_response())
 }
 
 /// `POST /tickets/{id}/complete`: only offered, and only done, when contacts may close tickets

@@ -162,7 +162,10 @@ pub fn size_text(bytes: u64) -> String {
     match bytes {
         b if b < KB => format!("{b} B"),
         b if b < MB => format!("{} KB", b.div_ceil(KB)),
-        b => format!("{:.1} MB", b as f64 / MB as f64),
+        b => {
+            let text = format!("{:.1}", b as f64 / MB as f64);
+            format!("{} MB", text.strip_suffix(".0").unwrap_or(&text))
+        }
     }
 }
 
@@ -232,5 +235,6 @@ mod tests {
         assert_eq!(size_text(812), "812 B");
         assert_eq!(size_text(14 * 1024 - 5), "14 KB");
         assert_eq!(size_text(2_400_000), "2.3 MB");
+        assert_eq!(size_text(10 * 1024 * 1024), "10 MB");
     }
 }
