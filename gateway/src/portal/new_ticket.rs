@@ -280,6 +280,12 @@ fn service_errors(message: &str, chosen: Option<(usize, &pb::Category)>) -> Form
         errors.add(id, format!("{label}: {reason}"));
         return errors;
     }
+    if name == "captcha" {
+        // The service's reason (missing, expired, used) is the same thing to the guest: the
+        // browser has to solve it, which needs JavaScript.
+        errors.add("captcha", "The spam check was not solved: it needs JavaScript, which solves it when you submit");
+        return errors;
+    }
     let field = match name {
         "subject" => "subject",
         "text" | "html" => "message",
@@ -289,7 +295,6 @@ fn service_errors(message: &str, chosen: Option<(usize, &pb::Category)>) -> Form
         "attachments" | "data" | "filename" => "attachments",
         "name" => "name",
         "email" => "email",
-        "captcha" => "captcha",
         _ => return FormErrors::from_service(message, &[], "subject"),
     };
     errors.add(field, rest.to_string());
@@ -319,7 +324,7 @@ mod tests {
         let errors = service_errors("custom_fields: order: is required", Some((3, &category)));
         assert_eq!(errors.get("cf-3-order"), Some("Order number: is required"));
         assert_eq!(service_errors("text: is required", None).get("message"), Some("is required"));
-        assert_eq!(service_errors("captcha: the solution is wrong", None).get("captcha"), Some("the solution is wrong"));
+        assert!(service_errors("captcha: the solution is wrong", None).get("captcha").is_some_and(|m| m.contains("JavaScript")));
         assert_eq!(service_errors("priority_id: is not a priority", None).get("priority"), Some("is not a priority"));
         let unknown = service_errors("something odd", None);
         assert_eq!(unknown.get("subject"), Some("something odd"));

@@ -185,7 +185,7 @@ fn plausible_email(raw: &str) -> bool {
 /// A byte count as forms state it: `10 MB`, `512 KB`.
 pub fn size_text(bytes: usize) -> String {
     const MB: usize = 1024 * 1024;
-    if bytes >= MB && bytes % MB == 0 { format!("{} MB", bytes / MB) } else { format!("{} KB", bytes.div_ceil(1024)) }
+    if bytes >= MB && bytes.is_multiple_of(MB) { format!("{} MB", bytes / MB) } else { format!("{} KB", bytes.div_ceil(1024)) }
 }
 
 #[cfg(test)]
