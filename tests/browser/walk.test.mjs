@@ -344,6 +344,8 @@ test('captcha: solved in the page with JavaScript, said plainly without', async 
       const email = freshEmail(`captcha-${variant.name}`);
       await page.getByLabel('Name', { exact: true }).fill('Captcha Person');
       await page.getByLabel('Email', { exact: true }).fill(email);
+      // The page's script solves the proof of work and says so in its status line.
+      await eventually('the captcha is solved', async () => /complete/i.test((await page.getByRole('status').allInnerTexts()).join(' ')), 30_000);
       await check(page, 'signup-captcha');
       await follow(page, page.getByRole('button', { name: 'Request account' }));
       await check(page, 'signup-captcha-sent');
