@@ -72,9 +72,10 @@ export async function launch() {
 }
 
 /// Identity writes its configured portal URL (`HD_PORTAL_URL`, the address registered at the
-/// OpenID provider) into mails and SSO redirects; the test gateway listens elsewhere. Requests to
-/// that URL are answered with a redirect to the same path on `HD_BASE_URL` (cookies do not care
-/// about ports, so the session survives the hop).
+/// OpenID provider) into mails and SSO redirects; the test gateway listens elsewhere. A page that
+/// goes to that URL is redirected to the same path on `HD_BASE_URL` (cookies do not care about
+/// ports, so the session survives the hop). Playwright routes only a redirect chain's first
+/// request, so a redirect *to* that URL is not caught here (walk.test.mjs replays the SSO one).
 export async function mapPortalUrl(context) {
   const portal = process.env.HD_PORTAL_URL?.replace(/\/$/, '');
   if (!portal || portal === baseUrl()) return;
