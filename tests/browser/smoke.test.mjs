@@ -77,6 +77,12 @@ test('the support center home shows the portal header', async (t) => {
     }
     assert.ok((await page.title()).length > 0, 'the page has a title');
     await page.getByRole('searchbox').or(page.getByLabel('Search')).first().waitFor({ timeout: 5000 });
+    // Articles: the public ones, never the draft, the internal one, or (to a guest) a signed-in one.
+    const { articles } = seed();
+    await page.getByRole('link', { name: articles.reset.title }).waitFor({ timeout: 5000 });
+    for (const hidden of [articles.draft, articles.internal, articles.signed_in]) {
+      assert.equal(await page.getByText(hidden.title).count(), 0, `"${hidden.title}" is not on the home page`);
+    }
     await check(page, 'home');
   });
 });

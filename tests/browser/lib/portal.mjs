@@ -58,6 +58,9 @@ export async function launch() {
         locale: 'en-GB',
         timezoneId: 'Europe/Berlin',
       });
+      // A missing element fails in seconds, not Playwright's default 30: a walk has hundreds of steps.
+      context.setDefaultTimeout(8_000);
+      context.setDefaultNavigationTimeout(20_000);
       await mapPortalUrl(context);
       const page = await context.newPage();
       page.variant = variant;
@@ -69,9 +72,10 @@ export async function launch() {
 }
 
 /// Identity writes its configured portal URL (`HD_PORTAL_URL`, the address registered at the
-/// OpenID provider) into mails and SSO redirects; the test gateway listens elsewhere. Requests to
-/// that URL are answered with a redirect to the same path on `HD_BASE_URL` (cookies do not care
-/// about ports, so the session survives the hop).
+/// OpenID provider) into mails and SSO redirects; the test gateway listens elsewhere. A page that
+/// goes to that URL is redirected to the same path on `HD_BASE_URL` (cookies do not care about
+/// ports, so the session survives the hop). Playwright routes only a redirect chain's first
+/// request, so a redirect *to* that URL is not caught here (walk.test.mjs replays the SSO one).
 export async function mapPortalUrl(context) {
   const portal = process.env.HD_PORTAL_URL?.replace(/\/$/, '');
   if (!portal || portal === baseUrl()) return;
@@ -89,6 +93,13 @@ export async function eachVariant(t, browser, body, filter = () => true) {
       const page = await browser.open(variant);
       try {
         await body(page, variant);
+      } catch (error) {
+        // Say where the browser was, and keep a picture of it: most failures are a page that
+        // is missing or different, which the URL and the screenshot show at once.
+        const title = await page.title().catch(() => '?');
+        const shot = await shoot(page, `FAILED-${slug(t.name)}`).catch(() => 'no screenshot');
+        error.message += `\n    at page ${page.url()} ("${title}"), screenshot ${shot}`;
+        throw error;
       } finally {
         await page.context().close();
       }
@@ -139,6 +150,8 @@ async function auditTwin(page) {
     await context.close();
   }
 }
+
+const slug = (text) => text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60);
 
 const variantName = (page) => page.variant?.name ?? `${page.viewportSize()?.width}-js`;
 
