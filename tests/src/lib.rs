@@ -5,6 +5,7 @@
 //! `mailbox` gives each test its own mailboxes on the stack's Dovecot; `gateway` talks to the
 //! gateway as a browser does (cookie names, sign-up to a session).
 
+pub mod bench_seed;
 pub mod gateway;
 pub mod mailbox;
 pub mod smtp_peer;
