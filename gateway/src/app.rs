@@ -1,5 +1,5 @@
-//! The gateway's wiring: lazily connected gRPC clients, the router (with `edge`'s fallbacks and
-//! headers), the body limit, and serving until shutdown. State is split per backend so each handler receives just the client it uses.
+//! The gateway's wiring: lazily connected gRPC clients, the router (the JSON API, the portal's
+//! pages and their layer, `edge`'s fallbacks and headers, gzip), the body limit, and serving until shutdown. State is split per backend so each handler receives just the client it uses.
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -17,13 +17,14 @@ use helpdesk_proto::{
 use serde_json::json;
 use tokio::net::TcpListener;
 use tonic::transport::{Channel, Endpoint};
-use tower_http::trace::TraceLayer;
+use tower_http::{compression::CompressionLayer, trace::TraceLayer};
 
 use crate::{
     api,
     config::GatewaySettings,
     edge,
     identity::Identity,
+    portal,
     rate_limit::{self, RateLimit},
     session::session_to_bearer,
 };
@@ -133,20 +134,35 @@ impl App {
             upload_limit: message_limit,
             guest_limit: limits.guest_tickets,
         };
+        let pages = portal::PortalState {
+            identity: identity.clone(),
+            kb: backends.kb.clone(),
+            tickets: tickets.clone(),
+        };
+        let guard = portal::guard::Guard {
+            identity: identity.clone(),
+            form_limit: portal::form_limit(config.tickets.attachment_max_bytes),
+        };
         let router = Router::new()
             .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
             .merge(api::kb::routes().route_layer(middleware::from_fn_with_state(identity.clone(), api::kb::login_gate)))
             .merge(identity_routes(limits.signups))
             .with_state(backends)
             .merge(api::tickets::routes(tickets))
+            .merge(portal::routes(pages))
             // After every route: these apply to the routes present.
             .fallback(edge::not_found)
             .method_not_allowed_fallback(edge::method_not_allowed)
+            // Innermost, so the portal's layer sees a panic's answer and renders its 500 page,
+            // and `headers` adds nosniff and no-store to it.
+            .layer(edge::catch_panics())
+            .layer(middleware::from_fn_with_state(guard, portal::guard::guard))
             .layer(middleware::from_fn_with_state(identity, session_to_bearer))
             .layer(DefaultBodyLimit::max(config.gateway.body_limit_bytes))
-            // Inside `headers`, so a panic's 500 carries nosniff and no-store too.
-            .layer(edge::catch_panics())
             .layer(middleware::from_fn(edge::headers))
+            // gzip for pages, styles, scripts and JSON (not event streams: the default predicate
+            // leaves `text/event-stream` alone, so live updates are not held back).
+            .layer(CompressionLayer::new())
             .layer(TraceLayer::new_for_http());
         let listener = TcpListener::bind(config.gateway.listen)
             .await

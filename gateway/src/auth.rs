@@ -25,6 +25,28 @@ fn token_from(parts: &Parts) -> Result<Option<String>, ApiError> {
     Ok(Some(token.to_string()))
 }
 
+/// The bearer token of a request (set by the client, or by `session_to_bearer` from the session
+/// cookie), if it has a usable one.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= 4096)
+        .map(str::to_string)
+}
+
+/// The subject (`sub`) a token names, read without verifying it: only to ask identity about that
+/// subject *with the same token*, which identity verifies and refuses for anyone else.
+pub fn subject_of(token: &str) -> Option<String> {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    let claims = URL_SAFE_NO_PAD.decode(token.split('.').nth(1)?).ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&claims).ok()?;
+    claims.get("sub")?.as_str().map(str::to_string)
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Bearer {
     type Rejection = ApiError;
 

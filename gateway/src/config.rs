@@ -1,5 +1,5 @@
 //! The `[gateway]` settings the shared config does not know (it has `listen` and the body
-//! limit): cookie flags, the reverse proxies whose `X-Forwarded-For` is believed, and the
+//! limit): the portal's site name, cookie flags, the reverse proxies whose `X-Forwarded-For` is believed, and the
 //! per-client rate limits.
 
 use std::{net::IpAddr, path::Path};
@@ -15,6 +15,8 @@ use crate::rate_limit::RateLimitSettings;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct GatewaySettings {
+    /// The support center's name, shown in the portal's header and page titles.
+    pub site_name: String,
     /// Mark cookies `Secure` (HTTPS only). Turn off only for plain-HTTP development.
     pub cookie_secure: bool,
     /// Addresses of reverse proxies in front of the gateway. Only a request from one of these has
@@ -28,6 +30,7 @@ pub struct GatewaySettings {
 impl Default for GatewaySettings {
     fn default() -> Self {
         Self {
+            site_name: "Support Center".into(),
             cookie_secure: true,
             trusted_proxies: Vec::new(),
             rate_limits: RateLimitSettings::default(),

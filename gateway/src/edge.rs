@@ -1,7 +1,7 @@
 //! What the router answers on its own, and the headers every answer carries.
 //!
-//! - Unknown routes and methods answer the documented `{"error": "…"}` (404 / 405 with `Allow`),
-//!   not an empty body.
+//! - Unknown routes and methods answer the documented `{"error": "…"}` (404 / 405 with `Allow`)
+//!   under `/api/`, and the portal's error pages elsewhere, never an empty body.
 //! - Every answer sends `X-Content-Type-Options: nosniff`.
 //! - Caching: answers under `/api/` carry a session's or a person's data, so they are
 //!   `Cache-Control: no-store` — except public KB reads (an article or the category list, asked
@@ -14,7 +14,7 @@
 
 use axum::{
     extract::Request,
-    http::{HeaderValue, Method, StatusCode, header},
+    http::{HeaderValue, Method, StatusCode, Uri, header},
     middleware::Next,
     response::Response,
 };
@@ -24,7 +24,10 @@ use std::any::Any;
 use axum::response::IntoResponse;
 use tower_http::catch_panic::{CatchPanicLayer, ResponseForPanic};
 
-use crate::error::ApiError;
+use crate::{
+    error::ApiError,
+    portal::error::{Failure, PageError},
+};
 
 /// The layer the router puts around every handler (see the module docs).
 pub fn catch_panics() -> CatchPanicLayer<PanicToJson> {
@@ -43,16 +46,28 @@ impl ResponseForPanic for PanicToJson {
             .copied()
             .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
             .unwrap_or("(not a string)");
-        ApiError::internal(format_args!("a handler panicked: {message}")).into_response()
+        let error = ApiError::internal(format_args!("a handler panicked: {message}"));
+        // Outside the API, the portal's layer renders this marker as its 500 page.
+        let page = PageError::from(ApiError::new(error.status(), error.message()));
+        let mut response = error.into_response();
+        response.extensions_mut().insert(Failure(page));
+        response
     }
 }
 
-pub async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "no such endpoint")
+/// The JSON 404 under `/api/`, the portal's 404 page everywhere else.
+pub async fn not_found(uri: Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        return ApiError::new(StatusCode::NOT_FOUND, "no such endpoint").into_response();
+    }
+    PageError::NotFound.into_response()
 }
 
-pub async fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "this endpoint does not take this method")
+pub async fn method_not_allowed(uri: Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        return ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "this endpoint does not take this method").into_response();
+    }
+    PageError::MethodNotAllowed.into_response()
 }
 
 fn public_kb_read(path: &str) -> bool {

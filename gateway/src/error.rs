@@ -24,9 +24,12 @@ impl ApiError {
 }
 
 impl ApiError {
-    #[cfg(test)]
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
     }
 
     /// Logs the cause and answers an opaque 500 naming only a reference id.

@@ -10,7 +10,8 @@
 //! `cookie_secure = false`, where browsers would refuse the prefix.
 //!
 //! CSRF: a state-changing request authenticated by the cookie must send the session's CSRF token
-//! in an `X-CSRF-Token` header. The token is an HMAC of the session id under a key derived from
+//! in an `X-CSRF-Token` header (the portal's forms send the same token as a `csrf_token` field,
+//! checked by `portal::guard`). The token is an HMAC of the session id under a key derived from
 //! the service secret ([`CsrfKey`]), so it belongs to that one session: a token from another
 //! session, or one an attacker planted as a cookie, is refused. The CSRF cookie only carries the
 //! token to the page's script. Bearer-authenticated requests need no token.
@@ -76,6 +77,17 @@ impl GatewaySettings {
         if self.cookie_secure { "__Host-hd_csrf" } else { "hd_csrf" }
     }
 
+    /// A browser's id before it signs in: what the portal's forms' CSRF tokens are bound to then.
+    pub fn visitor_cookie(&self) -> &'static str {
+        if self.cookie_secure { "__Host-hd_visitor" } else { "hd_visitor" }
+    }
+
+    /// The visitor cookie (HttpOnly, ends with the browser session).
+    pub fn visitor_cookie_header(&self, visitor: &str) -> String {
+        let secure = if self.cookie_secure { "; Secure" } else { "" };
+        format!("{}={visitor}; HttpOnly; Path=/; SameSite=Lax{secure}", self.visitor_cookie())
+    }
+
     /// `Path=/` and no `Domain`, as the `__Host-` prefix requires.
     fn attributes(&self, max_age: i64) -> String {
         let secure = if self.cookie_secure { "; Secure" } else { "" };
@@ -119,14 +131,14 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 
 /// The header carries this session's token (the CSRF cookie's value is not consulted: it may
 /// have been planted).
-fn csrf_ok(key: &CsrfKey, headers: &HeaderMap, session_id: &str) -> bool {
+pub fn csrf_ok(key: &CsrfKey, headers: &HeaderMap, session_id: &str) -> bool {
     headers
         .get(CSRF_HEADER)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|given| key.verify(session_id, given))
 }
 
-fn is_safe(method: &Method) -> bool {
+pub fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
@@ -144,7 +156,10 @@ pub async fn session_to_bearer(State(identity): State<Identity>, mut request: Re
         .await;
     match exchanged {
         Ok(response) => {
-            if !is_safe(request.method()) && !csrf_ok(&identity.csrf, request.headers(), &session_id) {
+            // The portal's pages (every path outside the API) check their forms' tokens themselves
+            // (`portal::guard`), from a header or the form's `csrf_token` field.
+            let api = request.uri().path().starts_with("/api/");
+            if api && !is_safe(request.method()) && !csrf_ok(&identity.csrf, request.headers(), &session_id) {
                 let message = format!(
                     "missing or wrong X-CSRF-Token header (send this session's csrf_token, also in the {} cookie)",
                     identity.settings.csrf_cookie()

@@ -8,6 +8,7 @@
 pub mod bench_seed;
 pub mod gateway;
 pub mod mailbox;
+pub mod portal_seed;
 pub mod smtp_peer;
 
 use std::{net::SocketAddr, process::Stdio, time::Duration};

@@ -8,7 +8,6 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use helpdesk_proto::identity::v1 as pb;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -164,12 +163,7 @@ pub async fn logout(State(identity): State<Identity>, headers: HeaderMap) -> Res
 /// in which case identity refuses to show anyone but its subject), so reading its subject
 /// without verifying it here is safe: identity verifies it on `GetContact`.
 pub async fn whoami(State(identity): State<Identity>, Bearer(token): Bearer) -> Result<Json<Value>, ApiError> {
-    let subject = token
-        .split('.')
-        .nth(1)
-        .and_then(|claims| URL_SAFE_NO_PAD.decode(claims).ok())
-        .and_then(|claims| serde_json::from_slice::<Value>(&claims).ok())
-        .and_then(|claims| claims.get("sub").and_then(Value::as_str).map(str::to_string))
+    let subject = crate::auth::subject_of(&token)
         .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "the token is invalid"))?;
     let contact = identity
         .contacts()

@@ -1,0 +1,1 @@
+// ticket page script (owned by that page group); loaded only by its template.
