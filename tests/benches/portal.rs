@@ -39,9 +39,7 @@ async fn main() {
     let pg = env.pg().await;
     println!("# portal benchmark: {tickets} tickets, {CONTACTS} contacts, {GROUPS} groups");
     let server = env.start().await;
-    let started = Instant::now();
     bench_seed::seed(&pg, tickets).await;
-    println!("seeded in {:.1} s", started.elapsed().as_secs_f64());
 
     let signer = TokenSigner::from_pem(&keys::signing_pem(&env.config.auth.key_dir).expect("key"), Duration::from_secs(3600))
         .expect("signer");

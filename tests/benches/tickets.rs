@@ -34,9 +34,7 @@ async fn main() {
     println!("# tickets benchmark: {tickets} tickets, {CONTACTS} contacts, {GROUPS} groups");
 
     let server = env.start().await;
-    let started = Instant::now();
     bench_seed::seed(&pg, tickets).await;
-    println!("seeded in {:.1} s", started.elapsed().as_secs_f64());
     bench_seed::print_spread(&pg).await;
 
     let channel = tonic::transport::Endpoint::from_shared(server.config.endpoints.tickets.clone())

@@ -44,8 +44,9 @@ fn hash(of: &str, salt: u32) -> String {
     format!("(hashint8extended({of}, {salt}) & 2147483647)")
 }
 
-/// Bulk-loads the desk, printing how long each statement took.
+/// Bulk-loads the desk, printing how long each statement and the whole took.
 pub async fn seed(pg: &PgPool, tickets: i64) {
+    let seeding = Instant::now();
     let contact_id = |c: &str| format!("('10000000-0000-4000-8000-' || lpad(to_hex({c}), 12, '0'))::uuid");
     let group_id = |g: &str| format!("('20000000-0000-4000-8000-' || lpad(to_hex({g}), 12, '0'))::uuid");
     let h = |salt| hash("i", salt);
@@ -165,6 +166,7 @@ pub async fn seed(pg: &PgPool, tickets: i64) {
         let head: String = sql.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
         println!("  {head:<40} {:.1} s", started.elapsed().as_secs_f64());
     }
+    println!("seeded in {:.1} s", seeding.elapsed().as_secs_f64());
 }
 
 /// Prints how mixed the tickets are within each contact and each group: the mean number of
