@@ -1,8 +1,11 @@
-//! Tickets at a million: seeds 1,000,000 tickets (10,000 contacts, 500 groups, a realistic spread
-//! of statuses, priorities and categories, 1–3 messages each) into a fresh database, then reports
-//! p50/p99 of each contact query through gRPC, and ticket creation through gRPC at concurrency 32
-//! next to the same transaction done directly in Postgres. Prints figures; asserts nothing about
-//! time. Run: `deploy/bench.sh tickets` (HELPDESK_BENCH_TICKETS overrides the ticket count).
+//! Tickets at a million: seeds 1,000,000 tickets (10,000 contacts, 500 groups, statuses,
+//! priorities, categories, subjects and dates mixed within each contact and group, 1–3 messages
+//! each; `helpdesk_tests::bench_seed`) into a fresh database and prints how mixed they are, then
+//! reports p50/p99 of each contact query through gRPC, and ticket creation through gRPC at
+//! concurrency 32 next to the same transaction done directly in Postgres. Prints figures; asserts
+//! nothing about time. Run: `deploy/bench.sh tickets`, or with the stack already up
+//! `cargo bench -p helpdesk-tests --bench tickets` (HELPDESK_BENCH_TICKETS overrides the ticket
+//! count). On the 2-core machine: the release build, then about 75 s of seeding and 2 min of calls.
 
 use std::{
     sync::Arc,
@@ -11,32 +14,28 @@ use std::{
 
 use helpdesk_kit::auth::{Caller, TokenSigner, bearer, keys};
 use helpdesk_proto::tickets::v1::{self as pb, ticket_service_client::TicketServiceClient};
-use helpdesk_tests::TestEnv;
+use helpdesk_tests::{
+    TestEnv,
+    bench_seed::{self, CONTACTS, GROUPS, contact},
+};
 use tonic::transport::Channel;
 use uuid::Uuid;
 
-const CONTACTS: i64 = 10_000;
-const GROUPS: i64 = 500;
 const SAMPLES: usize = 400;
 const CONCURRENCY: usize = 32;
 const CREATE_SECONDS: u64 = 10;
 
-fn contact(i: i64) -> Uuid {
-    Uuid::parse_str(&format!("10000000-0000-4000-8000-{:012x}", i)).expect("uuid")
-}
-
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
-    let tickets: i64 = std::env::var("HELPDESK_BENCH_TICKETS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let tickets = bench_seed::ticket_count();
     let mut env = TestEnv::new().await;
     env.config.database.max_connections = CONCURRENCY as u32 + 4;
     let pg = env.pg().await;
     println!("# tickets benchmark: {tickets} tickets, {CONTACTS} contacts, {GROUPS} groups");
 
     let server = env.start().await;
-    let started = Instant::now();
-    seed(&pg, tickets).await;
-    println!("seeded in {:.1} s", started.elapsed().as_secs_f64());
+    bench_seed::seed(&pg, tickets).await;
+    bench_seed::print_spread(&pg).await;
 
     let channel = tonic::transport::Endpoint::from_shared(server.config.endpoints.tickets.clone())
         .expect("endpoint")
@@ -216,75 +215,4 @@ async fn create_directly(pg: &sqlx::PgPool) -> f64 {
         .await
         .expect("clean outbox");
     total as f64 / started.elapsed().as_secs_f64().max(CREATE_SECONDS as f64)
-}
-
-/// Bulk-loads the desk in a few set-based statements.
-async fn seed(pg: &sqlx::PgPool, tickets: i64) {
-    let statements = [
-        format!(
-            "INSERT INTO tickets.contact_groups (id, share_tickets)
-             SELECT ('20000000-0000-4000-8000-' || lpad(to_hex(g), 12, '0'))::uuid, g % 2 = 0
-             FROM generate_series(0, {GROUPS} - 1) g"
-        ),
-        format!(
-            "INSERT INTO tickets.group_members (group_id, contact_id)
-             SELECT ('20000000-0000-4000-8000-' || lpad(to_hex(c % {GROUPS}), 12, '0'))::uuid,
-                    ('10000000-0000-4000-8000-' || lpad(to_hex(c), 12, '0'))::uuid
-             FROM generate_series(0, {CONTACTS} - 1) c"
-        ),
-        "INSERT INTO tickets.categories (id, name) VALUES
-            ('40000000-0000-4000-8000-000000000001', 'Cards'), ('40000000-0000-4000-8000-000000000002', 'Loans'),
-            ('40000000-0000-4000-8000-000000000003', 'Online banking'), ('40000000-0000-4000-8000-000000000004', 'Transfers')"
-            .to_string(),
-        format!(
-            "WITH words AS (SELECT
-                ARRAY['Card declined', 'Refund not received', 'Cannot log in', 'Transfer pending', 'Wrong fee charged',
-                      'Lost my card', 'Change my address', 'Loan application status', 'App crashes on start',
-                      'Statement missing', 'Exchange rate question', 'Close my account', 'PIN blocked',
-                      'Direct debit failed', 'Cash withdrawal problem', 'Top up not showing'] AS subjects,
-                ARRAY['The shop said my card was declined although I have money.',
-                      'I returned the item two weeks ago and still have no refund.',
-                      'The password reset mail never arrives.',
-                      'My transfer to another bank has been pending for three days.',
-                      'There is a fee on my statement I do not understand.',
-                      'Please help, this is urgent.', 'I already tried restarting the app.'] AS bodies,
-                ARRAY['open','open','open','in_progress','waiting','completed','completed','completed','completed','closed'] AS statuses,
-                ARRAY['low','normal','normal','normal','high','urgent'] AS priorities)
-             INSERT INTO tickets.tickets (id, subject, contact_id, channel, status, status_kind, priority, priority_rank,
-                                          category_id, due_at, group_id, custom_fields, created_at, updated_at, search)
-             SELECT ('30000000-0000-4000-8000-' || lpad(to_hex(i), 12, '0'))::uuid,
-                    w.subjects[1 + (i * 7) % 16],
-                    ('10000000-0000-4000-8000-' || lpad(to_hex(i % {CONTACTS}), 12, '0'))::uuid,
-                    1 + i % 3,
-                    w.statuses[1 + (i * 13) % 10],
-                    CASE WHEN (i * 13) % 10 >= 5 THEN 2 ELSE 1 END,
-                    w.priorities[1 + (i * 11) % 6],
-                    CASE w.priorities[1 + (i * 11) % 6] WHEN 'low' THEN 1 WHEN 'normal' THEN 2 WHEN 'high' THEN 3 ELSE 4 END,
-                    CASE WHEN i % 5 = 0 THEN NULL
-                         ELSE ('40000000-0000-4000-8000-00000000000' || (1 + i % 4))::uuid END,
-                    CASE WHEN i % 3 = 0 THEN now() - ((i % 700) || ' days')::interval + interval '10 days' END,
-                    ('20000000-0000-4000-8000-' || lpad(to_hex((i % {CONTACTS}) % {GROUPS}), 12, '0'))::uuid,
-                    '{{}}',
-                    now() - ((i % 730) || ' days')::interval - ((i % 1440) || ' minutes')::interval,
-                    now() - ((i % 730) || ' days')::interval + ((i % 48) || ' hours')::interval,
-                    to_tsvector('english', w.subjects[1 + (i * 7) % 16] || ' ' || w.bodies[1 + (i * 5) % 7])
-             FROM generate_series(1, {tickets}) i, words w"
-        ),
-        "INSERT INTO tickets.messages (id, ticket_id, kind, author_kind, author_id, body_text, channel, created_at)
-         SELECT gen_random_uuid(), t.id, 1, 1, t.contact_id::text, 'The first message of the conversation.', t.channel, t.created_at
-         FROM tickets.tickets t"
-            .to_string(),
-        "INSERT INTO tickets.messages (id, ticket_id, kind, author_kind, author_id, body_text, channel, created_at)
-         SELECT gen_random_uuid(), t.id, m.kind, 2, '', 'An agent writes back.', 4, t.created_at + interval '1 hour'
-         FROM tickets.tickets t, LATERAL (VALUES (1::smallint), (2::smallint)) m(kind)
-         WHERE t.number % 2 = 0 AND (m.kind = 1 OR t.number % 4 = 0)"
-            .to_string(),
-        "ANALYZE".to_string(),
-    ];
-    for sql in statements {
-        let started = Instant::now();
-        sqlx::query(sqlx::AssertSqlSafe(sql.clone())).execute(pg).await.expect("seed statement");
-        let head: String = sql.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
-        println!("  {head:<40} {:.1} s", started.elapsed().as_secs_f64());
-    }
 }

@@ -6,6 +6,7 @@
 //! gateway as a browser does (cookie names, sign-up to a session); `sso` signs in at the stack's
 //! OpenID provider.
 
+pub mod bench_seed;
 pub mod gateway;
 pub mod mailbox;
 pub mod portal_seed;
