@@ -26,7 +26,6 @@ use crate::{
 pub struct Contact {
     pub id: String,
     pub name: String,
-    pub email: String,
     pub group_ids: Vec<String>,
 }
 
@@ -162,14 +161,7 @@ async fn contact_of(identity: &Identity, token: Option<&str>) -> Result<Option<C
     match identity.contacts().get_contact(request).await {
         Ok(contact) => {
             let contact = contact.into_inner();
-            let email = contact
-                .emails
-                .iter()
-                .find(|e| e.primary)
-                .or(contact.emails.first())
-                .map(|e| e.address.clone())
-                .unwrap_or_default();
-            Ok(Some(Contact { id: contact.id, name: contact.name, email, group_ids: contact.group_ids }))
+            Ok(Some(Contact { id: contact.id, name: contact.name, group_ids: contact.group_ids }))
         }
         Err(status)
             if matches!(

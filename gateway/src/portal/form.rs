@@ -46,6 +46,13 @@ pub struct FieldError {
     pub message: String,
 }
 
+impl FieldError {
+    /// The field's id as a plain string (for templates that match on it).
+    pub fn id(&self) -> &str {
+        &self.field
+    }
+}
+
 /// The errors of one submission, in the order of the fields on the page.
 #[derive(Debug, Clone, Default)]
 pub struct FormErrors(pub Vec<FieldError>);

@@ -72,8 +72,6 @@ struct LoginPage {
     errors: FormErrors,
     providers: Vec<Provider>,
     sso_failed: bool,
-    /// `?next=…` for the links to the forgotten-password page.
-    next_query: String,
 }
 
 async fn providers(identity: &Identity, chrome: &Chrome, next: &str) -> Result<Vec<Provider>, PageError> {
@@ -93,7 +91,7 @@ async fn providers(identity: &Identity, chrome: &Chrome, next: &str) -> Result<V
 
 async fn page(identity: &Identity, chrome: Chrome, email: String, next: String, errors: FormErrors, sso_failed: bool) -> Result<LoginPage, PageError> {
     let providers = providers(identity, &chrome, &next).await?;
-    Ok(LoginPage { next_query: next_query('?', &next), chrome, email, next, errors, providers, sso_failed })
+    Ok(LoginPage { chrome, email, next, errors, providers, sso_failed })
 }
 
 async fn show(State(identity): State<Identity>, chrome: Chrome, Query(query): Query<LoginQuery>) -> Result<Response, PageError> {
