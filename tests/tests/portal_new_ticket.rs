@@ -380,3 +380,61 @@ async fn a_form_without_this_browsers_csrf_token_files_nothing() {
     server.stop().await.expect("clean shutdown");
     env.cleanup().await;
 }
+
+/// The visitor cookie and CSRF token a first look at `path` gives a browser.
+async fn visit(server: &Server, path: &str) -> (String, String, String) {
+    let response = http().get(format!("{}{path}", server.gateway)).send().await.expect("GET");
+    let visitor = set_cookies(&response)
+        .into_iter()
+        .find_map(|c| c.strip_prefix("__Host-hd_visitor=").map(|v| v.split(';').next().unwrap_or("").to_string()))
+        .expect("visitor cookie");
+    let html = response.text().await.expect("html");
+    let csrf = html
+        .split("<meta name=\"csrf-token\" content=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("csrf meta")
+        .to_string();
+    (format!("__Host-hd_visitor={visitor}"), csrf, html)
+}
+
+#[tokio::test]
+async fn the_mailed_confirm_link_opens_a_page_whose_button_releases_the_held_ticket_once() {
+    let env = TestEnv::new().await;
+    let server = env.start().await;
+    let email = unique("held");
+    let owner = Api::new(&server.gateway, Some(&server.contact_token(&email).await));
+    let before = helpdesk_tests::mail_to(&email).len();
+    let guest = Api::new(&server.gateway, None);
+    let body = serde_json::json!({ "subject": "Held request", "message": "in her name", "email": email, "name": "Someone" });
+    assert_eq!(guest.post("/api/v1/tickets", body).await.0, 201);
+    let mails = helpdesk_tests::wait_for_mail(&email, before + 1).await;
+    let token = helpdesk_tests::link_token(mails.last().expect("mail"), "confirm-ticket");
+
+    // Opening the link (as a mail scanner would) confirms nothing: it shows a button.
+    let (cookie, csrf, html) = visit(&server, &format!("/confirm-ticket?token={token}")).await;
+    assert!(html.contains("<h1 id=\"confirm-title\">Confirm your ticket</h1>") && html.contains(">Confirm my ticket<"), "{html}");
+    assert_eq!(owner.get("/api/v1/tickets").await.1["tickets"].as_array().map(Vec::len), Some(0));
+
+    let post = |form: Vec<(&'static str, String)>| {
+        http()
+            .post(format!("{}/confirm-ticket", server.gateway))
+            .header(header::COOKIE, cookie.clone())
+            .form(&form)
+            .send()
+    };
+    let refused = post(vec![("token", token.clone())]).await.expect("POST");
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN, "no CSRF token");
+    let confirmed = post(vec![("csrf_token", csrf.clone()), ("token", token.clone())]).await.expect("POST");
+    assert_eq!(confirmed.status(), StatusCode::OK);
+    assert!(confirmed.text().await.expect("html").contains("Your ticket is confirmed"));
+    helpdesk_tests::eventually("the owner sees the confirmed ticket", || async {
+        owner.get("/api/v1/tickets").await.1["tickets"].as_array().map(Vec::len) == Some(1)
+    })
+    .await;
+    let again = post(vec![("csrf_token", csrf.clone()), ("token", token.clone())]).await.expect("POST");
+    assert_eq!(again.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(again.text().await.expect("html").contains("This link does not work"));
+    server.stop().await.expect("stop");
+    env.cleanup().await;
+}

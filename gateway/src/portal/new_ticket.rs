@@ -5,13 +5,15 @@
 //! `sessionStorage` while an article is read), and solving the captcha.
 //!
 //! - `input`: the multipart body read into a draft, files and the fixed fields' checks;
-//! - `fields`: the categories' custom fields as the template draws them, and their typed values.
+//! - `fields`: the categories' custom fields as the template draws them, and their typed values;
+//! - `confirm`: `/confirm-ticket`, the page of the mailed link that releases a guest's held ticket.
 //!
 //! A submission becomes a ticket in two calls with the contact's own token — each file uploaded,
 //! then `CreateTicket` naming them — and a 303 to the ticket's page; a guest's goes the JSON API's
 //! way (`api::tickets::file_as_guest`) and ends on a confirmation page that says the same whether
 //! or not the address was known. Any failure re-renders the form (422) with everything typed.
 
+pub mod confirm;
 pub mod fields;
 pub mod input;
 
@@ -48,6 +50,7 @@ pub fn routes() -> Router<PortalState> {
         .route("/tickets/new", get(show).post(submit).layer(DefaultBodyLimit::disable()))
         .route("/tickets/new/sent", get(sent))
         .route("/tickets/new/answered", get(answered))
+        .route("/confirm-ticket", get(confirm::show).post(confirm::confirm))
 }
 
 /// A priority as the select offers it.
