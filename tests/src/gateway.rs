@@ -1,6 +1,7 @@
 //! Talking to the gateway as a browser does: the cookie names it sets (kept here once, so every
 //! test reads them the same way and a rename is one change), a browser's session and CSRF cookies
-//! read from the answers, and sign-up → activation mail → session.
+//! read from the answers, a portal page's first visit (visitor cookie + CSRF token), and sign-up →
+//! activation mail → session.
 
 use reqwest::{Response, StatusCode};
 use serde_json::json;
@@ -66,4 +67,22 @@ pub async fn sign_up_and_activate(client: &reqwest::Client, gateway: &str, name:
     let response = client.post(format!("{gateway}/api/v1/account/activate")).json(&body).send().await.expect("activation");
     assert_eq!(response.status(), StatusCode::OK);
     Cookies::from(&response)
+}
+
+/// A browser's first visit to a portal page: its `Cookie` header value (the visitor cookie), the
+/// page's CSRF token (from `<meta name="csrf-token">`) and the HTML.
+pub async fn first_visit(gateway: &str, path: &str) -> (String, String, String) {
+    let response = crate::http().get(format!("{gateway}{path}")).send().await.expect("GET");
+    let visitor = set_cookies(&response)
+        .into_iter()
+        .find_map(|c| c.strip_prefix("__Host-hd_visitor=").map(|v| v.split(';').next().unwrap_or("").to_string()))
+        .expect("a first visit gets a visitor cookie");
+    let html = response.text().await.expect("html");
+    let token = html
+        .split("<meta name=\"csrf-token\" content=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("every page names its CSRF token for scripts")
+        .to_string();
+    (format!("__Host-hd_visitor={visitor}"), token, html)
 }

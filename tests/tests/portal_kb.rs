@@ -11,7 +11,7 @@ use helpdesk_proto::{
     identity::v1::{self as identity, settings_service_client::SettingsServiceClient},
     kb::v1::{self as kb, ArticleStatus, CreateArticleRequest, Visibility},
 };
-use helpdesk_tests::{Server, TestEnv, gateway::set_cookies};
+use helpdesk_tests::{Server, TestEnv};
 use reqwest::{StatusCode, header};
 
 /// A client that shows redirects instead of following them.
@@ -203,18 +203,6 @@ async fn with_login_required_for_the_kb_guests_are_sent_to_log_in_and_home_hides
     env.cleanup().await;
 }
 
-/// The visitor cookie and the CSRF token a first visit to `path` gives a browser.
-async fn first_visit(server: &Server, path: &str) -> (String, String) {
-    let response = browser().get(format!("{}{path}", server.gateway)).send().await.expect("GET");
-    let visitor = set_cookies(&response)
-        .into_iter()
-        .find_map(|c| c.strip_prefix("__Host-hd_visitor=").map(|v| v.split(';').next().unwrap_or("").to_string()))
-        .expect("visitor cookie");
-    let html = response.text().await.expect("html");
-    let token = html.split("<meta name=\"csrf-token\" content=\"").nth(1).and_then(|r| r.split('"').next()).expect("token");
-    (format!("__Host-hd_visitor={visitor}"), token.to_string())
-}
-
 async fn answered(server: &Server, article_id: &str) -> u64 {
     let service = server.service_token().await;
     let report = server
@@ -233,7 +221,7 @@ async fn the_helpful_form_records_feedback_with_this_browsers_token_only() {
     let server = env.start().await;
     let seeded = seed(&server).await;
     let path = format!("/kb/articles/{}", seeded.public.slug);
-    let (cookie, token) = first_visit(&server, &path).await;
+    let (cookie, token, _) = helpdesk_tests::gateway::first_visit(&server.gateway, &path).await;
     let post = |slug: String, body: String| {
         browser()
             .post(format!("{}/kb/articles/{slug}/feedback", server.gateway))

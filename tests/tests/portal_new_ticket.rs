@@ -381,23 +381,6 @@ async fn a_form_without_this_browsers_csrf_token_files_nothing() {
     env.cleanup().await;
 }
 
-/// The visitor cookie and CSRF token a first look at `path` gives a browser.
-async fn visit(server: &Server, path: &str) -> (String, String, String) {
-    let response = http().get(format!("{}{path}", server.gateway)).send().await.expect("GET");
-    let visitor = set_cookies(&response)
-        .into_iter()
-        .find_map(|c| c.strip_prefix("__Host-hd_visitor=").map(|v| v.split(';').next().unwrap_or("").to_string()))
-        .expect("visitor cookie");
-    let html = response.text().await.expect("html");
-    let csrf = html
-        .split("<meta name=\"csrf-token\" content=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .expect("csrf meta")
-        .to_string();
-    (format!("__Host-hd_visitor={visitor}"), csrf, html)
-}
-
 #[tokio::test]
 async fn the_mailed_confirm_link_opens_a_page_whose_button_releases_the_held_ticket_once() {
     let env = TestEnv::new().await;
@@ -412,7 +395,7 @@ async fn the_mailed_confirm_link_opens_a_page_whose_button_releases_the_held_tic
     let token = helpdesk_tests::link_token(mails.last().expect("mail"), "confirm-ticket");
 
     // Opening the link (as a mail scanner would) confirms nothing: it shows a button.
-    let (cookie, csrf, html) = visit(&server, &format!("/confirm-ticket?token={token}")).await;
+    let (cookie, csrf, html) = helpdesk_tests::gateway::first_visit(&server.gateway, &format!("/confirm-ticket?token={token}")).await;
     assert!(html.contains("<h1 id=\"confirm-title\">Confirm your ticket</h1>") && html.contains(">Confirm my ticket<"), "{html}");
     assert_eq!(owner.get("/api/v1/tickets").await.1["tickets"].as_array().map(Vec::len), Some(0));
 

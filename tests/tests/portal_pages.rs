@@ -5,25 +5,8 @@
 //! outside the API must carry this browser's token, in the form or a header.
 
 use helpdesk_proto::kb::v1::{ArticleStatus, CreateArticleRequest, Visibility};
-use helpdesk_tests::{Server, TestEnv, gateway::set_cookies, http};
+use helpdesk_tests::{TestEnv, gateway::{first_visit, set_cookies}, http};
 use reqwest::{Response, header};
-
-/// The visitor cookie and the page's CSRF token, as a first visit to `path` gives them.
-async fn first_visit(server: &Server, path: &str) -> (String, String, String) {
-    let response = http().get(format!("{}{path}", server.gateway)).send().await.expect("GET");
-    let visitor = set_cookies(&response)
-        .into_iter()
-        .find_map(|c| c.strip_prefix("__Host-hd_visitor=").map(|v| v.split(';').next().unwrap_or("").to_string()))
-        .expect("a first visit gets a visitor cookie");
-    let html = response.text().await.expect("html");
-    let token = html
-        .split("<meta name=\"csrf-token\" content=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("every page names its CSRF token for scripts")
-        .to_string();
-    (format!("__Host-hd_visitor={visitor}"), token, html)
-}
 
 fn header_of(response: &Response, name: header::HeaderName) -> String {
     response.headers().get_all(name).iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(", ")
@@ -96,8 +79,8 @@ async fn form_posts_need_this_browsers_token_in_the_form_or_a_header() {
     let env = TestEnv::new().await;
     let server = env.start().await;
     let client = http();
-    let (visitor, token, _) = first_visit(&server, "/").await;
-    let (other_visitor, other_token, _) = first_visit(&server, "/").await;
+    let (visitor, token, _) = first_visit(&server.gateway, "/").await;
+    let (other_visitor, other_token, _) = first_visit(&server.gateway, "/").await;
     assert_ne!(token, other_token, "tokens are per browser");
     let post = |cookie: &str, body: String| {
         client
