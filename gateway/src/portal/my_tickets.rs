@@ -84,14 +84,18 @@ async fn my_tickets(
         state.forget("scope");
         ignored.push("scope");
     }
+    // Everything the page shows is asked at once; the list is asked again only when a filter
+    // names something that does not exist or the service refuses a parameter (both rare).
     let (mut tickets, mut admin) = (clients.tickets.clone(), clients.admin.clone());
+    let (mut counter, mut lister) = (tickets.clone(), tickets.clone());
     let (mut admin_priorities, mut admin_categories) = (admin.clone(), admin.clone());
-    let (statuses, priorities, categories, counts, alerts) = tokio::join!(
+    let (statuses, priorities, categories, counts, alerts, first_page) = tokio::join!(
         admin.list_statuses(chrome.request(pb::ListStatusesRequest {})?),
         admin_priorities.list_priorities(chrome.request(pb::ListPrioritiesRequest {})?),
         admin_categories.list_categories(chrome.request(pb::ListCategoriesRequest {})?),
-        tickets.count_tickets(chrome.request(pb::CountTicketsRequest { scope: state.pb_scope() as i32 })?),
+        counter.count_tickets(chrome.request(pb::CountTicketsRequest { scope: state.pb_scope() as i32 })?),
         time_alerts(&clients, &chrome),
+        lister.list_tickets(chrome.request(state.request(PAGE_SIZE))?),
     );
     let statuses: Vec<Choice> =
         statuses?.into_inner().statuses.into_iter().map(|s| Choice { id: s.id, name: s.name }).collect();
@@ -106,13 +110,19 @@ async fn my_tickets(
         ("priority", !state.priority.is_empty() && !priorities.iter().any(|p| p.id == state.priority)),
         ("category", !state.category.is_empty() && !categories.iter().any(|c| c.id == state.category)),
     ];
+    let mut answer = Some(first_page);
     for (name, _) in unknown.into_iter().filter(|(_, unknown)| *unknown) {
         state.forget(name);
         ignored.push(name);
+        answer = None;
     }
 
     let page = loop {
-        match tickets.list_tickets(chrome.request(state.request(PAGE_SIZE))?).await {
+        let answer = match answer.take() {
+            Some(answer) => answer,
+            None => tickets.list_tickets(chrome.request(state.request(PAGE_SIZE))?).await,
+        };
+        match answer {
             Ok(page) => break page.into_inner(),
             Err(status) if status.code() == Code::InvalidArgument => {
                 let refused = REFUSABLE

@@ -137,8 +137,10 @@ impl Store {
         let expression = sort_expression(query.sort);
         let (direction, comparison) = if query.ascending { ("ASC", ">") } else { ("DESC", "<") };
         let order = format!(" ORDER BY {expression} {direction}, t.id {direction}");
-        // The page is chosen first; names and message counts are looked up for its rows only.
-        let mut builder = QueryBuilder::new(format!("SELECT {TICKET_COLUMNS} FROM (SELECT t.* FROM "));
+        // The page's ids are chosen first, from the columns the filters and the sort need (so a
+        // group's list is read from its index alone); the rows, names and message counts are
+        // looked up for the page only.
+        let mut builder = QueryBuilder::new(format!("SELECT {TICKET_COLUMNS} FROM (SELECT t.id FROM "));
         push_source(&mut builder, viewer, query.scope);
         builder.push(" t WHERE true");
         push_filters(&mut builder, query, viewer);
@@ -152,7 +154,7 @@ impl Store {
         }
         builder.push(&order).push(" LIMIT ");
         builder.push_bind(i64::from(query.limit) + 1);
-        builder.push(format!(") t {TICKET_JOINS}{order}"));
+        builder.push(format!(") page JOIN tickets t ON t.id = page.id {TICKET_JOINS}{order}"));
         builder
             .build()
             .fetch_all(&self.pool)
