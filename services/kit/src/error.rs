@@ -1,14 +1,63 @@
-//! Mapping failures to `tonic::Status`. Internal errors are logged in full with a reference id and
-//! returned opaque, so nothing about the database or the code leaks to a caller.
+//! Mapping failures to `tonic::Status`, and database errors to domain errors. Internal errors are
+//! logged with their whole cause chain and a reference id and returned opaque, so nothing about the
+//! database or the code leaks to a caller. A violated constraint becomes a domain error by the
+//! constraint's name ([`ConstraintExt::on_constraint`]), never by comparing SQLSTATEs by hand.
 
 use tonic::Status;
 use uuid::Uuid;
 
-/// Logs the error in full and returns an opaque `INTERNAL` naming only a reference id.
+/// Logs the error with its whole cause chain (`{:#}`: an `anyhow::Error` prints every cause) and
+/// returns an opaque `INTERNAL` naming only a reference id, which the log line carries too.
 pub fn internal(error: impl std::fmt::Display) -> Status {
     let reference = Uuid::new_v4();
-    tracing::error!(%reference, %error, "internal error");
+    tracing::error!(%reference, error = format!("{error:#}"), "internal error");
     Status::internal(format!("internal error (reference {reference})"))
+}
+
+/// Turning a violated constraint into the domain's own error.
+pub trait ConstraintExt<T> {
+    /// `known` is asked for the name of the constraint a failure violated and answers the domain
+    /// error it means (or `None`); any other failure becomes `E` through `From<sqlx::Error>`,
+    /// which every domain error enum has for unexpected failures.
+    ///
+    /// ```ignore
+    /// store.insert(&contact).await.on_constraint(|name| match name {
+    ///     "contact_emails_address_key" => Some(IdentityError::AlreadyExists("email")),
+    ///     _ => None,
+    /// })?;
+    /// ```
+    fn on_constraint<E: From<sqlx::Error>>(self, known: impl FnOnce(&str) -> Option<E>) -> Result<T, E>;
+}
+
+impl<T> ConstraintExt<T> for Result<T, sqlx::Error> {
+    fn on_constraint<E: From<sqlx::Error>>(self, known: impl FnOnce(&str) -> Option<E>) -> Result<T, E> {
+        self.map_err(|error| {
+            violated_constraint(&error)
+                .and_then(known)
+                .unwrap_or_else(|| E::from(error))
+        })
+    }
+}
+
+/// The name of the constraint a database error violated, if it violated one.
+pub fn violated_constraint(error: &sqlx::Error) -> Option<&str> {
+    error.as_database_error()?.constraint()
+}
+
+/// A failure the database will answer the same way every time: a data exception (SQLSTATE class
+/// 22), an integrity violation other than a unique conflict (class 23 but 23505, where a
+/// concurrent writer won and the next attempt sees its row), or a program limit (class 54).
+/// Connections, timeouts, serialization failures and pool errors may pass. Consumers use this to
+/// tell poison from a reason to retry.
+pub fn is_permanent_data_error(error: &sqlx::Error) -> bool {
+    let Some(code) = error.as_database_error().and_then(|e| e.code()) else {
+        return false;
+    };
+    match code.get(..2) {
+        Some("22" | "54") => true,
+        Some("23") => code != "23505",
+        _ => false,
+    }
 }
 
 /// For a contact asking about something that is not theirs as much as for something absent: the
