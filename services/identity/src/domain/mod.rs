@@ -15,7 +15,7 @@ pub mod throttle;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
     #[error("{field}: {reason}")]
     Invalid { field: &'static str, reason: &'static str },
@@ -58,6 +58,12 @@ pub enum IdentityError {
     /// Tampered or replayed state, a bad nonce, a provider error: the reason goes to the log.
     #[error("single sign-on failed; please try again")]
     SsoFailed,
+    /// An unexpected database failure: logged with its cause and a reference id, answered opaque.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    /// Any other unexpected failure, with its cause chain: logged, answered opaque.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
 }
 
 fn invalid(field: &'static str, reason: &'static str) -> IdentityError {

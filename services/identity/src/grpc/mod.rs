@@ -53,6 +53,8 @@ impl From<IdentityError> for Status {
             }
             IdentityError::Throttled => Status::resource_exhausted(message),
             IdentityError::ContactBlocked => Status::failed_precondition(message),
+            IdentityError::Database(error) => helpdesk_kit::error::internal(error),
+            IdentityError::Internal(error) => helpdesk_kit::error::internal(error),
         }
     }
 }
