@@ -50,9 +50,10 @@ pub fn violated_constraint(error: &sqlx::Error) -> Option<&str> {
 /// Connections, timeouts, serialization failures and pool errors may pass. Consumers use this to
 /// tell poison from a reason to retry.
 pub fn is_permanent_data_error(error: &sqlx::Error) -> bool {
-    let Some(code) = error.as_database_error().and_then(|e| e.code()) else {
-        return false;
-    };
+    error.as_database_error().and_then(|e| e.code()).is_some_and(|code| is_permanent_sqlstate(&code))
+}
+
+fn is_permanent_sqlstate(code: &str) -> bool {
     match code.get(..2) {
         Some("22" | "54") => true,
         Some("23") => code != "23505",
@@ -78,4 +79,19 @@ pub fn permission_denied() -> Status {
 /// with junk ids tells nothing.
 pub fn parse_id(raw: &str, what: &str) -> Result<Uuid, Status> {
     Uuid::parse_str(raw).map_err(|_| not_found(what))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_errors_are_permanent_and_outages_transient() {
+        for code in ["22021", "22001", "23502", "23503", "23514", "54000"] {
+            assert!(is_permanent_sqlstate(code), "{code}");
+        }
+        for code in ["23505", "08006", "40001", "40P01", "53300", "57014", "57P01", "XX000", ""] {
+            assert!(!is_permanent_sqlstate(code), "{code}");
+        }
+    }
 }

@@ -1,5 +1,7 @@
-//! NATS JetStream: the connection, the subject and stream names derived from the configured prefix,
-//! and the two streams every deployment has — `<PREFIX>_EVENTS` (`<prefix>.events.>`) and
+//! NATS JetStream: the connection, and every name the parts and the tests share — subjects, stream
+//! and key-value bucket names derived from the configured prefix ([`Subjects`]) and the durable
+//! consumers' names ([`durable`]) — defined here once so nobody rebuilds them by formatting
+//! strings. Two streams every deployment has — `<PREFIX>_EVENTS` (`<prefix>.events.>`) and
 //! `<PREFIX>_INBOUND` (`<prefix>.inbound.>`). Creating a stream is idempotent, so every part
 //! ensures the streams it touches at start and the start order does not matter.
 
@@ -9,7 +11,20 @@ use async_nats::jetstream::{self, stream};
 
 use crate::config::NatsConfig;
 
-/// Subject and stream names under one prefix.
+/// The durable consumers' names. A durable consumer lives in its stream (which carries the
+/// prefix), so the names need none.
+pub mod durable {
+    /// Tickets: channel messages into tickets.
+    pub const TICKETS_INBOUND: &str = "tickets-inbound";
+    /// Tickets: identity's events about groups, settings and guest confirmations.
+    pub const TICKETS_IDENTITY: &str = "tickets-identity";
+    /// Mail: identity's account mail requests.
+    pub const MAIL_ACCOUNT_MAIL: &str = "mail-account-mail";
+    /// Mail: tickets' events that mail the contact.
+    pub const MAIL_TICKET_MAIL: &str = "mail-ticket-mail";
+}
+
+/// Subject, stream and bucket names under one prefix.
 #[derive(Debug, Clone)]
 pub struct Subjects {
     prefix: String,
@@ -45,6 +60,17 @@ impl Subjects {
 
     pub fn inbound_stream(&self) -> String {
         format!("{}_INBOUND", stream_token(&self.prefix))
+    }
+
+    /// The key-value bucket of mail's mailbox leases.
+    pub fn mail_leases_bucket(&self) -> String {
+        format!("{}_MAIL_LEASES", stream_token(&self.prefix))
+    }
+
+    /// Every stream of this prefix, the key-value buckets' streams (`KV_<bucket>`) among them:
+    /// what removing a deployment (or a test's) removes.
+    pub fn all_streams(&self) -> Vec<String> {
+        vec![self.events_stream(), self.inbound_stream(), format!("KV_{}", self.mail_leases_bucket())]
     }
 }
 
@@ -119,6 +145,8 @@ mod tests {
         assert_eq!(s.event("tickets", "ticket_created"), "t-42.events.tickets.ticket_created");
         assert_eq!(s.events_stream(), "T-42_EVENTS");
         assert_eq!(s.inbound_stream(), "T-42_INBOUND");
+        assert_eq!(s.mail_leases_bucket(), "T-42_MAIL_LEASES");
+        assert_eq!(s.all_streams(), vec!["T-42_EVENTS", "T-42_INBOUND", "KV_T-42_MAIL_LEASES"]);
     }
 
     #[test]
