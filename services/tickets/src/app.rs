@@ -13,6 +13,7 @@ use helpdesk_kit::{
     },
     blob::BlobStore,
     config::Config,
+    consumer::Consumer,
     db,
     nats::Nats,
     outbox,
@@ -29,7 +30,11 @@ use tonic::{
 };
 
 use crate::{
-    events::{ContactCache, identity::IdentityConsumer, inbound::InboundConsumer},
+    events::{
+        ContactCache,
+        identity::{self, IdentityConsumer},
+        inbound::{self, IdentityClient, InboundConsumer, Intake},
+    },
     grpc::{AdminGrpc, Directory, TicketsGrpc},
     store::Store,
 };
@@ -56,20 +61,26 @@ impl App {
         let store = Store::new(pool.clone(), waker.clone());
 
         let inbound = InboundConsumer {
-            store: store.clone(),
-            nats: nats.clone(),
-            identity: ContactServiceClient::new(identity_channel.clone()),
-            tokens: tokens.clone(),
-            max_deliver: config.tickets.inbound_max_deliver,
-            ack_wait: Duration::from_secs(config.tickets.inbound_ack_wait_secs),
-            reply_secret: keys::service_secret(key_dir)?,
-            blobs: BlobStore::from_config(&config.blob)?,
-            concurrency: config.tickets.inbound_concurrency,
-            contacts: ContactCache::new(Duration::from_secs(60)),
+            intake: Intake {
+                store: store.clone(),
+                identity: IdentityClient {
+                    identity: ContactServiceClient::new(identity_channel.clone()),
+                    tokens: tokens.clone(),
+                    contacts: ContactCache::new(Duration::from_secs(60)),
+                },
+                reply_secret: keys::service_secret(key_dir)?,
+                blobs: BlobStore::from_config(&config.blob)?,
+            },
         };
-        let consumer = inbound.consumer().await?;
-        let identity_events = IdentityConsumer { store: store.clone(), nats: nats.clone() };
-        let identity_consumer = identity_events.consumer().await?;
+        let inbound_durable = inbound::durable(
+            &nats.subjects,
+            config.tickets.inbound_max_deliver,
+            Duration::from_secs(config.tickets.inbound_ack_wait_secs),
+            config.tickets.inbound_concurrency,
+        );
+        let inbound_consumer = Consumer::bind(&nats, inbound_durable).await?;
+        let identity_events = IdentityConsumer { store: store.clone() };
+        let identity_consumer = Consumer::bind(&nats, identity::durable(&nats.subjects)).await?;
 
         let revocations = Follower::start(verifier.revocations(), &nats, Source::identity(identity_channel.clone(), tokens.clone())).await?;
         let auth = Authenticate::new(verifier);
@@ -90,8 +101,8 @@ impl App {
         let part = GrpcPart::new("tickets", listener, routes, services)
             .with_outbox_relay(pool, nats, config.outbox.clone(), waker)
             .with_task("revocation follower", move |shutdown| revocations.run(shutdown))
-            .with_task("inbound consumer", move |shutdown| inbound.run(consumer, shutdown))
-            .with_task("identity events consumer", move |shutdown| identity_events.run(identity_consumer, shutdown));
+            .with_task("inbound consumer", move |shutdown| inbound_consumer.run(inbound, shutdown))
+            .with_task("identity events consumer", move |shutdown| identity_consumer.run(identity_events, shutdown));
         Ok(Self { part })
     }
 

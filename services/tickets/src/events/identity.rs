@@ -1,66 +1,37 @@
 //! The durable consumer of identity's events that tickets acts on: group sharing flags,
 //! memberships (who may see whose tickets), the portal setting "contacts may close their
 //! tickets", and confirmations of guests' held tickets (which release them). Each event is
-//! applied idempotently and acked after it is stored.
+//! applied idempotently and acked after it is stored (kit's consumer runner does the acking).
 
-use async_nats::jetstream::{
-    AckKind, Message,
-    consumer::{AckPolicy, PullConsumer, pull},
+use async_nats::jetstream::Message;
+use helpdesk_kit::{
+    consumer::{Durable, Failure, Handled, Handler},
+    nats::{Subjects, durable},
 };
-use helpdesk_kit::{CancellationToken, nats::Nats};
 use helpdesk_proto::events::v1::{Event, event::Payload};
 use prost::Message as _;
 use uuid::Uuid;
 
 use crate::store::Store;
 
-const DURABLE: &str = "tickets-identity";
+/// One event at a time, retried every 2 s until it is stored.
+pub fn durable(subjects: &Subjects) -> Durable {
+    Durable::new(subjects.events_stream(), durable::TICKETS_IDENTITY, subjects.event("identity", ">"))
+}
 
 pub struct IdentityConsumer {
     pub store: Store,
-    pub nats: Nats,
 }
 
-impl IdentityConsumer {
-    pub async fn consumer(&self) -> anyhow::Result<PullConsumer> {
-        let stream = self.nats.jetstream.get_stream(self.nats.subjects.events_stream()).await?;
-        Ok(stream
-            .get_or_create_consumer(
-                DURABLE,
-                pull::Config {
-                    durable_name: Some(DURABLE.into()),
-                    filter_subject: self.nats.subjects.event("identity", ">"),
-                    ack_policy: AckPolicy::Explicit,
-                    ..Default::default()
-                },
-            )
-            .await?)
+impl Handler for IdentityConsumer {
+    type Message = Event;
+
+    fn decode(&self, message: &Message) -> Result<Event, Failure> {
+        Event::decode(message.payload.as_ref()).map_err(|e| Failure::poison(format!("an undecodable identity event: {e}")))
     }
 
-    pub async fn run(self, consumer: PullConsumer, shutdown: CancellationToken) {
-        helpdesk_kit::consumer::run(DURABLE, consumer, shutdown, |message| self.handle(message)).await;
-    }
-
-    async fn handle(&self, message: Message) {
-        let ack = match self.apply(&message.payload).await {
-            Ok(()) => AckKind::Ack,
-            Err(Apply::Malformed(reason)) => {
-                tracing::error!(%reason, subject = %message.subject, "dropping an undecodable identity event");
-                AckKind::Term
-            }
-            Err(Apply::Store(error)) => {
-                tracing::warn!(%error, "identity event not applied; will be redelivered");
-                AckKind::Nak(Some(std::time::Duration::from_secs(2)))
-            }
-        };
-        if let Err(error) = message.ack_with(ack).await {
-            tracing::warn!(%error, "could not acknowledge an identity event");
-        }
-    }
-
-    async fn apply(&self, payload: &[u8]) -> Result<(), Apply> {
-        let event = Event::decode(payload).map_err(|e| Apply::Malformed(e.to_string()))?;
-        let id = |raw: &str| Uuid::parse_str(raw).map_err(|_| Apply::Malformed(format!("bad id {raw:?}")));
+    async fn handle(&self, event: Event) -> Handled {
+        let id = |raw: &str| Uuid::parse_str(raw).map_err(|_| Failure::poison(format!("bad id {raw:?}")));
         match event.payload {
             Some(Payload::GroupUpdated(group)) => {
                 self.store.set_group(id(&group.group_id)?, group.share_tickets).await?;
@@ -82,16 +53,5 @@ impl IdentityConsumer {
             _ => {}
         }
         Ok(())
-    }
-}
-
-enum Apply {
-    Malformed(String),
-    Store(sqlx::Error),
-}
-
-impl From<sqlx::Error> for Apply {
-    fn from(error: sqlx::Error) -> Self {
-        Apply::Store(error)
     }
 }

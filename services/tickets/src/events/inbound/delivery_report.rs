@@ -10,14 +10,10 @@
 //!
 //! Both are automatic: they never reopen a ticket or trigger mail.
 
-use helpdesk_kit::{auth::bearer, text::prefix_within};
-use helpdesk_proto::{
-    events::v1::{InboundFlags, InboundMessage},
-    identity::v1::{GetContactRequest, MarkEmailUndeliverableRequest},
-};
-use uuid::Uuid;
+use helpdesk_kit::{consumer::Failure, text::prefix_within};
+use helpdesk_proto::events::v1::{InboundFlags, InboundMessage};
 
-use super::{Failure, Incoming, InboundConsumer, Outcome};
+use super::intake::{Incoming, Intake, Received};
 use crate::{
     domain::{
         Channel,
@@ -30,7 +26,7 @@ use crate::{
 /// How much of the report's own text goes into the note (the whole report is its raw original).
 const QUOTED_BYTES: usize = 4000;
 
-impl InboundConsumer {
+impl Intake {
     pub(super) async fn delivery_report(
         &self,
         inbound: &InboundMessage,
@@ -38,25 +34,25 @@ impl InboundConsumer {
         key: InboundKey<'_>,
         flags: &InboundFlags,
         files: &[ChannelFile],
-    ) -> Result<Outcome, Failure> {
+    ) -> Result<Received, Failure> {
         let permanent = flags.bounce;
         let mut ids = vec![normalized_id(&flags.bounced_message_id)];
         ids.extend(incoming.thread_refs.iter().cloned());
         ids.retain(|id| !id.is_empty());
         let Some(ticket_id) = self.our_ticket(&ids, &inbound.reply_token).await? else {
             let what = if permanent { "a bounce" } else { "a delay notice" };
-            return Ok(Outcome::Unmatched(format!("{what} for no mail we sent (it names {})", describe(&ids))));
+            return Ok(Received::Unmatched(format!("{what} for no mail we sent (it names {})", describe(&ids))));
         };
         let ticket = self
             .store
             .ticket(ticket_id, Viewer::Staff(None))
             .await?
-            .ok_or_else(|| Failure::Transient("the bounced ticket vanished".into()))?;
-        let address = self.primary_address(ticket.contact_id).await?;
+            .ok_or_else(|| Failure::retry("the bounced ticket vanished"))?;
+        let address = self.identity.primary_address(ticket.contact_id).await?;
         let to = address.as_deref().unwrap_or("the contact");
         let headline = if permanent {
             if let Some(address) = &address {
-                self.mark_undeliverable(address).await?;
+                self.identity.mark_undeliverable(address).await?;
             }
             format!("Mail to {to} bounced; the address is marked undeliverable.")
         } else {
@@ -76,36 +72,8 @@ impl InboundConsumer {
         };
         self.store.add_message_sql(ticket_id, note, true, Some(key)).await?;
         tracing::info!(ticket = %ticket_id, permanent, "delivery report noted on the ticket");
-        Ok(Outcome::Stored)
+        Ok(Received::Stored)
     }
-
-    /// The contact's primary address, if identity knows one.
-    async fn primary_address(&self, contact: Uuid) -> Result<Option<String>, Failure> {
-        let token = self.tokens.token().await.map_err(|e| Failure::Transient(e.to_string()))?;
-        let found = self
-            .identity
-            .clone()
-            .get_contact(bearer(GetContactRequest { id: contact.to_string() }, &token).map_err(grpc)?)
-            .await
-            .map_err(grpc)?
-            .into_inner();
-        Ok(found.emails.into_iter().find(|e| e.primary).map(|e| e.address))
-    }
-
-    async fn mark_undeliverable(&self, address: &str) -> Result<(), Failure> {
-        let token = self.tokens.token().await.map_err(|e| Failure::Transient(e.to_string()))?;
-        let request = MarkEmailUndeliverableRequest { address: address.to_string(), reason: "bounced".into() };
-        self.identity
-            .clone()
-            .mark_email_undeliverable(bearer(request, &token).map_err(grpc)?)
-            .await
-            .map_err(grpc)?;
-        Ok(())
-    }
-}
-
-fn grpc(status: tonic::Status) -> Failure {
-    Failure::Transient(format!("identity: {status}"))
 }
 
 /// The ids a report names, briefly, for the admin's list.

@@ -13,19 +13,19 @@
 //! 4. a ticket number in the subject, only from that ticket's contact or group member (and never
 //!    for the shared "unknown sender", whose tickets are strangers').
 //!
-//! Delivery reports use only [`InboundConsumer::our_ticket`]: a bounce is about mail *we* sent, so
+//! Delivery reports use only [`Intake::our_ticket`]: a bounce is about mail *we* sent, so
 //! a customer's own Message-IDs quoted in it never count.
 
-use helpdesk_kit::auth::reply_token;
+use helpdesk_kit::{auth::reply_token, consumer::Failure};
 use uuid::Uuid;
 
-use super::{Failure, Incoming, InboundConsumer, SenderContact};
+use super::{identity_client::SenderContact, intake::{Incoming, Intake}};
 use crate::domain::{
     inbound::normalized_id,
     threading::{BY_CHILD_REFERENCE, BY_MESSAGE_ID, BY_REPLY_TOKEN, BY_SUBJECT_NUMBER, ticket_number_in_subject},
 };
 
-impl InboundConsumer {
+impl Intake {
     /// The ticket and the rule that put the mail there; `None` means a new ticket.
     pub(super) async fn thread(
         &self,
