@@ -280,7 +280,7 @@ impl TestEnv {
         let js = self.jetstream().await;
         let stream = js.get_stream(self.subjects().inbound_stream()).await.expect("inbound stream");
         let mut consumer: async_nats::jetstream::consumer::PullConsumer =
-            stream.get_consumer("tickets-inbound").await.expect("durable consumer");
+            stream.get_consumer(helpdesk_kit::nats::durable::TICKETS_INBOUND).await.expect("durable consumer");
         for _ in 0..200 {
             let info = consumer.info().await.expect("consumer info");
             if info.ack_floor.stream_sequence >= sequence && info.num_ack_pending == 0 {
@@ -312,8 +312,7 @@ impl TestEnv {
     pub async fn cleanup(self) {
         let js = self.jetstream().await;
         let subjects = self.subjects();
-        let leases = format!("KV_{}_MAIL_LEASES", subjects.inbound_stream().trim_end_matches("_INBOUND"));
-        for stream in [subjects.events_stream(), subjects.inbound_stream(), leases] {
+        for stream in subjects.all_streams() {
             let _ = js.delete_stream(stream).await;
         }
         if let Ok(mut admin) = PgConnection::connect(&self.admin_url).await {

@@ -13,6 +13,7 @@ use helpdesk_kit::{
     },
     blob::BlobStore,
     config::Config,
+    consumer::Consumer,
     db,
     nats::Nats,
     part::GrpcPart,
@@ -28,7 +29,7 @@ use crate::{
     config::MailConfig,
     domain::inbound::Limits,
     events::{
-        AccountMailConsumer, durable_consumer,
+        self, AccountMailConsumer,
         ticket_mail::{self, TicketMail},
     },
     grpc::MailAdmin,
@@ -58,13 +59,12 @@ impl App {
         let pool = db::connect_and_migrate(&config.database, SCHEMA, &MIGRATOR).await?;
         let nats = Nats::connect(&config.nats).await?;
         let account_mail = AccountMailConsumer {
-            consumer: durable_consumer(&nats, own.max_deliver, Duration::from_secs(own.ack_wait_secs)).await?,
             ledger: Ledger::new(pool.clone()),
             sender: Sender::new(&own)?,
             message_id_domain: own.message_id_domain.clone(),
             site_name: own.from_name.clone(),
-            max_deliver: own.max_deliver,
         };
+        let account_consumer = Consumer::bind(&nats, events::durable(&nats.subjects, own.max_deliver, Duration::from_secs(own.ack_wait_secs))).await?;
         tracing::info!(host = %own.smtp_host, port = own.smtp_port, "mail sender ready");
         let lazy = |url: &str| -> anyhow::Result<tonic::transport::Channel> {
             Ok(tonic::transport::Endpoint::from_shared(url.to_string())?
@@ -84,7 +84,7 @@ impl App {
             reply_secret: secret,
             config: own.clone(),
         };
-        let ticket_consumer = ticket_mail::durable_consumer(&nats, &own).await?;
+        let ticket_consumer = Consumer::bind(&nats, ticket_mail::durable(&nats.subjects, &own)).await?;
 
         let own_addresses = std::iter::once(own.from_address.clone())
             .chain(own.mailboxes.iter().map(|m| m.address.clone()))
@@ -107,8 +107,8 @@ impl App {
         let listener = helpdesk_kit::grpc::bind(config.mail.listen).await?;
         let mut part = GrpcPart::new("mail", listener, routes, services)
             .with_task("revocation follower", move |shutdown| revocations.run(shutdown))
-            .with_task("account mail", move |shutdown| account_mail.run(shutdown))
-            .with_task("ticket mail", move |shutdown| ticket_mail.run(ticket_consumer, shutdown));
+            .with_task("account mail", move |shutdown| account_consumer.run(account_mail, shutdown))
+            .with_task("ticket mail", move |shutdown| ticket_consumer.run(ticket_mail, shutdown));
         if !own.mailboxes.is_empty() {
             let lease_ttl = Duration::from_secs(own.imap_lease_secs.max(3));
             let shared = Arc::new(mailbox::Shared {

@@ -127,8 +127,9 @@ pub trait Handler: Send + Sync + 'static {
     /// A message as the handler reads it.
     type Message: Send + 'static;
 
-    /// Reads a payload; a payload that cannot be read is [`Failure::Poison`].
-    fn decode(&self, payload: &[u8]) -> Result<Self::Message, Failure>;
+    /// Reads a delivered message (its payload, and its subject or delivery count where the
+    /// handler needs them); one that cannot be read is [`Failure::Poison`].
+    fn decode(&self, message: &Message) -> Result<Self::Message, Failure>;
 
     /// Messages sharing any of these keys are handled in stream order, one after the other; the
     /// default (none) lets every message run side by side.
@@ -220,7 +221,7 @@ impl Consumer {
                 let Ok(slot) = slot else { break 'pull };
                 // Decoded and registered here, in stream order, so a later message sharing a key
                 // always waits for the earlier one and never the other way round.
-                let decoded = handler.decode(&message.payload);
+                let decoded = handler.decode(&message);
                 let keys = decoded.as_ref().map(|m| handler.order_keys(m)).unwrap_or_default();
                 let mut turn = in_flight.enter(keys);
                 let span = tracing::info_span!("consume", consumer = name, subject = %message.subject);

@@ -1,18 +1,19 @@
-//! The consumer of `AccountMailRequested`: a durable JetStream pull consumer on identity's events.
-//! Each event is claimed in the ledger, sent, marked sent, and only then acknowledged; a failure
-//! is negatively acknowledged with a back-off and redelivered, up to `max_deliver` times; a
-//! permanent refusal by the relay is recorded in the ledger with the reason and not retried.
+//! Mail's consumers of other parts' events, on kit's consumer runner: account mail here
+//! (`AccountMailRequested` from identity) and ticket mail (`ticket_mail`). Each event is claimed
+//! in the outbound ledger, sent, marked sent, and only then acknowledged; a failure that may pass
+//! is redelivered with a back-off (2 s, doubling up to 256 s), up to `max_deliver` times; a
+//! permanent refusal by the relay is recorded in the ledger with the reason and not retried, and
+//! so is the last failure of an account mail that never went out.
 
 pub mod ticket_mail;
 
 use std::time::Duration;
 
-use async_nats::jetstream::{
-    AckKind,
-    consumer::{AckPolicy, PullConsumer, pull},
+use async_nats::jetstream::Message;
+use helpdesk_kit::{
+    consumer::{Backoff, Durable, Failure, Handled, Handler},
+    nats::{Subjects, durable},
 };
-use futures::StreamExt;
-use helpdesk_kit::{CancellationToken, nats::Nats};
 use helpdesk_proto::events::v1::{AccountMailKind, AccountMailRequested, Event, event::Payload};
 use prost::Message as _;
 use uuid::Uuid;
@@ -23,115 +24,76 @@ use crate::{
     store::{Claim, Ledger},
 };
 
-const DURABLE: &str = "mail-account-mail";
+/// Both of mail's consumers wait 2 s before the first redelivery, doubling up to 256 s.
+const BACKOFF: Backoff = Backoff { first: Duration::from_secs(2), max: Duration::from_secs(256) };
+
+/// The account mail consumer's settings.
+pub fn durable(subjects: &Subjects, max_deliver: i64, ack_wait: Duration) -> Durable {
+    Durable {
+        ack_wait,
+        max_deliver: Some(max_deliver),
+        backoff: BACKOFF,
+        ..Durable::new(subjects.events_stream(), durable::MAIL_ACCOUNT_MAIL, subjects.event("identity", "account_mail_requested"))
+    }
+}
+
+/// The relay's answer as the consumer runner reads it: a refusal or a mail that cannot be built
+/// is given up, anything else retried.
+impl From<SendError> for Failure {
+    fn from(error: SendError) -> Self {
+        match error {
+            SendError::Transient(_) => Failure::Retry(error.into()),
+            SendError::Permanent(_) | SendError::Refused(_) => Failure::Poison(error.into()),
+        }
+    }
+}
+
+fn decode_event(message: &Message) -> Result<Event, Failure> {
+    Event::decode(message.payload.as_ref()).map_err(|e| Failure::poison(format!("not an event: {e}")))
+}
 
 pub struct AccountMailConsumer {
-    pub consumer: PullConsumer,
     pub ledger: Ledger,
     pub sender: Sender,
     pub message_id_domain: String,
     pub site_name: String,
-    pub max_deliver: i64,
 }
 
-/// Creates (or finds) the durable consumer.
-pub async fn durable_consumer(nats: &Nats, max_deliver: i64, ack_wait: Duration) -> anyhow::Result<PullConsumer> {
-    let stream = nats.jetstream.get_stream(nats.subjects.events_stream()).await?;
-    let consumer = stream
-        .get_or_create_consumer(
-            DURABLE,
-            pull::Config {
-                durable_name: Some(DURABLE.into()),
-                filter_subject: nats.subjects.event("identity", "account_mail_requested"),
-                ack_policy: AckPolicy::Explicit,
-                ack_wait,
-                max_deliver,
-                ..Default::default()
-            },
-        )
-        .await?;
-    Ok(consumer)
-}
+impl Handler for AccountMailConsumer {
+    type Message = Event;
 
-enum Outcome {
-    Done,
-    Retry(String),
+    fn decode(&self, message: &Message) -> Result<Event, Failure> {
+        decode_event(message)
+    }
+
+    async fn handle(&self, event: Event) -> Handled {
+        let Some(Payload::AccountMailRequested(request)) = event.payload else {
+            return Ok(());
+        };
+        let event_id = Uuid::parse_str(&event.id).map_err(|_| Failure::poison(format!("an account mail event has no usable id ({:?})", event.id)))?;
+        match self.send_once(event_id, request).await {
+            Ok(()) => Ok(()),
+            Err(SendError::Refused(refusal)) => {
+                tracing::warn!(%event_id, reason = %refusal.reason, "the mail server refused account mail; not retrying it");
+                self.ledger.refused(event_id, &refusal.reason).await?;
+                Ok(())
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Records in the ledger why an account mail that was given up never went out.
+    async fn quarantine(&self, message: &Message, delivered: i64, reason: &anyhow::Error) -> anyhow::Result<()> {
+        if let Ok(event) = decode_event(message)
+            && let Ok(event_id) = Uuid::parse_str(&event.id)
+        {
+            self.ledger.refused(event_id, &format!("not sent after {delivered} deliveries: {reason:#}")).await?;
+        }
+        Ok(())
+    }
 }
 
 impl AccountMailConsumer {
-    pub async fn run(self, shutdown: CancellationToken) {
-        let mut failures: u32 = 0;
-        while !shutdown.is_cancelled() {
-            let messages = match self.consumer.messages().await {
-                Ok(messages) => messages,
-                Err(error) => {
-                    failures = failures.saturating_add(1);
-                    tracing::warn!(%error, "cannot pull account mail events; retrying");
-                    tokio::select! {
-                        () = shutdown.cancelled() => return,
-                        () = tokio::time::sleep(Duration::from_secs(u64::from(failures.min(30)))) => continue,
-                    }
-                }
-            };
-            failures = 0;
-            let mut messages = std::pin::pin!(messages.take_until(shutdown.cancelled()));
-            while let Some(message) = messages.next().await {
-                let message = match message {
-                    Ok(message) => message,
-                    Err(error) => {
-                        tracing::warn!(%error, "error while pulling account mail events");
-                        break;
-                    }
-                };
-                let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
-                let result = match self.handle(&message.payload).await {
-                    Outcome::Done => message.ack().await,
-                    Outcome::Retry(reason) if delivered >= self.max_deliver => {
-                        tracing::error!(%reason, delivered, "account mail not sent after the last attempt; giving up");
-                        message.ack_with(AckKind::Term).await
-                    }
-                    Outcome::Retry(reason) => {
-                        tracing::warn!(%reason, delivered, "account mail not sent; will retry");
-                        let delay = Duration::from_secs(2u64.saturating_pow(delivered.clamp(0, 8) as u32));
-                        message.ack_with(AckKind::Nak(Some(delay))).await
-                    }
-                };
-                if let Err(error) = result {
-                    tracing::warn!(%error, "could not acknowledge an account mail event");
-                }
-            }
-        }
-    }
-
-    async fn handle(&self, payload: &[u8]) -> Outcome {
-        let Ok(event) = Event::decode(payload) else {
-            tracing::error!("an account mail event does not decode; dropping it");
-            return Outcome::Done;
-        };
-        let Some(Payload::AccountMailRequested(request)) = event.payload else {
-            return Outcome::Done;
-        };
-        let Ok(event_id) = Uuid::parse_str(&event.id) else {
-            tracing::error!(id = %event.id, "an account mail event has no usable id; dropping it");
-            return Outcome::Done;
-        };
-        match self.send_once(event_id, request).await {
-            Ok(()) => Outcome::Done,
-            Err(SendError::Permanent(reason)) => {
-                tracing::error!(%event_id, %reason, "account mail cannot be sent; dropping it");
-                Outcome::Done
-            }
-            Err(SendError::Refused(refusal)) => {
-                tracing::warn!(%event_id, reason = %refusal.reason, "the mail server refused account mail; not retrying it");
-                match self.ledger.refused(event_id, &refusal.reason).await {
-                    Ok(()) => Outcome::Done,
-                    Err(error) => Outcome::Retry(format!("ledger: {error}")),
-                }
-            }
-            Err(SendError::Transient(reason)) => Outcome::Retry(reason),
-        }
-    }
-
     async fn send_once(&self, event_id: Uuid, request: AccountMailRequested) -> Result<(), SendError> {
         let kind = AccountMailKind::try_from(request.kind).unwrap_or(AccountMailKind::Unspecified);
         let Some(body) = templates::render(kind, &request.to_name, &request.link, &self.site_name) else {

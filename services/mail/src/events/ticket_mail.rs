@@ -1,4 +1,4 @@
-//! Ticket mail out: a durable consumer of tickets' events that mails the contact — an
+//! Ticket mail out: a durable consumer of tickets' events (on kit's runner) that mails the contact — an
 //! acknowledgement of a new ticket (not for automatic mail; configurable), each agent reply, and
 //! completion. Every mail carries our Message-ID with the ticket's signed reply token in it,
 //! In-Reply-To to the customer's latest mail and References from the first one (both learned from
@@ -14,23 +14,19 @@
 //! the relay refused is flagged undeliverable at identity, so later mail to it is skipped. Only
 //! failures that may pass (4xx, the relay unreachable) are retried.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
-use async_nats::jetstream::{
-    AckKind, Message,
-    consumer::{AckPolicy, PullConsumer, pull},
-};
+use async_nats::jetstream::Message;
 use helpdesk_kit::{
-    CancellationToken,
     auth::{bearer, reply_token, service_token::ServiceTokens},
-    nats::Nats,
+    consumer::{Durable, Failure, Handled, Handler},
+    nats::{Subjects, durable},
 };
 use helpdesk_proto::{
     events::v1::{Event, event::Payload},
     identity::v1::{GetContactRequest, MarkEmailUndeliverableRequest, contact_service_client::ContactServiceClient},
     tickets::v1::{self as pb, ticket_service_client::TicketServiceClient},
 };
-use prost::Message as _;
 use secrecy::SecretString;
 use tonic::transport::Channel;
 use uuid::Uuid;
@@ -45,7 +41,6 @@ use crate::{
     store::{Claim, Entry, Ledger, RateLimits},
 };
 
-const DURABLE: &str = "mail-ticket-mail";
 /// tickets.v1 numbers carried in the events.
 const REPLY: i32 = 1;
 const BY_AGENT: i32 = 2;
@@ -61,21 +56,14 @@ pub struct TicketMail {
     pub config: MailConfig,
 }
 
-pub async fn durable_consumer(nats: &Nats, config: &MailConfig) -> anyhow::Result<PullConsumer> {
-    let stream = nats.jetstream.get_stream(nats.subjects.events_stream()).await?;
-    Ok(stream
-        .get_or_create_consumer(
-            DURABLE,
-            pull::Config {
-                durable_name: Some(DURABLE.into()),
-                filter_subject: nats.subjects.event("tickets", ">"),
-                ack_policy: AckPolicy::Explicit,
-                ack_wait: std::time::Duration::from_secs(config.ack_wait_secs),
-                max_deliver: config.max_deliver,
-                ..Default::default()
-            },
-        )
-        .await?)
+/// The ticket mail consumer's settings (the back-off is account mail's).
+pub fn durable(subjects: &Subjects, config: &MailConfig) -> Durable {
+    Durable {
+        ack_wait: Duration::from_secs(config.ack_wait_secs),
+        max_deliver: Some(config.max_deliver),
+        backoff: super::BACKOFF,
+        ..Durable::new(subjects.events_stream(), durable::MAIL_TICKET_MAIL, subjects.event("tickets", ">"))
+    }
 }
 
 /// What one event asks to mail.
@@ -96,46 +84,26 @@ enum Recipient {
     None,
 }
 
+impl Handler for TicketMail {
+    type Message = Event;
+
+    fn decode(&self, message: &Message) -> Result<Event, Failure> {
+        super::decode_event(message)
+    }
+
+    async fn handle(&self, event: Event) -> Handled {
+        self.process(event).await
+    }
+}
+
 impl TicketMail {
-    pub async fn run(self, consumer: PullConsumer, shutdown: CancellationToken) {
-        helpdesk_kit::consumer::run(DURABLE, consumer, shutdown, |message| self.handle(message)).await;
-    }
-
-    async fn handle(&self, message: Message) {
-        let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
-        let ack = match self.process(&message.payload).await {
-            Ok(()) => AckKind::Ack,
-            Err(SendError::Permanent(reason)) => {
-                tracing::error!(%reason, "ticket mail cannot be sent; skipping it");
-                AckKind::Term
-            }
-            // `send` records refusals; one reaching here could not be tied to a ticket.
-            Err(SendError::Refused(refusal)) => {
-                tracing::warn!(reason = %refusal.reason, "ticket mail refused; not retrying it");
-                AckKind::Term
-            }
-            Err(SendError::Transient(reason)) if delivered < self.config.max_deliver => {
-                tracing::warn!(%reason, delivered, "ticket mail not sent; will retry");
-                AckKind::Nak(Some(std::time::Duration::from_secs(2u64.saturating_pow(delivered.clamp(0, 8) as u32))))
-            }
-            Err(SendError::Transient(reason)) => {
-                tracing::error!(%reason, delivered, "ticket mail not sent after the last attempt");
-                AckKind::Term
-            }
-        };
-        if let Err(error) = message.ack_with(ack).await {
-            tracing::warn!(%error, "could not acknowledge a ticket event");
-        }
-    }
-
-    async fn process(&self, payload: &[u8]) -> Result<(), SendError> {
-        let event = Event::decode(payload).map_err(|e| SendError::Permanent(format!("not an event: {e}")))?;
-        let event_id = Uuid::parse_str(&event.id).map_err(|_| SendError::Permanent("event without an id".into()))?;
+    async fn process(&self, event: Event) -> Handled {
+        let event_id = Uuid::parse_str(&event.id).map_err(|_| Failure::poison("event without an id"))?;
         let mail = match event.payload {
             Some(Payload::TicketCreated(created)) => {
                 let ticket = parse_id(&created.ticket_id)?;
                 if !created.inbound_external_id.is_empty() && created.channel == pb::Channel::Email as i32 {
-                    self.ledger.set_thread_root(ticket, &created.inbound_external_id).await.map_err(transient)?;
+                    self.ledger.set_thread_root(ticket, &created.inbound_external_id).await?;
                 }
                 if created.automatic || !self.config.acknowledge_new_tickets {
                     return Ok(());
@@ -151,7 +119,7 @@ impl TicketMail {
                 self.ledger
                     .set_thread_latest(parse_id(&added.ticket_id)?, &added.inbound_external_id)
                     .await
-                    .map_err(transient)?;
+                    ?;
                 return Ok(());
             }
             Some(Payload::MessageAdded(added)) if added.kind == REPLY && added.author_kind == BY_AGENT => {
@@ -172,7 +140,7 @@ impl TicketMail {
         self.send(event_id, mail).await
     }
 
-    async fn send(&self, event_id: Uuid, mail: Mail) -> Result<(), SendError> {
+    async fn send(&self, event_id: Uuid, mail: Mail) -> Result<(), Failure> {
         let ticket = mail.ticket_id;
         let (address, name, deliverable) = match self.recipient(ticket).await? {
             Recipient::Address(address, name) => (address, name, true),
@@ -195,7 +163,7 @@ impl TicketMail {
         } else {
             self.ledger.skip(&entry, &Skip::Undeliverable.to_string()).await
         };
-        match claim.map_err(transient)? {
+        match claim? {
             Claim::Send => {}
             Claim::AlreadySent | Claim::NotSent { noted: true, .. } => return Ok(()),
             Claim::NotSent { reason, noted: false } => {
@@ -205,7 +173,7 @@ impl TicketMail {
         }
         let from = self.sender.sender_address();
         let (local, from_domain) = from.split_once('@').unwrap_or((from.as_str(), domain.as_str()));
-        let (in_reply_to, references) = match self.ledger.thread(ticket).await.map_err(transient)? {
+        let (in_reply_to, references) = match self.ledger.thread(ticket).await? {
             Some((root, latest)) => ticket_mail::thread_headers(&root, latest.as_deref()),
             None => (None, None),
         };
@@ -226,12 +194,12 @@ impl TicketMail {
             .await;
         match sent {
             Ok(()) => {
-                self.ledger.sent(event_id).await.map_err(transient)?;
+                self.ledger.sent(event_id).await?;
                 tracing::info!(%ticket, kind = mail.kind.as_str(), "ticket mail sent");
                 Ok(())
             }
             Err(SendError::Refused(refusal)) => self.refused(event_id, ticket, mail.kind, &address, refusal).await,
-            Err(error) => Err(error),
+            Err(error) => Err(error.into()),
         }
     }
 
@@ -247,7 +215,7 @@ impl TicketMail {
     /// A permanent refusal: the address flagged first when it is at fault (a failure there is
     /// retried, and the relay asked once more), then the ledger row (never sent again), then the
     /// ticket's entry.
-    async fn refused(&self, event_id: Uuid, ticket: Uuid, kind: Kind, address: &str, refusal: Refusal) -> Result<(), SendError> {
+    async fn refused(&self, event_id: Uuid, ticket: Uuid, kind: Kind, address: &str, refusal: Refusal) -> Result<(), Failure> {
         tracing::warn!(%ticket, kind = kind.as_str(), reason = %refusal.reason, "the mail server refused ticket mail; not retrying it");
         if refusal.address {
             let request = MarkEmailUndeliverableRequest { address: address.to_string(), reason: refusal.reason.clone() };
@@ -260,39 +228,39 @@ impl TicketMail {
                 Ok(_) => {}
             }
         }
-        self.ledger.refused(event_id, &refusal.reason).await.map_err(transient)?;
+        self.ledger.refused(event_id, &refusal.reason).await?;
         self.note_not_sent(event_id, ticket, kind, &refusal.reason).await
     }
 
     /// The internal entry on the ticket saying which mail did not go out and why.
-    async fn note_not_sent(&self, event_id: Uuid, ticket: Uuid, kind: Kind, reason: &str) -> Result<(), SendError> {
+    async fn note_not_sent(&self, event_id: Uuid, ticket: Uuid, kind: Kind, reason: &str) -> Result<(), Failure> {
         let request = pb::AddNoteRequest { ticket_id: ticket.to_string(), text: kind.not_sent(reason) };
         self.tickets.clone().add_note(bearer(request, &self.token().await?).map_err(grpc)?).await.map_err(grpc)?;
-        self.ledger.noted(event_id).await.map_err(transient)
+        self.ledger.noted(event_id).await.map_err(Failure::from)
     }
 
-    async fn token(&self) -> Result<String, SendError> {
-        self.tokens.token().await.map_err(|e| SendError::Transient(format!("identity: {e}")))
+    async fn token(&self) -> Result<String, Failure> {
+        self.tokens.token().await.map_err(|e| Failure::retry(format!("identity: {e}")))
     }
 
-    async fn ticket(&self, id: Uuid) -> Result<(i64, String), SendError> {
+    async fn ticket(&self, id: Uuid) -> Result<(i64, String), Failure> {
         let request = pb::GetTicketRequest { key: Some(pb::get_ticket_request::Key::Id(id.to_string())) };
         let ticket = self.tickets.clone().get_ticket(bearer(request, &self.token().await?).map_err(grpc)?).await.map_err(grpc)?.into_inner();
         Ok((ticket.number, ticket.subject))
     }
 
-    async fn message_text(&self, ticket: Uuid, message: &str) -> Result<String, SendError> {
+    async fn message_text(&self, ticket: Uuid, message: &str) -> Result<String, Failure> {
         let token = self.token().await?;
         let messages = helpdesk_kit::pages::all_messages(&mut self.tickets.clone(), &token, &ticket.to_string()).await.map_err(grpc)?;
         messages
             .into_iter()
             .find(|m| m.id == message)
             .map(|m| m.text)
-            .ok_or_else(|| SendError::Transient("the reply is not readable yet".into()))
+            .ok_or_else(|| Failure::retry("the reply is not readable yet"))
     }
 
     /// The ticket contact's primary address, and whether it is deliverable.
-    async fn recipient(&self, ticket: Uuid) -> Result<Recipient, SendError> {
+    async fn recipient(&self, ticket: Uuid) -> Result<Recipient, Failure> {
         let request = pb::GetTicketRequest { key: Some(pb::get_ticket_request::Key::Id(ticket.to_string())) };
         let contact_id = self.tickets.clone().get_ticket(bearer(request, &self.token().await?).map_err(grpc)?).await.map_err(grpc)?.into_inner().contact_id;
         let contact = self
@@ -310,17 +278,14 @@ impl TicketMail {
     }
 }
 
-fn parse_id(raw: &str) -> Result<Uuid, SendError> {
-    Uuid::parse_str(raw).map_err(|_| SendError::Permanent(format!("bad id {raw:?}")))
+fn parse_id(raw: &str) -> Result<Uuid, Failure> {
+    Uuid::parse_str(raw).map_err(|_| Failure::poison(format!("bad id {raw:?}")))
 }
 
-fn transient(error: sqlx::Error) -> SendError {
-    SendError::Transient(format!("ledger: {error}"))
-}
-
-fn grpc(status: tonic::Status) -> SendError {
+/// A peer that cannot find or read what the event names will not later: give up; else retry.
+fn grpc(status: tonic::Status) -> Failure {
     match status.code() {
-        tonic::Code::NotFound | tonic::Code::InvalidArgument => SendError::Permanent(status.to_string()),
-        _ => SendError::Transient(status.to_string()),
+        tonic::Code::NotFound | tonic::Code::InvalidArgument => Failure::poison(status.to_string()),
+        _ => Failure::retry(status.to_string()),
     }
 }

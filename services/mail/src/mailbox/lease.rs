@@ -23,9 +23,10 @@ pub struct Lease {
 }
 
 impl Leases {
-    /// Opens (creating if needed) the bucket `<PREFIX>_MAIL_LEASES` whose keys expire after `ttl`.
+    /// Opens (creating if needed) the bucket `Subjects::mail_leases_bucket` whose keys expire
+    /// after `ttl`.
     pub async fn open(nats: &Nats, ttl: Duration) -> anyhow::Result<Self> {
-        let bucket = format!("{}_MAIL_LEASES", nats.subjects.inbound_stream().trim_end_matches("_INBOUND"));
+        let bucket = nats.subjects.mail_leases_bucket();
         let store = nats
             .jetstream
             .create_or_update_key_value(kv::Config {
