@@ -107,7 +107,7 @@ struct Scripted {
 
 impl Scripted {
     fn answering(self, payload: &str, answers: &[Answer]) -> Self {
-        self.script.lock().unwrap().insert(payload.into(), answers.iter().copied().collect());
+        self.script.lock().expect("lock").insert(payload.into(), answers.iter().copied().collect());
         self
     }
 
@@ -117,12 +117,12 @@ impl Scripted {
     }
 
     fn handled(&self, payload: &str) -> Vec<(i64, Instant, Instant)> {
-        let record = self.record.lock().unwrap();
+        let record = self.record.lock().expect("lock");
         record.handled.iter().filter(|h| h.0 == payload).map(|h| (h.1, h.2, h.3)).collect()
     }
 
     fn quarantined(&self) -> Vec<(String, i64, String)> {
-        self.record.lock().unwrap().quarantined.clone()
+        self.record.lock().expect("lock").quarantined.clone()
     }
 }
 
@@ -140,10 +140,10 @@ impl Handler for Scripted {
 
     async fn handle(&self, (payload, delivered): (String, i64)) -> Handled {
         let started = Instant::now();
-        self.record.lock().unwrap().started.push(payload.clone());
+        self.record.lock().expect("lock").started.push(payload.clone());
         tokio::time::sleep(self.work).await;
-        let answer = self.script.lock().unwrap().get_mut(&payload).and_then(VecDeque::pop_front);
-        self.record.lock().unwrap().handled.push((payload.clone(), delivered, started, Instant::now()));
+        let answer = self.script.lock().expect("lock").get_mut(&payload).and_then(VecDeque::pop_front);
+        self.record.lock().expect("lock").handled.push((payload.clone(), delivered, started, Instant::now()));
         match answer {
             None => Ok(()),
             Some(Answer::Retry) => Err(Failure::retry(format!("{payload} is not ready"))),
@@ -153,44 +153,62 @@ impl Handler for Scripted {
 
     async fn quarantine(&self, message: &Message, delivered: i64, reason: &anyhow::Error) -> anyhow::Result<()> {
         let payload = String::from_utf8_lossy(&message.payload).into_owned();
-        self.record.lock().unwrap().quarantined.push((payload, delivered, format!("{reason:#}")));
+        self.record.lock().expect("lock").quarantined.push((payload, delivered, format!("{reason:#}")));
         Ok(())
     }
 }
 
-/// Binds and runs the handler in the background; cancel the token to stop it.
-async fn run(bus: &Bus, durable: Durable, handler: Scripted) -> (CancellationToken, tokio::task::JoinHandle<()>) {
-    let consumer = Consumer::bind(&bus.nats, durable).await.expect("bind the durable consumer");
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(consumer.run(handler, shutdown.clone()));
-    (shutdown, task)
+/// A handler running in the background on its own stream prefix.
+struct Running {
+    bus: Bus,
+    handler: Scripted,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Binds a durable consumer (`max_deliver`, `concurrency`) on a new bus and runs `handler`.
+    async fn start(max_deliver: i64, concurrency: usize, handler: Scripted) -> Self {
+        let bus = Bus::new().await;
+        let consumer = Consumer::bind(&bus.nats, bus.durable(Some(max_deliver), concurrency)).await.expect("bind the durable consumer");
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(consumer.run(handler.clone(), shutdown.clone()));
+        Self { bus, handler, shutdown, task }
+    }
+
+    /// Publishes the payloads and waits until all are settled and a sentinel behind them too: any
+    /// redelivery of theirs would have come before it, as the consumer takes messages in order.
+    async fn deliver(&self, payloads: &[&[u8]]) {
+        for payload in payloads {
+            self.bus.publish(payload).await;
+        }
+        let sentinel = self.bus.publish(b"sentinel").await;
+        self.bus.settled(sentinel).await;
+    }
+
+    /// Stops the runner (waiting for it) and removes the streams.
+    async fn stop(self) -> Scripted {
+        self.shutdown.cancel();
+        self.task.await.expect("runner");
+        self.bus.cleanup().await;
+        self.handler
+    }
 }
 
 #[tokio::test]
 async fn a_done_message_is_acknowledged_once() {
-    let bus = Bus::new().await;
-    let handler = Scripted::default();
-    let (shutdown, task) = run(&bus, bus.durable(Some(5), 1), handler.clone()).await;
-    let first = bus.publish(b"a").await;
-    bus.settled(first).await;
-    // A sentinel behind it: once it is handled, any redelivery of the first would have come first.
-    let sentinel = bus.publish(b"sentinel").await;
-    bus.settled(sentinel).await;
-    assert_eq!(handler.handled("a").len(), 1, "handled once");
-    assert_eq!(handler.handled("a")[0].0, 1, "on its first delivery");
+    let running = Running::start(5, 1, Scripted::default()).await;
+    running.deliver(&[b"a"]).await;
+    let handler = running.stop().await;
+    assert_eq!(handler.handled("a").iter().map(|h| h.0).collect::<Vec<_>>(), vec![1], "handled once, on its first delivery");
     assert!(handler.quarantined().is_empty());
-    shutdown.cancel();
-    task.await.expect("runner");
-    bus.cleanup().await;
 }
 
 #[tokio::test]
 async fn a_retried_message_comes_back_after_a_growing_backoff_then_is_done() {
-    let bus = Bus::new().await;
-    let handler = Scripted::default().answering("r", &[Answer::Retry, Answer::Retry]);
-    let (shutdown, task) = run(&bus, bus.durable(Some(5), 1), handler.clone()).await;
-    let sequence = bus.publish(b"r").await;
-    bus.settled(sequence).await;
+    let running = Running::start(5, 1, Scripted::default().answering("r", &[Answer::Retry, Answer::Retry])).await;
+    running.deliver(&[b"r"]).await;
+    let handler = running.stop().await;
     let handled = handler.handled("r");
     assert_eq!(handled.iter().map(|h| h.0).collect::<Vec<_>>(), vec![1, 2, 3], "redelivered twice, then done");
     let first_wait = handled[1].1 - handled[0].2;
@@ -198,78 +216,51 @@ async fn a_retried_message_comes_back_after_a_growing_backoff_then_is_done() {
     assert!(first_wait >= Duration::from_millis(200), "the first back-off: {first_wait:?}");
     assert!(second_wait >= Duration::from_millis(400), "the second back-off doubles: {second_wait:?}");
     assert!(handler.quarantined().is_empty(), "a message that passed is not quarantined");
-    shutdown.cancel();
-    task.await.expect("runner");
-    bus.cleanup().await;
 }
 
 #[tokio::test]
 async fn poison_is_quarantined_once_and_terminated_and_the_next_message_still_flows() {
-    let bus = Bus::new().await;
-    let handler = Scripted::default().answering("p", &[Answer::Poison]);
-    let (shutdown, task) = run(&bus, bus.durable(Some(5), 1), handler.clone()).await;
-    bus.publish(b"p").await;
-    bus.publish(&[0xff, 0xfe]).await;
-    let next = bus.publish(b"n").await;
-    bus.settled(next).await;
-    let sentinel = bus.publish(b"sentinel").await;
-    bus.settled(sentinel).await;
+    let running = Running::start(5, 1, Scripted::default().answering("p", &[Answer::Poison])).await;
+    running.deliver(&[b"p", &[0xff, 0xfe], b"n"]).await;
+    let handler = running.stop().await;
     assert_eq!(handler.handled("p").len(), 1, "poison is not redelivered");
     assert_eq!(handler.handled("n").len(), 1, "the next message is handled");
     let quarantined = handler.quarantined();
     assert_eq!(quarantined.len(), 2, "{quarantined:?}");
     assert_eq!(quarantined[0], ("p".to_string(), 1, "p is poison".to_string()));
     assert_eq!(quarantined[1].2, "not UTF-8", "what does not decode is poison too");
-    shutdown.cancel();
-    task.await.expect("runner");
-    bus.cleanup().await;
 }
 
 #[tokio::test]
 async fn at_max_deliver_the_message_is_quarantined_and_terminated() {
-    let bus = Bus::new().await;
-    let handler = Scripted::default().answering("f", &[Answer::Retry; 10]);
-    let (shutdown, task) = run(&bus, bus.durable(Some(3), 1), handler.clone()).await;
-    let sequence = bus.publish(b"f").await;
-    bus.settled(sequence).await;
-    let sentinel = bus.publish(b"sentinel").await;
-    bus.settled(sentinel).await;
+    let running = Running::start(3, 1, Scripted::default().answering("f", &[Answer::Retry; 10])).await;
+    running.deliver(&[b"f"]).await;
+    let handler = running.stop().await;
     assert_eq!(handler.handled("f").iter().map(|h| h.0).collect::<Vec<_>>(), vec![1, 2, 3]);
     assert_eq!(handler.quarantined(), vec![("f".to_string(), 3, "f is not ready".to_string())]);
-    shutdown.cancel();
-    task.await.expect("runner");
-    bus.cleanup().await;
 }
 
 #[tokio::test]
 async fn messages_sharing_a_key_run_in_order_while_other_keys_run_alongside() {
-    let bus = Bus::new().await;
-    let handler = Scripted::default().working(Duration::from_millis(300));
-    let (shutdown, task) = run(&bus, bus.durable(Some(5), 4), handler.clone()).await;
-    for payload in ["k:1", "k:2", "k:3"] {
-        bus.publish(payload.as_bytes()).await;
-    }
-    let last = bus.publish(b"other:1").await;
-    bus.settled(last).await;
+    let running = Running::start(5, 4, Scripted::default().working(Duration::from_millis(300))).await;
+    running.deliver(&[b"k:1", b"k:2", b"k:3", b"other:1"]).await;
+    let handler = running.stop().await;
     let runs: Vec<_> = ["k:1", "k:2", "k:3"].iter().map(|p| handler.handled(p)[0]).collect();
     for pair in runs.windows(2) {
         assert!(pair[1].1 >= pair[0].2, "a message sharing the key starts after the earlier one finished");
     }
     let other = handler.handled("other:1")[0];
     assert!(other.1 < runs[0].2, "another key does not wait for the first key's messages");
-    shutdown.cancel();
-    task.await.expect("runner");
-    bus.cleanup().await;
 }
 
 #[tokio::test]
 async fn shutdown_waits_for_the_handler_in_flight() {
-    let bus = Bus::new().await;
-    let handler = Scripted::default().working(Duration::from_millis(800));
-    let (shutdown, task) = run(&bus, bus.durable(Some(5), 2), handler.clone()).await;
-    let sequence = bus.publish(b"slow").await;
-    until("the handler has started", || !handler.record.lock().unwrap().started.is_empty()).await;
-    shutdown.cancel();
+    let running = Running::start(5, 2, Scripted::default().working(Duration::from_millis(800))).await;
+    let sequence = running.bus.publish(b"slow").await;
+    let started = running.handler.record.clone();
+    until("the handler has started", || !started.lock().expect("lock").started.is_empty()).await;
+    running.shutdown.cancel();
+    let Running { bus, handler, task, .. } = running;
     task.await.expect("runner");
     assert_eq!(handler.handled("slow").len(), 1, "the runner returned only after the handler finished");
     bus.settled(sequence).await;

@@ -70,7 +70,8 @@ impl Handler for AccountMailConsumer {
         let Some(Payload::AccountMailRequested(request)) = event.payload else {
             return Ok(());
         };
-        let event_id = Uuid::parse_str(&event.id).map_err(|_| Failure::poison(format!("an account mail event has no usable id ({:?})", event.id)))?;
+        let event_id = Uuid::parse_str(&event.id)
+            .map_err(|_| Failure::poison(format!("an account mail event has no usable id ({:?})", event.id)))?;
         match self.send_once(event_id, request).await {
             Ok(()) => Ok(()),
             Err(SendError::Refused(refusal)) => {

@@ -1,10 +1,10 @@
-//! Ticket mail out: a durable consumer of tickets' events (on kit's runner) that mails the contact — an
-//! acknowledgement of a new ticket (not for automatic mail; configurable), each agent reply, and
-//! completion. Every mail carries our Message-ID with the ticket's signed reply token in it,
-//! In-Reply-To to the customer's latest mail and References from the first one (both learned from
-//! tickets' events; malformed ids left out), a `Reply-To` plus-address with the same token, and
-//! RFC 3834 headers when it is automatic. Nothing goes to do-not-mail patterns; at most
-//! `per_recipient_per_hour` mails go to one address in an hour, and at most
+//! Ticket mail out: a durable consumer of tickets' events (on kit's runner) that mails the
+//! contact — an acknowledgement of a new ticket (not for automatic mail; configurable), each
+//! agent reply, and completion. Every mail carries our Message-ID with the ticket's signed reply
+//! token in it, In-Reply-To to the customer's latest mail and References from the first one
+//! (both learned from tickets' events; malformed ids left out), a `Reply-To` plus-address with
+//! the same token, and RFC 3834 headers when it is automatic. Nothing goes to do-not-mail
+//! patterns; at most `per_recipient_per_hour` mails go to one address in an hour, and at most
 //! `acknowledgements_per_sender` acknowledgements within `acknowledgement_window_secs`.
 //! The outbound ledger (keyed by event id) makes a redelivered event send nothing twice.
 //!
@@ -118,8 +118,7 @@ impl TicketMail {
             Some(Payload::MessageAdded(added)) if !added.inbound_external_id.is_empty() && added.channel == pb::Channel::Email as i32 => {
                 self.ledger
                     .set_thread_latest(parse_id(&added.ticket_id)?, &added.inbound_external_id)
-                    .await
-                    ?;
+                    .await?;
                 return Ok(());
             }
             Some(Payload::MessageAdded(added)) if added.kind == REPLY && added.author_kind == BY_AGENT => {

@@ -61,7 +61,8 @@ impl Handler for InboundConsumer {
     type Message = Delivery;
 
     fn decode(&self, message: &Message) -> Result<Delivery, Failure> {
-        let inbound = InboundMessage::decode(message.payload.as_ref()).map_err(|error| Failure::poison(format!("not an InboundMessage: {error}")))?;
+        let inbound = InboundMessage::decode(message.payload.as_ref())
+            .map_err(|error| Failure::poison(format!("not an InboundMessage: {error}")))?;
         Ok(Delivery {
             inbound,
             subject: message.subject.to_string(),
