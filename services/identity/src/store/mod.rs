@@ -12,7 +12,8 @@
 //! the domain error it means by the constraint's name, beside the SQL that can violate it
 //! (`ConstraintExt::on_constraint`). The helpers that run inside a caller's transaction
 //! (`sessions::create`, `groups::auto_join`, `revocations::record`, …) stay on `sqlx::Result`:
-//! they are building blocks of those methods, and `?` converts at the method.
+//! they are building blocks of those methods, and `?` converts at the method. (`sso`'s methods
+//! still answer `sqlx::Result` until single sign-on moves onto `openidconnect`.)
 
 pub mod accounts;
 mod captcha;
