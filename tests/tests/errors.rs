@@ -29,9 +29,24 @@ async fn public_article(server: &Server, title: &str) -> kb::Article {
         .expect("create article")
 }
 
-/// Waits until a statement of the service starting with `statement` waits for a lock, i.e. for
-/// the test's uncommitted transaction.
-async fn wait_until_blocked(pg: &PgPool, statement: &str) {
+/// Runs `call` while the test's own transaction deletes `id` from `table` and holds it: the
+/// service still sees the row, so its write that references the row waits on the foreign key
+/// check. Once a statement starting with `statement` waits for that lock, the deletion commits,
+/// and the answer is what the service makes of the violated constraint.
+async fn while_deleting<T: Send + 'static>(
+    pg: &PgPool,
+    table: &str,
+    id: &str,
+    statement: &str,
+    call: impl Future<Output = T> + Send + 'static,
+) -> T {
+    let mut deleting = pg.begin().await.expect("begin");
+    sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE id = $1")))
+        .bind(uuid::Uuid::parse_str(id).expect("an id"))
+        .execute(&mut *deleting)
+        .await
+        .expect("delete");
+    let answer = tokio::spawn(call);
     let pattern = format!("{statement}%");
     eventually(&format!("`{statement}` waits for the test's transaction"), async || {
         let waiting: i64 = sqlx::query_scalar(
@@ -45,10 +60,8 @@ async fn wait_until_blocked(pg: &PgPool, statement: &str) {
         waiting > 0
     })
     .await;
-}
-
-fn uuid(id: &str) -> uuid::Uuid {
-    uuid::Uuid::parse_str(id).expect("an id")
+    deleting.commit().await.expect("commit");
+    answer.await.expect("the call's task")
 }
 
 #[tokio::test]
@@ -58,24 +71,18 @@ async fn feedback_on_an_article_deleted_meanwhile_is_not_found_not_a_bad_categor
     let article = public_article(&server, "Refunds").await;
     let pg = env.pg().await;
 
-    // The article is being deleted: the service still sees it, and its feedback insert waits.
-    let mut deleting = pg.begin().await.expect("begin");
-    sqlx::query("DELETE FROM kb.articles WHERE id = $1")
-        .bind(uuid(&article.id))
-        .execute(&mut *deleting)
-        .await
-        .expect("delete");
     let mut client = server.clients.kb();
     let feedback = kb::RecordFeedbackRequest {
         article_id: article.id.clone(),
         kind: kb::FeedbackKind::Click as i32,
         query: "refund".into(),
     };
-    let answer = tokio::spawn(async move { client.record_feedback(feedback).await });
-    wait_until_blocked(&pg, "INSERT INTO feedback").await;
-    deleting.commit().await.expect("commit");
+    let answer = while_deleting(&pg, "kb.articles", &article.id, "INSERT INTO feedback", async move {
+        client.record_feedback(feedback).await
+    })
+    .await;
 
-    let error = answer.await.expect("task").expect_err("the article is gone");
+    let error = answer.expect_err("the article is gone");
     assert_eq!(error.code(), Code::NotFound, "{error:?}");
     assert_eq!(error.message(), "article not found");
     assert!(!error.message().contains("category"), "{error:?}");
@@ -96,20 +103,15 @@ async fn an_article_filed_under_a_category_deleted_meanwhile_is_refused_for_its_
         .into_inner();
     let pg = env.pg().await;
 
-    let mut deleting = pg.begin().await.expect("begin");
-    sqlx::query("DELETE FROM kb.categories WHERE id = $1")
-        .bind(uuid(&category.id))
-        .execute(&mut *deleting)
-        .await
-        .expect("delete");
     let mut client = server.clients.kb();
     let create = kb::CreateArticleRequest { title: "Invoices".into(), category_id: category.id.clone(), ..Default::default() };
     let request = bearer(create, &token).expect("request");
-    let answer = tokio::spawn(async move { client.create_article(request).await });
-    wait_until_blocked(&pg, "INSERT INTO articles").await;
-    deleting.commit().await.expect("commit");
+    let answer = while_deleting(&pg, "kb.categories", &category.id, "INSERT INTO articles", async move {
+        client.create_article(request).await
+    })
+    .await;
 
-    let error = answer.await.expect("task").expect_err("the category is gone");
+    let error = answer.expect_err("the category is gone");
     assert_eq!(error.code(), Code::InvalidArgument, "{error:?}");
     assert!(error.message().starts_with("category_id:"), "{error:?}");
     env.cleanup().await;
