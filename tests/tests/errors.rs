@@ -9,24 +9,16 @@
 use helpdesk_kit::auth::bearer;
 use helpdesk_proto::{
     identity::v1::{self as identity, group_service_client::GroupServiceClient},
-    kb::v1::{self as kb, ArticleStatus, Visibility},
+    kb::v1 as kb,
 };
 use helpdesk_tests::{Server, TestEnv, eventually};
 use sqlx::PgPool;
 use tonic::Code;
 
+/// Published and public, as an article is unless the request says otherwise.
 async fn public_article(server: &Server, title: &str) -> kb::Article {
-    server
-        .clients
-        .create_article(kb::CreateArticleRequest {
-            title: title.into(),
-            body_markdown: "How refunds work.".into(),
-            status: ArticleStatus::Published as i32,
-            visibility: Visibility::Public as i32,
-            ..Default::default()
-        })
-        .await
-        .expect("create article")
+    let article = kb::CreateArticleRequest { title: title.into(), body_markdown: "How refunds work.".into(), ..Default::default() };
+    server.clients.create_article(article).await.expect("create article")
 }
 
 /// Runs `call` while the test's own transaction deletes `id` from `table` and holds it: the
@@ -121,8 +113,8 @@ async fn an_article_filed_under_a_category_deleted_meanwhile_is_refused_for_its_
 async fn renaming_a_group_onto_another_groups_name_is_already_exists_whatever_the_case() {
     let env = TestEnv::new().await;
     let server = env.start().await;
-    let token = server.service_token().await;
     let mut groups = GroupServiceClient::new(server.identity_channel());
+    let token = server.service_token().await;
     let create = |name: &str| {
         bearer(identity::CreateGroupRequest { name: name.into(), ..Default::default() }, &token).expect("request")
     };
