@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use altcha::{Challenge, CreateChallengeOptions, Payload, VerifySolutionOptions};
+use anyhow::Context;
 use base64::{Engine, engine::general_purpose::STANDARD};
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
@@ -51,10 +52,10 @@ impl Captcha {
         }
     }
 
-    /// A fresh challenge as JSON, for the page's solver.
-    pub fn challenge(&self) -> Result<String, String> {
+    /// A fresh challenge as JSON, for the page's solver; a failure is an internal error.
+    pub fn challenge(&self) -> Result<String, IdentityError> {
         let mut random = [0u8; 4];
-        getrandom::fill(&mut random).map_err(|e| e.to_string())?;
+        super::secret::fill_random(&mut random)?;
         let counter = u32::from_le_bytes(random) % self.max_counter;
         let challenge = altcha::create_challenge(CreateChallengeOptions {
             algorithm: ALGORITHM.into(),
@@ -67,8 +68,8 @@ impl Captcha {
             data: Some(BTreeMap::new()),
             ..Default::default()
         })
-        .map_err(|e| e.to_string())?;
-        serde_json::to_string(&challenge).map_err(|e| e.to_string())
+        .context("creating a captcha challenge")?;
+        Ok(serde_json::to_string(&challenge).context("writing the captcha challenge")?)
     }
 
     /// Checks a solution: the altcha payload as JSON, or base64 of it (what the widget posts).

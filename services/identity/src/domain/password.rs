@@ -53,12 +53,12 @@ impl NewPassword {
         Ok(Self(SecretString::from(raw.to_string())))
     }
 
-    /// The PHC string (`$argon2id$v=19$…`) to store.
-    pub fn hash(&self) -> Result<String, String> {
-        Argon2::default()
+    /// The PHC string (`$argon2id$v=19$…`) to store; a failure is an internal error.
+    pub fn hash(&self) -> Result<String, IdentityError> {
+        let hash = Argon2::default()
             .hash_password(self.0.expose_secret().as_bytes())
-            .map(|hash| hash.to_string())
-            .map_err(|e| e.to_string())
+            .map_err(|e| anyhow::anyhow!("hashing a password: {e}"))?;
+        Ok(hash.to_string())
     }
 }
 

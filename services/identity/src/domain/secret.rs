@@ -7,15 +7,24 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
+use super::IdentityError;
+
 /// A freshly drawn secret: the raw value goes to its owner once, the hash to the database.
 pub struct IssuedSecret {
     pub raw: SecretString,
     pub hash: Vec<u8>,
 }
 
-fn issue(bytes: usize) -> Result<IssuedSecret, getrandom::Error> {
+/// Fills `buffer` from the system's random source; failing only when the system has none to give,
+/// which is an internal error.
+pub fn fill_random(buffer: &mut [u8]) -> Result<(), IdentityError> {
+    getrandom::fill(buffer).map_err(|e| anyhow::anyhow!("drawing random bytes: {e}"))?;
+    Ok(())
+}
+
+fn issue(bytes: usize) -> Result<IssuedSecret, IdentityError> {
     let mut buffer = vec![0u8; bytes];
-    getrandom::fill(&mut buffer)?;
+    fill_random(&mut buffer)?;
     let raw = URL_SAFE_NO_PAD.encode(&buffer);
     let hash = hash_secret(&raw);
     Ok(IssuedSecret {
@@ -25,12 +34,12 @@ fn issue(bytes: usize) -> Result<IssuedSecret, getrandom::Error> {
 }
 
 /// A session id: 128 random bits.
-pub fn new_session_id() -> Result<IssuedSecret, getrandom::Error> {
+pub fn new_session_id() -> Result<IssuedSecret, IdentityError> {
     issue(16)
 }
 
 /// The token in an activation, reset or verification link: 256 random bits.
-pub fn new_link_token() -> Result<IssuedSecret, getrandom::Error> {
+pub fn new_link_token() -> Result<IssuedSecret, IdentityError> {
     issue(32)
 }
 

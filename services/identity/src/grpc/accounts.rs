@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use anyhow::Context;
 use helpdesk_kit::{
     auth::{Caller, TokenSigner, caller},
     events::timestamp,
@@ -25,7 +25,7 @@ use crate::{
         password::{self, NewPassword},
         secret::{self, IssuedSecret},
     },
-    grpc::{client_ip, db_error},
+    grpc::{caller_token, client_ip},
     store::{
         ContactKey, LinkKind, Store,
         accounts::{LinkMail, NewSession},
@@ -45,21 +45,18 @@ pub struct AccountsGrpc {
     captcha: Arc<Captcha>,
 }
 
-fn internal(error: impl std::fmt::Display) -> Status {
-    helpdesk_kit::error::internal(error)
+/// Runs CPU-bound work (argon2) off the async threads.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, IdentityError> {
+    Ok(tokio::task::spawn_blocking(work).await.context("a blocking task did not finish")?)
 }
 
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, Status> {
-    tokio::task::spawn_blocking(work).await.map_err(internal)
+async fn hash_password(password: NewPassword) -> Result<String, IdentityError> {
+    blocking(move || password.hash()).await?
 }
 
-async fn hash_password(password: NewPassword) -> Result<String, Status> {
-    blocking(move || password.hash()).await?.map_err(internal)
-}
-
-fn bounded_password(raw: String, field: &'static str) -> Result<SecretString, Status> {
+fn bounded_password(raw: String, field: &'static str) -> Result<SecretString, IdentityError> {
     if raw.len() > MAX_PASSWORD_INPUT {
-        return Err(IdentityError::Invalid { field, reason: "is too long" }.into());
+        return Err(IdentityError::Invalid { field, reason: "is too long" });
     }
     Ok(SecretString::from(raw))
 }
@@ -79,13 +76,13 @@ pub(super) fn secs(seconds: u64) -> chrono::Duration {
 
 impl AccountsGrpc {
     /// When the captcha is on: a valid solution, redeemed once (a replay is refused).
-    async fn require_captcha(&self, enabled: bool, solution: &str) -> Result<(), Status> {
+    async fn require_captcha(&self, enabled: bool, solution: &str) -> Result<(), IdentityError> {
         if !enabled {
             return Ok(());
         }
         let solution = self.captcha.verify(solution)?;
-        if !self.store.redeem_captcha(&solution).await.map_err(db_error)? {
-            return Err(IdentityError::Captcha("this solution was used already; solve a new one").into());
+        if !self.store.redeem_captcha(&solution).await? {
+            return Err(IdentityError::Captcha("this solution was used already; solve a new one"));
         }
         Ok(())
     }
@@ -99,8 +96,8 @@ impl AccountsGrpc {
         }
     }
 
-    pub(super) fn new_session(&self) -> Result<IssuedSecret, Status> {
-        secret::new_session_id().map_err(internal)
+    pub(super) fn new_session(&self) -> Result<IssuedSecret, IdentityError> {
+        secret::new_session_id()
     }
 
     pub(super) fn session_spec<'a>(&self, issued: &'a IssuedSecret) -> NewSession<'a> {
@@ -124,7 +121,7 @@ impl AccountsGrpc {
     }
 
     /// Draws a link token, stores it and asks for the mail.
-    async fn send_link(&self, kind: LinkKind, contact_id: Uuid, to: &str, name: &str) -> Result<(), Status> {
+    async fn send_link(&self, kind: LinkKind, contact_id: Uuid, to: &str, name: &str) -> Result<(), IdentityError> {
         self.send_link_for(kind, contact_id, to, name, None).await
     }
 
@@ -135,8 +132,8 @@ impl AccountsGrpc {
         to: &str,
         name: &str,
         sso: Option<(&str, &str)>,
-    ) -> Result<(), Status> {
-        let token = secret::new_link_token().map_err(internal)?;
+    ) -> Result<(), IdentityError> {
+        let token = secret::new_link_token()?;
         let (path, ttl) = match kind {
             LinkKind::Activation => ("activate", self.config.activation_link_ttl_secs),
             LinkKind::PasswordReset => ("password/reset", self.config.reset_link_ttl_secs),
@@ -156,30 +153,24 @@ impl AccountsGrpc {
             })
             .await
             .map(|_sent| ())
-            .map_err(db_error)
     }
 
     /// Validates the new password first (so a weak one does not burn the link), then redeems.
-    async fn redeem(&self, kind: LinkKind, token: &str, new_password: String) -> Result<pb::SessionResponse, Status> {
+    async fn redeem(&self, kind: LinkKind, token: &str, new_password: String) -> Result<pb::SessionResponse, IdentityError> {
         let new_password = NewPassword::parse(bounded_password(new_password, "password")?.expose_secret())?;
         if token.trim().is_empty() || token.len() > 256 {
-            return Err(IdentityError::LinkInvalid.into());
+            return Err(IdentityError::LinkInvalid);
         }
         let hash = hash_password(new_password).await?;
         let session = self.new_session()?;
         let (contact_id, times) = self
             .store
             .redeem_link(kind, &secret::hash_secret(token), &hash, self.session_spec(&session))
-            .await
-            .map_err(db_error)?
+            .await?
             .ok_or(IdentityError::LinkInvalid)?;
         tracing::info!(contact = %contact_id, ?kind, "link redeemed; session opened");
         Ok(session_response(&session, contact_id, &times))
     }
-}
-
-fn expires(at: DateTime<Utc>) -> Option<prost_types::Timestamp> {
-    Some(timestamp(at))
 }
 
 #[tonic::async_trait]
@@ -189,7 +180,7 @@ impl AccountService for AccountsGrpc {
         &self,
         _request: Request<pb::GetCaptchaChallengeRequest>,
     ) -> Result<Response<pb::CaptchaChallenge>, Status> {
-        let challenge_json = self.captcha.challenge().map_err(internal)?;
+        let challenge_json = self.captcha.challenge()?;
         Ok(Response::new(pb::CaptchaChallenge { challenge_json }))
     }
 
@@ -204,19 +195,18 @@ impl AccountService for AccountsGrpc {
             return Err(IdentityError::Invalid { field: "name", reason: "is required" }.into());
         }
         let address = EmailAddress::parse(&request.email)?;
-        let settings = self.store.portal_settings().await.map_err(db_error)?;
+        let settings = self.store.portal_settings().await?;
         settings.admits_signup(&address)?;
         self.require_captcha(settings.captcha_enabled, &request.captcha_solution).await?;
         // From here on the answer is the same whatever we find.
         let (contact, _created) = self
             .store
             .find_or_create(ContactKey::Email(&address), &name)
-            .await
-            .map_err(db_error)?;
+            .await?;
         // A contact a channel created without a name takes the one given now.
         if contact.name.is_empty() && contact.status == ContactStatus::PendingActivation {
             let update = ContactUpdate { name: Some(name.clone()), emails: None, primary: None };
-            self.store.update_contact(contact.id, update).await.map_err(db_error)?;
+            self.store.update_contact(contact.id, update).await?;
         }
         match (contact.status, contact.has_account) {
             (ContactStatus::Blocked, _) => tracing::info!(contact = %contact.id, "sign-up by a blocked contact ignored"),
@@ -244,7 +234,7 @@ impl AccountService for AccountsGrpc {
         let request = request.into_inner();
         let address = EmailAddress::parse(&request.email)?;
         let candidate = bounded_password(request.password, "password")?;
-        let settings = self.store.portal_settings().await.map_err(db_error)?;
+        let settings = self.store.portal_settings().await?;
         if !settings.password_login {
             return Err(IdentityError::LoginModeDisabled.into());
         }
@@ -253,13 +243,12 @@ impl AccountService for AccountsGrpc {
         let recent = self
             .store
             .recent_login_failures(&account, &ip, policy.window)
-            .await
-            .map_err(db_error)?;
+            .await?;
         if !policy.allows(recent) {
             tracing::warn!(%ip, "login throttled");
             return Err(IdentityError::Throttled.into());
         }
-        let credentials = self.store.credentials(&account).await.map_err(db_error)?;
+        let credentials = self.store.credentials(&account).await?;
         let contact_id = match credentials {
             Some(credentials) => {
                 let stored = credentials.password_hash.clone();
@@ -272,16 +261,15 @@ impl AccountService for AccountsGrpc {
             }
         };
         let Some(contact_id) = contact_id else {
-            self.store.record_login_failure(&account, &ip).await.map_err(db_error)?;
+            self.store.record_login_failure(&account, &ip).await?;
             return Err(IdentityError::LoginFailed.into());
         };
-        self.store.record_login_success(&account, &ip).await.map_err(db_error)?;
+        self.store.record_login_success(&account, &ip).await?;
         let session = self.new_session()?;
         let times = self
             .store
             .open_session(contact_id, self.session_spec(&session))
-            .await
-            .map_err(db_error)?;
+            .await?;
         tracing::info!(contact = %contact_id, "signed in with a password");
         Ok(Response::new(session_response(&session, contact_id, &times)))
     }
@@ -292,8 +280,7 @@ impl AccountService for AccountsGrpc {
         // Logging out of an unknown or ended session is not an error: the outcome is the same.
         self.store
             .delete_session(&secret::hash_presented(&session_id))
-            .await
-            .map_err(db_error)?;
+            .await?;
         Ok(Response::new(pb::LogoutResponse {}))
     }
 
@@ -303,7 +290,7 @@ impl AccountService for AccountsGrpc {
         request: Request<pb::RequestPasswordResetRequest>,
     ) -> Result<Response<pb::RequestPasswordResetResponse>, Status> {
         let address = EmailAddress::parse(&request.get_ref().email)?;
-        if let Some(contact) = self.store.find_by_email(&address).await.map_err(db_error)?
+        if let Some(contact) = self.store.find_by_email(&address).await?
             && contact.has_account
             && contact.status == ContactStatus::Active
         {
@@ -338,8 +325,7 @@ impl AccountService for AccountsGrpc {
         let recent = self
             .store
             .recent_login_failures(&account, &ip, policy.window)
-            .await
-            .map_err(db_error)?;
+            .await?;
         if !policy.allows(recent) {
             return Err(IdentityError::Throttled.into());
         }
@@ -353,19 +339,17 @@ impl AccountService for AccountsGrpc {
         let stored = self
             .store
             .password_hash_of(contact_id)
-            .await
-            .map_err(db_error)?
+            .await?
             .ok_or(IdentityError::Invalid { field: "current_password", reason: "is not correct" })?;
         if !blocking(move || password::verify(&stored, &current)).await? {
-            self.store.record_login_failure(&account, &ip).await.map_err(db_error)?;
+            self.store.record_login_failure(&account, &ip).await?;
             return Err(IdentityError::Invalid { field: "current_password", reason: "is not correct" }.into());
         }
         let hash = hash_password(new_password).await?;
         let keep = (!request.session_id.is_empty()).then(|| secret::hash_secret(&request.session_id));
         self.store
             .change_password(contact_id, &hash, keep.as_deref())
-            .await
-            .map_err(db_error)?;
+            .await?;
         tracing::info!(contact = %contact_id, "password changed; other sessions ended");
         Ok(Response::new(pb::ChangePasswordResponse {}))
     }
@@ -382,17 +366,9 @@ impl AccountService for AccountsGrpc {
         let (contact_id, _times) = self
             .store
             .touch_session(&secret::hash_presented(&session_id), secs(self.config.session_idle_secs))
-            .await
-            .map_err(db_error)?
+            .await?
             .ok_or(IdentityError::SessionEnded)?;
-        let (token, expires_at) = self
-            .signer
-            .issue(&Caller::Contact { id: contact_id })
-            .map_err(internal)?;
-        Ok(Response::new(pb::TokenResponse {
-            token,
-            expires_at: expires(expires_at),
-        }))
+        Ok(Response::new(caller_token(&self.signer, &Caller::Contact { id: contact_id })?))
     }
 
     #[tracing::instrument(skip_all)]
@@ -404,7 +380,7 @@ impl AccountService for AccountsGrpc {
             return Err(IdentityError::PermissionDenied.into());
         }
         let request = request.into_inner();
-        let settings = self.store.portal_settings().await.map_err(db_error)?;
+        let settings = self.store.portal_settings().await?;
         if settings.login_required_to_submit {
             return Err(IdentityError::LoginRequiredToSubmit.into());
         }
@@ -413,8 +389,7 @@ impl AccountService for AccountsGrpc {
         let (contact, created) = self
             .store
             .find_or_create(ContactKey::Email(&address), &clean_name(&request.name))
-            .await
-            .map_err(db_error)?;
+            .await?;
         // Any contact that existed before this form was sent is a real customer, account or not:
         // one known only from her mail sees every ticket in her name once she signs up, her group
         // sees them now, and she gets the mail about them. So a guest writing in her name is held
@@ -431,7 +406,7 @@ impl AccountService for AccountsGrpc {
         &self,
         request: Request<pb::RequestTicketConfirmationRequest>,
     ) -> Result<Response<pb::RequestTicketConfirmationResponse>, Status> {
-        self.send_ticket_confirmation(request).await.map(Response::new)
+        Ok(Response::new(self.send_ticket_confirmation(request).await?))
     }
 
     #[tracing::instrument(skip_all)]
@@ -439,7 +414,7 @@ impl AccountService for AccountsGrpc {
         &self,
         request: Request<pb::ConfirmTicketRequest>,
     ) -> Result<Response<pb::ConfirmTicketResponse>, Status> {
-        self.redeem_ticket_confirmation(request).await.map(Response::new)
+        Ok(Response::new(self.redeem_ticket_confirmation(request).await?))
     }
 
     #[tracing::instrument(skip_all)]
@@ -452,7 +427,7 @@ impl AccountService for AccountsGrpc {
         let contact_id = Uuid::parse_str(&request.contact_id).map_err(|_| IdentityError::ContactNotFound)?;
         let new_password = NewPassword::parse(bounded_password(request.password, "password")?.expose_secret())?;
         let hash = hash_password(new_password).await?;
-        match self.store.set_password_for(contact_id, &hash).await.map_err(db_error)? {
+        match self.store.set_password_for(contact_id, &hash).await? {
             None => Err(IdentityError::ContactNotFound.into()),
             Some(ContactStatus::Blocked) => Err(IdentityError::ContactBlocked.into()),
             Some(_) => {

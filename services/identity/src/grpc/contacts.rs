@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status};
 
 use crate::{
     domain::{EmailAddress, ExternalIdentity, IdentityError, clean_name},
-    grpc::{contact_to_pb, db_error, require_staff},
+    grpc::{contact_to_pb, require_staff},
     store::{
         ContactKey, Store,
         contacts::{ContactChange, ContactUpdate},
@@ -25,7 +25,7 @@ impl ContactsGrpc {
                 return Err(IdentityError::Invalid { field: "primary_email", reason: "must be one of the contact's addresses" }.into());
             }
         }
-        let contact = self.store.contact(id).await.map_err(db_error)?;
+        let contact = self.store.contact(id).await?;
         Ok(Response::new(contact_to_pb(contact.ok_or(IdentityError::ContactNotFound)?)))
     }
 }
@@ -66,8 +66,7 @@ impl ContactService for ContactsGrpc {
             None => {
                 return Err(IdentityError::Invalid { field: "key", reason: "give email or external_identity" }.into());
             }
-        }
-        .map_err(db_error)?;
+        }?;
         Ok(Response::new(pb::FindOrCreateContactResponse {
             contact: Some(contact_to_pb(contact)),
             created,
@@ -86,7 +85,7 @@ impl ContactService for ContactsGrpc {
         if !allowed {
             return Err(IdentityError::ContactNotFound.into());
         }
-        let contact = self.store.contact(id).await.map_err(db_error)?;
+        let contact = self.store.contact(id).await?;
         Ok(Response::new(contact_to_pb(contact.ok_or(IdentityError::ContactNotFound)?)))
     }
 
@@ -115,8 +114,7 @@ impl ContactService for ContactsGrpc {
         let contacts = self
             .store
             .list_contacts(&request.query, page_size, after)
-            .await
-            .map_err(db_error)?;
+            .await?;
         let next_page_token = if contacts.len() as i64 == page_size {
             contacts.last().map(|c| c.id.to_string()).unwrap_or_default()
         } else {
@@ -156,8 +154,7 @@ impl ContactService for ContactsGrpc {
         let change = self
             .store
             .update_contact(id, ContactUpdate { name, emails, primary })
-            .await
-            .map_err(db_error)?;
+            .await?;
         self.reply(id, change).await
     }
 
@@ -174,11 +171,11 @@ impl ContactService for ContactsGrpc {
         }
         let request = request.into_inner();
         let id = helpdesk_kit::error::parse_id(&request.id, "contact")?;
-        if !self.store.set_blocked(id, request.blocked).await.map_err(db_error)? {
+        if !self.store.set_blocked(id, request.blocked).await? {
             return Err(IdentityError::ContactNotFound.into());
         }
         tracing::info!(contact = %id, blocked = request.blocked, "contact block state changed");
-        let contact = self.store.contact(id).await.map_err(db_error)?;
+        let contact = self.store.contact(id).await?;
         Ok(Response::new(contact_to_pb(contact.ok_or(IdentityError::ContactNotFound)?)))
     }
 
@@ -195,8 +192,7 @@ impl ContactService for ContactsGrpc {
         let id = self
             .store
             .mark_undeliverable(&address, &reason)
-            .await
-            .map_err(db_error)?
+            .await?
             .ok_or(IdentityError::ContactNotFound)?;
         self.reply(id, ContactChange::Done).await
     }
@@ -214,7 +210,7 @@ impl ContactService for ContactsGrpc {
             .identity
             .ok_or(IdentityError::Invalid { field: "identity", reason: "is required" })?;
         let identity = ExternalIdentity::parse(&identity.provider, &identity.subject)?;
-        let change = self.store.link_external_identity(id, &identity).await.map_err(db_error)?;
+        let change = self.store.link_external_identity(id, &identity).await?;
         self.reply(id, change).await
     }
 }

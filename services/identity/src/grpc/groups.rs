@@ -7,7 +7,7 @@ use tonic::{Request, Response, Status};
 
 use crate::{
     domain::{IdentityError, groups::parse_group_name, settings::parse_domains},
-    grpc::{db_error, group_to_pb, require_admin, require_staff},
+    grpc::{group_to_pb, require_admin, require_staff},
     store::{Store, groups::GroupChanges},
 };
 
@@ -21,18 +21,6 @@ impl GroupsGrpc {
     }
 }
 
-fn is_unique_violation(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::Database(e) if e.code().as_deref() == Some("23505"))
-}
-
-fn name_taken(error: sqlx::Error) -> Status {
-    if is_unique_violation(&error) {
-        IdentityError::AlreadyExists("a group with this name").into()
-    } else {
-        db_error(error)
-    }
-}
-
 impl GroupsGrpc {
     async fn set_member(&self, request: Request<pb::GroupMemberRequest>, member: bool) -> Result<Response<pb::ContactGroup>, Status> {
         require_admin(&caller(&request))?;
@@ -42,8 +30,7 @@ impl GroupsGrpc {
         let group = self
             .store
             .set_member(group_id, contact_id, member)
-            .await
-            .map_err(db_error)?
+            .await?
             .ok_or(IdentityError::GroupNotFound)?;
         Ok(Response::new(group_to_pb(group)))
     }
@@ -60,8 +47,7 @@ impl GroupService for GroupsGrpc {
         let group = self
             .store
             .create_group(&name, request.share_tickets, &domains)
-            .await
-            .map_err(name_taken)?
+            .await?
             .ok_or(IdentityError::AlreadyExists("a group with this name"))?;
         Ok(Response::new(group_to_pb(group)))
     }
@@ -72,14 +58,14 @@ impl GroupService for GroupsGrpc {
             return Err(IdentityError::GroupNotFound.into());
         }
         let id = helpdesk_kit::error::parse_id(&request.get_ref().id, "group")?;
-        let group = self.store.group(id).await.map_err(db_error)?;
+        let group = self.store.group(id).await?;
         Ok(Response::new(group_to_pb(group.ok_or(IdentityError::GroupNotFound)?)))
     }
 
     #[tracing::instrument(skip_all)]
     async fn list_groups(&self, request: Request<pb::ListGroupsRequest>) -> Result<Response<pb::ListGroupsResponse>, Status> {
         require_staff(&caller(&request))?;
-        let groups = self.store.list_groups().await.map_err(db_error)?;
+        let groups = self.store.list_groups().await?;
         Ok(Response::new(pb::ListGroupsResponse {
             groups: groups.into_iter().map(group_to_pb).collect(),
         }))
@@ -97,7 +83,7 @@ impl GroupService for GroupsGrpc {
             None
         } else {
             // Without `replace`, the given domains are added to the group's.
-            let current = self.store.group(id).await.map_err(db_error)?.ok_or(IdentityError::GroupNotFound)?;
+            let current = self.store.group(id).await?.ok_or(IdentityError::GroupNotFound)?;
             let mut all = current.auto_join_domains;
             all.extend(request.auto_join_domains);
             Some(parse_domains(&all, "auto_join_domains")?)
@@ -110,8 +96,7 @@ impl GroupService for GroupsGrpc {
         let group = self
             .store
             .update_group(id, changes)
-            .await
-            .map_err(name_taken)?
+            .await?
             .ok_or(IdentityError::GroupNotFound)?;
         Ok(Response::new(group_to_pb(group)))
     }

@@ -6,23 +6,23 @@
 use helpdesk_kit::auth::{Caller, caller};
 use helpdesk_proto::identity::v1 as pb;
 use secrecy::ExposeSecret;
-use tonic::{Request, Status};
+use tonic::Request;
 use uuid::Uuid;
 
-use super::{accounts::{AccountsGrpc, secs}, db_error};
+use super::accounts::{AccountsGrpc, secs};
 use crate::{
     domain::{EmailAddress, IdentityError, secret},
     store::guest::TicketConfirmation,
 };
 
-fn uuid(field: &'static str, raw: &str) -> Result<Uuid, Status> {
-    Uuid::parse_str(raw).map_err(|_| IdentityError::Invalid { field, reason: "is not an id" }.into())
+fn uuid(field: &'static str, raw: &str) -> Result<Uuid, IdentityError> {
+    Uuid::parse_str(raw).map_err(|_| IdentityError::Invalid { field, reason: "is not an id" })
 }
 
-fn require_service<T>(request: &Request<T>) -> Result<(), Status> {
+fn require_service<T>(request: &Request<T>) -> Result<(), IdentityError> {
     match caller(request) {
         Caller::Service { .. } => Ok(()),
-        _ => Err(IdentityError::PermissionDenied.into()),
+        _ => Err(IdentityError::PermissionDenied),
     }
 }
 
@@ -30,15 +30,15 @@ impl AccountsGrpc {
     pub(super) async fn send_ticket_confirmation(
         &self,
         request: Request<pb::RequestTicketConfirmationRequest>,
-    ) -> Result<pb::RequestTicketConfirmationResponse, Status> {
+    ) -> Result<pb::RequestTicketConfirmationResponse, IdentityError> {
         require_service(&request)?;
         let request = request.into_inner();
         let contact_id = uuid("contact_id", &request.contact_id)?;
         let ticket_id = uuid("ticket_id", &request.ticket_id)?;
         let address = EmailAddress::parse(&request.email)?;
         // The stored name, not the guest's: what a stranger typed does not reach her inbox.
-        let contact = self.store().contact(contact_id).await.map_err(db_error)?.ok_or(IdentityError::ContactNotFound)?;
-        let token = secret::new_link_token().map_err(helpdesk_kit::error::internal)?;
+        let contact = self.store().contact(contact_id).await?.ok_or(IdentityError::ContactNotFound)?;
+        let token = secret::new_link_token()?;
         let link = format!(
             "{}/confirm-ticket?token={}",
             self.config().portal_url.trim_end_matches('/'),
@@ -57,8 +57,7 @@ impl AccountsGrpc {
                 // As long as an activation link: the owner may be away for a weekend.
                 ttl: secs(self.config().activation_link_ttl_secs),
             })
-            .await
-            .map_err(db_error)?;
+            .await?;
         tracing::info!(contact = %contact_id, ticket = %ticket_id, sent, "guest ticket held for confirmation");
         Ok(pb::RequestTicketConfirmationResponse {})
     }
@@ -66,17 +65,16 @@ impl AccountsGrpc {
     pub(super) async fn redeem_ticket_confirmation(
         &self,
         request: Request<pb::ConfirmTicketRequest>,
-    ) -> Result<pb::ConfirmTicketResponse, Status> {
+    ) -> Result<pb::ConfirmTicketResponse, IdentityError> {
         require_service(&request)?;
         let token = request.into_inner().token;
         if token.trim().is_empty() || token.len() > 256 {
-            return Err(IdentityError::LinkInvalid.into());
+            return Err(IdentityError::LinkInvalid);
         }
         let ticket_id = self
             .store()
             .confirm_ticket(&secret::hash_secret(token.trim()))
-            .await
-            .map_err(db_error)?
+            .await?
             .ok_or(IdentityError::LinkInvalid)?;
         tracing::info!(ticket = %ticket_id, "guest ticket confirmed by its address's owner");
         Ok(pb::ConfirmTicketResponse {})

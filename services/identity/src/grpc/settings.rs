@@ -10,7 +10,7 @@ use crate::{
         IdentityError,
         settings::{PortalSettings, SignupMode},
     },
-    grpc::{db_error, require_admin},
+    grpc::require_admin,
     store::Store,
 };
 
@@ -75,7 +75,7 @@ impl SettingsService for SettingsGrpc {
         &self,
         _request: Request<pb::GetPortalSettingsRequest>,
     ) -> Result<Response<pb::PortalSettings>, Status> {
-        Ok(Response::new(to_pb(self.store.portal_settings().await.map_err(db_error)?)))
+        Ok(Response::new(to_pb(self.store.portal_settings().await?)))
     }
 
     #[tracing::instrument(skip_all)]
@@ -89,7 +89,7 @@ impl SettingsService for SettingsGrpc {
             .settings
             .ok_or(IdentityError::Invalid { field: "settings", reason: "is required" })?;
         let settings = from_pb(settings)?;
-        let saved = self.store.save_portal_settings(&settings).await.map_err(db_error)?;
+        let saved = self.store.save_portal_settings(&settings).await?;
         tracing::info!("portal settings changed");
         Ok(Response::new(to_pb(saved)))
     }

@@ -7,7 +7,7 @@ use tonic::{Request, Response, Status};
 
 use crate::{
     domain::{EmailAddress, IdentityError, clean_name},
-    grpc::{db_error, require_admin, require_staff, role_from_pb, staff_to_pb},
+    grpc::{require_admin, require_staff, role_from_pb, staff_to_pb},
     store::Store,
 };
 
@@ -36,8 +36,7 @@ impl StaffService for StaffGrpc {
         let staff = self
             .store
             .create_staff(&name, &email, role)
-            .await
-            .map_err(db_error)?
+            .await?
             .ok_or(IdentityError::AlreadyExists("a staff member with this email"))?;
         tracing::info!(staff = %staff.id, ?role, "staff member created");
         Ok(Response::new(staff_to_pb(staff)))
@@ -51,14 +50,14 @@ impl StaffService for StaffGrpc {
             return Err(IdentityError::StaffNotFound.into());
         }
         require_staff(&caller)?;
-        let staff = self.store.staff(id).await.map_err(db_error)?;
+        let staff = self.store.staff(id).await?;
         Ok(Response::new(staff_to_pb(staff.ok_or(IdentityError::StaffNotFound)?)))
     }
 
     #[tracing::instrument(skip_all)]
     async fn list_staff(&self, request: Request<pb::ListStaffRequest>) -> Result<Response<pb::ListStaffResponse>, Status> {
         require_staff(&caller(&request))?;
-        let staff = self.store.list_staff().await.map_err(db_error)?;
+        let staff = self.store.list_staff().await?;
         Ok(Response::new(pb::ListStaffResponse {
             staff: staff.into_iter().map(staff_to_pb).collect(),
         }))
@@ -73,8 +72,7 @@ impl StaffService for StaffGrpc {
         let staff = self
             .store
             .set_staff_role(id, role, request.active)
-            .await
-            .map_err(db_error)?
+            .await?
             .ok_or(IdentityError::StaffNotFound)?;
         Ok(Response::new(staff_to_pb(staff)))
     }

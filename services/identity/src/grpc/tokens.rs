@@ -4,10 +4,7 @@
 
 use std::sync::Arc;
 
-use helpdesk_kit::{
-    auth::{Caller, TokenSigner, caller},
-    events::timestamp,
-};
+use helpdesk_kit::auth::{Caller, TokenSigner, caller};
 use helpdesk_proto::identity::v1::{self as pb, token_service_server::TokenService};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
@@ -15,7 +12,7 @@ use tonic::{Request, Response, Status};
 
 use crate::{
     domain::{ContactStatus, EmailAddress, IdentityError, parse_service_name},
-    grpc::{db_error, require_admin},
+    grpc::{caller_token, require_admin},
     store::Store,
 };
 
@@ -44,12 +41,8 @@ impl TokensGrpc {
         }
     }
 
-    pub(super) fn token_for(&self, caller: &Caller) -> Result<Response<pb::TokenResponse>, Status> {
-        let (token, expires) = self.signer.issue(caller).map_err(helpdesk_kit::error::internal)?;
-        Ok(Response::new(pb::TokenResponse {
-            token,
-            expires_at: Some(timestamp(expires)),
-        }))
+    fn token_for(&self, caller: &Caller) -> Result<Response<pb::TokenResponse>, Status> {
+        Ok(Response::new(caller_token(&self.signer, caller)?))
     }
 
     /// Compares digests, so the time taken says nothing about how much of the secret matched.
@@ -83,11 +76,11 @@ impl TokenService for TokensGrpc {
         let contact = match request.into_inner().contact {
             Some(pb::issue_contact_token_request::Contact::ContactId(id)) => {
                 let id = helpdesk_kit::error::parse_id(&id, "contact")?;
-                self.store.contact(id).await.map_err(db_error)?
+                self.store.contact(id).await?
             }
             Some(pb::issue_contact_token_request::Contact::Email(email)) => {
                 let address = EmailAddress::parse(&email)?;
-                self.store.find_by_email(&address).await.map_err(db_error)?
+                self.store.find_by_email(&address).await?
             }
             None => return Err(IdentityError::Invalid { field: "contact", reason: "give contact_id or email" }.into()),
         };
@@ -105,7 +98,7 @@ impl TokenService for TokensGrpc {
     ) -> Result<Response<pb::TokenResponse>, Status> {
         require_admin(&caller(&request))?;
         let id = helpdesk_kit::error::parse_id(&request.get_ref().staff_id, "staff member")?;
-        let staff = self.store.staff(id).await.map_err(db_error)?;
+        let staff = self.store.staff(id).await?;
         // An inactive staff member gets no token, and is not told apart from an absent one.
         let staff = staff.filter(|s| s.active).ok_or(IdentityError::StaffNotFound)?;
         self.token_for(&Caller::Staff { id: staff.id, role: staff.role })
@@ -131,7 +124,7 @@ impl TokenService for TokensGrpc {
             Caller::Anonymous => return Err(IdentityError::Unauthenticated.into()),
             _ => return Err(IdentityError::PermissionDenied.into()),
         }
-        let revocations = self.store.revocations(self.token_ttl).await.map_err(db_error)?;
+        let revocations = self.store.revocations(self.token_ttl).await?;
         Ok(Response::new(pb::ListRevocationsResponse { revocations }))
     }
 }

@@ -7,7 +7,7 @@ use helpdesk_proto::events::v1::{AccountMailKind, AccountMailRequested, event::P
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{Store, sessions};
+use super::{Result, Store, sessions};
 use crate::domain::ContactStatus;
 
 /// Link mails of one kind to one contact per hour.
@@ -73,7 +73,7 @@ impl Store {
     /// inbox through the sign-up or reset form; over that, nothing is sent (the caller still
     /// answers as always). Returns whether a mail was requested.
     #[tracing::instrument(skip_all, fields(kind = ?mail.kind), err)]
-    pub async fn send_link(&self, mail: LinkMail<'_>) -> sqlx::Result<bool> {
+    pub async fn send_link(&self, mail: LinkMail<'_>) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         // Serialise per contact, so concurrent requests cannot all pass the count.
         sqlx::query("SELECT 1 FROM contacts WHERE id = $1 FOR UPDATE")
@@ -134,7 +134,7 @@ impl Store {
         token_hash: &[u8],
         password_hash: &str,
         session: NewSession<'_>,
-    ) -> sqlx::Result<Option<(Uuid, sessions::SessionTimes)>> {
+    ) -> Result<Option<(Uuid, sessions::SessionTimes)>> {
         let mut tx = self.pool.begin().await?;
         let redeemed: Option<(Uuid, String)> = sqlx::query_as(
             "UPDATE link_tokens SET used_at = now()
@@ -177,7 +177,7 @@ impl Store {
     }
 
     /// The login data of the contact holding this address, if it has an account.
-    pub async fn credentials(&self, address_normalized: &str) -> sqlx::Result<Option<Credentials>> {
+    pub async fn credentials(&self, address_normalized: &str) -> Result<Option<Credentials>> {
         let row: Option<(Uuid, String, String)> = sqlx::query_as(
             "SELECT c.id, a.password_hash, c.status
              FROM contact_emails e JOIN contacts c ON c.id = e.contact_id JOIN accounts a ON a.contact_id = c.id
@@ -193,32 +193,34 @@ impl Store {
         }))
     }
 
-    pub async fn password_hash_of(&self, contact_id: Uuid) -> sqlx::Result<Option<String>> {
-        sqlx::query_scalar("SELECT password_hash FROM accounts WHERE contact_id = $1")
+    pub async fn password_hash_of(&self, contact_id: Uuid) -> Result<Option<String>> {
+        let hash = sqlx::query_scalar("SELECT password_hash FROM accounts WHERE contact_id = $1")
             .bind(contact_id)
             .fetch_optional(&self.pool)
-            .await
+            .await?;
+        Ok(hash)
     }
 
-    pub async fn open_session(&self, contact_id: Uuid, session: NewSession<'_>) -> sqlx::Result<sessions::SessionTimes> {
+    pub async fn open_session(&self, contact_id: Uuid, session: NewSession<'_>) -> Result<sessions::SessionTimes> {
         let mut conn = self.pool.acquire().await?;
-        sessions::create(&mut conn, session.id_hash, contact_id, session.idle, session.absolute).await
+        Ok(sessions::create(&mut conn, session.id_hash, contact_id, session.idle, session.absolute).await?)
     }
 
     /// Sets a new password and ends every session but `keep`.
     #[tracing::instrument(skip_all, err)]
-    pub async fn change_password(&self, contact_id: Uuid, password_hash: &str, keep: Option<&[u8]>) -> sqlx::Result<()> {
+    pub async fn change_password(&self, contact_id: Uuid, password_hash: &str, keep: Option<&[u8]>) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         set_password(&mut tx, contact_id, password_hash).await?;
         sessions::delete_all(&mut tx, contact_id, keep).await?;
-        tx.commit().await
+        tx.commit().await?;
+        Ok(())
     }
 
     /// An admin's "set this contact's password": activates a contact pending activation, sets the
     /// password and ends every session. Returns the contact's status before, `None` for no such
     /// contact; a blocked contact is left as it is.
     #[tracing::instrument(skip_all, err)]
-    pub async fn set_password_for(&self, contact_id: Uuid, password_hash: &str) -> sqlx::Result<Option<ContactStatus>> {
+    pub async fn set_password_for(&self, contact_id: Uuid, password_hash: &str) -> Result<Option<ContactStatus>> {
         let mut tx = self.pool.begin().await?;
         let status: Option<String> = sqlx::query_scalar("SELECT status FROM contacts WHERE id = $1 FOR UPDATE")
             .bind(contact_id)
@@ -245,7 +247,7 @@ impl Store {
     /// block state goes on the revocation list, so its tokens stop (or, once unblocked, new ones
     /// start) working everywhere.
     #[tracing::instrument(skip(self), err)]
-    pub async fn set_blocked(&self, contact_id: Uuid, blocked: bool) -> sqlx::Result<bool> {
+    pub async fn set_blocked(&self, contact_id: Uuid, blocked: bool) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         let status: Option<String> = sqlx::query_scalar("SELECT status FROM contacts WHERE id = $1 FOR UPDATE")
             .bind(contact_id)

@@ -1,11 +1,11 @@
 //! Replay protection of captcha solutions: a challenge signature can be redeemed once.
 
-use super::Store;
+use super::{Result, Store};
 use crate::domain::captcha::Redeemable;
 
 impl Store {
     /// False when this solution was redeemed before.
-    pub async fn redeem_captcha(&self, solution: &Redeemable) -> sqlx::Result<bool> {
+    pub async fn redeem_captcha(&self, solution: &Redeemable) -> Result<bool> {
         sqlx::query("DELETE FROM captcha_redeemed WHERE expires_at < now()")
             .execute(&self.pool)
             .await?;

@@ -7,7 +7,7 @@ use helpdesk_proto::events::v1::{ContactUpdated, event::Payload};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::Store;
+use super::{Result, Store};
 use crate::domain::{Contact, EmailAddress, ExternalIdentity};
 
 /// Why a change was refused.
@@ -40,7 +40,7 @@ async fn updated_event(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
 
 impl Store {
     #[tracing::instrument(skip(self), err)]
-    pub async fn list_contacts(&self, query: &str, limit: i64, after: Option<Uuid>) -> sqlx::Result<Vec<Contact>> {
+    pub async fn list_contacts(&self, query: &str, limit: i64, after: Option<Uuid>) -> Result<Vec<Contact>> {
         let ids: Vec<Uuid> = sqlx::query_scalar(
             "SELECT c.id FROM contacts c
              WHERE ($1 = '%%' OR lower(c.name) LIKE $1
@@ -63,7 +63,7 @@ impl Store {
     }
 
     #[tracing::instrument(skip(self, update), err)]
-    pub async fn update_contact(&self, id: Uuid, update: ContactUpdate) -> sqlx::Result<ContactChange> {
+    pub async fn update_contact(&self, id: Uuid, update: ContactUpdate) -> Result<ContactChange> {
         let mut tx = self.pool.begin().await?;
         let exists: Option<Uuid> = sqlx::query_scalar("SELECT id FROM contacts WHERE id = $1 FOR UPDATE")
             .bind(id)
@@ -150,7 +150,7 @@ impl Store {
 
     /// Marks an address as bouncing; the contact it belongs to, if any.
     #[tracing::instrument(skip(self, address, reason), err)]
-    pub async fn mark_undeliverable(&self, address: &EmailAddress, reason: &str) -> sqlx::Result<Option<Uuid>> {
+    pub async fn mark_undeliverable(&self, address: &EmailAddress, reason: &str) -> Result<Option<Uuid>> {
         let mut tx = self.pool.begin().await?;
         let contact: Option<Uuid> = sqlx::query_scalar(
             "UPDATE contact_emails SET deliverable = false WHERE address_normalized = $1 RETURNING contact_id",
@@ -176,7 +176,7 @@ impl Store {
     }
 
     #[tracing::instrument(skip(self), err)]
-    pub async fn link_external_identity(&self, id: Uuid, identity: &ExternalIdentity) -> sqlx::Result<ContactChange> {
+    pub async fn link_external_identity(&self, id: Uuid, identity: &ExternalIdentity) -> Result<ContactChange> {
         let mut tx = self.pool.begin().await?;
         let exists: Option<Uuid> = sqlx::query_scalar("SELECT id FROM contacts WHERE id = $1 FOR UPDATE")
             .bind(id)

@@ -2,13 +2,18 @@
 //! publish `GroupMembershipChanged` in the same transaction, so tickets can enforce group
 //! visibility from events alone.
 
-use helpdesk_kit::outbox;
+use helpdesk_kit::{error::ConstraintExt, outbox};
 use helpdesk_proto::events::v1::{GroupMembershipChanged, GroupUpdated, event::Payload};
 use sqlx::{PgConnection, Row, postgres::PgRow};
 use uuid::Uuid;
 
-use super::Store;
-use crate::domain::{EmailAddress, groups::Group};
+use super::{Result, Store};
+use crate::domain::{EmailAddress, IdentityError, groups::Group};
+
+/// The unique index on a group's lower-cased name.
+fn name_taken(constraint: &str) -> Option<IdentityError> {
+    (constraint == "contact_groups_name").then_some(IdentityError::AlreadyExists("a group with this name"))
+}
 
 fn group_from_row(row: &PgRow, member_ids: Vec<Uuid>) -> Group {
     Group {
@@ -95,7 +100,7 @@ pub struct GroupChanges {
 impl Store {
     /// `None` when a group with this name (case-insensitively) exists.
     #[tracing::instrument(skip(self), err)]
-    pub async fn create_group(&self, name: &str, share_tickets: bool, domains: &[String]) -> sqlx::Result<Option<Group>> {
+    pub async fn create_group(&self, name: &str, share_tickets: bool, domains: &[String]) -> Result<Option<Group>> {
         let mut tx = self.pool.begin().await?;
         let id = Uuid::now_v7();
         let row = sqlx::query(
@@ -116,7 +121,7 @@ impl Store {
         self.group(id).await
     }
 
-    pub async fn group(&self, id: Uuid) -> sqlx::Result<Option<Group>> {
+    pub async fn group(&self, id: Uuid) -> Result<Option<Group>> {
         let Some(row) = sqlx::query("SELECT id, name, share_tickets, auto_join_domains, created_at FROM contact_groups WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
@@ -131,7 +136,7 @@ impl Store {
         Ok(Some(group_from_row(&row, members)))
     }
 
-    pub async fn list_groups(&self) -> sqlx::Result<Vec<Group>> {
+    pub async fn list_groups(&self) -> Result<Vec<Group>> {
         let ids: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM contact_groups ORDER BY lower(name)")
             .fetch_all(&self.pool)
             .await?;
@@ -144,10 +149,10 @@ impl Store {
         Ok(groups)
     }
 
-    /// `None` when no such group. A rename onto another group's name fails on the unique index;
-    /// the caller maps that to "already exists".
+    /// `None` when no such group; a rename onto another group's name (case-insensitively) is
+    /// `AlreadyExists`.
     #[tracing::instrument(skip(self, changes), err)]
-    pub async fn update_group(&self, id: Uuid, changes: GroupChanges) -> sqlx::Result<Option<Group>> {
+    pub async fn update_group(&self, id: Uuid, changes: GroupChanges) -> Result<Option<Group>> {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
             "UPDATE contact_groups SET name = COALESCE($2, name), share_tickets = COALESCE($3, share_tickets),
@@ -159,7 +164,8 @@ impl Store {
         .bind(changes.share_tickets)
         .bind(changes.auto_join_domains.as_deref())
         .fetch_optional(&mut *tx)
-        .await?;
+        .await
+        .on_constraint(name_taken)?;
         let Some(row) = row else { return Ok(None) };
         updated_event(&mut tx, &row).await?;
         if let Some(domains) = &changes.auto_join_domains {
@@ -172,7 +178,7 @@ impl Store {
 
     /// Adds or removes a member; `None` when the group or the contact does not exist.
     #[tracing::instrument(skip(self), err)]
-    pub async fn set_member(&self, group_id: Uuid, contact_id: Uuid, member: bool) -> sqlx::Result<Option<Group>> {
+    pub async fn set_member(&self, group_id: Uuid, contact_id: Uuid, member: bool) -> Result<Option<Group>> {
         let mut tx = self.pool.begin().await?;
         let both_exist: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM contact_groups WHERE id = $1) AND EXISTS (SELECT 1 FROM contacts WHERE id = $2)",

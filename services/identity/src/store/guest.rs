@@ -8,7 +8,7 @@ use helpdesk_kit::outbox;
 use helpdesk_proto::events::v1::{AccountMailKind, AccountMailRequested, GuestTicketConfirmed, event::Payload};
 use uuid::Uuid;
 
-use super::Store;
+use super::{Result, Store};
 
 /// Confirmation mails to one contact per hour: a stranger filing ticket after ticket in her name
 /// cannot flood her inbox (the tickets stay unverified, visible to staff).
@@ -31,7 +31,7 @@ impl Store {
     /// a mail was requested: not when the address is not the contact's (the caller was confused),
     /// the contact is blocked, or the hourly limit is reached.
     #[tracing::instrument(skip_all, fields(contact = %c.contact_id, ticket = %c.ticket_id), err)]
-    pub async fn send_ticket_confirmation(&self, c: TicketConfirmation<'_>) -> sqlx::Result<bool> {
+    pub async fn send_ticket_confirmation(&self, c: TicketConfirmation<'_>) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         // Serialise per contact, so concurrent requests cannot all pass the count.
         let owned: Option<bool> = sqlx::query_scalar(
@@ -87,7 +87,7 @@ impl Store {
     /// and publishes `GuestTicketConfirmed`. `None` when the token is unknown, used, expired, or
     /// the contact is blocked.
     #[tracing::instrument(skip_all, err)]
-    pub async fn confirm_ticket(&self, token_hash: &[u8]) -> sqlx::Result<Option<Uuid>> {
+    pub async fn confirm_ticket(&self, token_hash: &[u8]) -> Result<Option<Uuid>> {
         let mut tx = self.pool.begin().await?;
         let redeemed: Option<(Uuid, Uuid, String)> = sqlx::query_as(
             "UPDATE guest_confirmations SET used_at = now()

@@ -6,6 +6,14 @@
 //! `settings`, `groups`, `guest` (confirmation links of guests' tickets), `revocations` (whose
 //! tokens every part refuses). Every change that others must hear about writes its event to the
 //! outbox in the same transaction.
+//!
+//! `Store` methods answer [`IdentityError`], so handlers use bare `?`: an unexpected database
+//! failure becomes its `Database` variant, and a violated constraint a caller can cause becomes
+//! the domain error it means by the constraint's name, beside the SQL that can violate it
+//! (`ConstraintExt::on_constraint`). The helpers that run inside a caller's transaction
+//! (`sessions::create`, `groups::auto_join`, `revocations::record`, …) stay on `sqlx::Result`:
+//! they are building blocks of those methods, and `?` converts at the method. (`sso`'s methods
+//! still answer `sqlx::Result` until single sign-on moves onto `openidconnect`.)
 
 pub mod accounts;
 mod captcha;
@@ -21,12 +29,16 @@ mod throttle;
 
 pub use accounts::LinkKind;
 
+use anyhow::anyhow;
 use helpdesk_kit::outbox;
 use helpdesk_proto::events::v1::{ContactCreated, event::Payload};
 use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
-use crate::domain::{Contact, ContactEmail, ContactStatus, EmailAddress, ExternalIdentity};
+use crate::domain::{Contact, ContactEmail, ContactStatus, EmailAddress, ExternalIdentity, IdentityError};
+
+/// What every `Store` method answers.
+pub type Result<T> = std::result::Result<T, IdentityError>;
 
 /// Which unique key a find-or-create goes by.
 pub enum ContactKey<'a> {
@@ -46,7 +58,7 @@ impl Store {
     }
 
     #[tracing::instrument(skip(self, key), err)]
-    pub async fn find_or_create(&self, key: ContactKey<'_>, name: &str) -> sqlx::Result<(Contact, bool)> {
+    pub async fn find_or_create(&self, key: ContactKey<'_>, name: &str) -> Result<(Contact, bool)> {
         if let Some(id) = self.find_id(&key).await? {
             return Ok((self.expect_contact(id).await?, false));
         }
@@ -60,7 +72,10 @@ impl Store {
         if !claim_key(&mut tx, &key, id).await? {
             // Another request created this contact between our lookup and our insert.
             tx.rollback().await?;
-            let id = self.find_id(&key).await?.ok_or(sqlx::Error::RowNotFound)?;
+            let id = self
+                .find_id(&key)
+                .await?
+                .ok_or_else(|| anyhow!("the contact that won the race for its key is gone"))?;
             return Ok((self.expect_contact(id).await?, false));
         }
         let email = match &key {
@@ -84,13 +99,13 @@ impl Store {
         Ok((self.expect_contact(id).await?, true))
     }
 
-    async fn find_id(&self, key: &ContactKey<'_>) -> sqlx::Result<Option<Uuid>> {
-        match key {
+    async fn find_id(&self, key: &ContactKey<'_>) -> Result<Option<Uuid>> {
+        let id = match key {
             ContactKey::Email(address) => {
                 sqlx::query_scalar("SELECT contact_id FROM contact_emails WHERE address_normalized = $1")
                     .bind(address.normalized())
                     .fetch_optional(&self.pool)
-                    .await
+                    .await?
             }
             ContactKey::External(identity) => {
                 sqlx::query_scalar(
@@ -99,24 +114,25 @@ impl Store {
                 .bind(&identity.provider)
                 .bind(&identity.subject)
                 .fetch_optional(&self.pool)
-                .await
+                .await?
             }
-        }
+        };
+        Ok(id)
     }
 
-    pub async fn find_by_email(&self, address: &EmailAddress) -> sqlx::Result<Option<Contact>> {
+    pub async fn find_by_email(&self, address: &EmailAddress) -> Result<Option<Contact>> {
         match self.find_id(&ContactKey::Email(address)).await? {
             Some(id) => self.contact(id).await,
             None => Ok(None),
         }
     }
 
-    async fn expect_contact(&self, id: Uuid) -> sqlx::Result<Contact> {
-        self.contact(id).await?.ok_or(sqlx::Error::RowNotFound)
+    async fn expect_contact(&self, id: Uuid) -> Result<Contact> {
+        Ok(self.contact(id).await?.ok_or_else(|| anyhow!("contact {id} is gone right after it was found or created"))?)
     }
 
     #[tracing::instrument(skip(self), err)]
-    pub async fn contact(&self, id: Uuid) -> sqlx::Result<Option<Contact>> {
+    pub async fn contact(&self, id: Uuid) -> Result<Option<Contact>> {
         let Some(row) = sqlx::query("SELECT id, name, status, created_at FROM contacts WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)

@@ -11,7 +11,7 @@ use helpdesk_proto::{
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
-use super::Store;
+use super::{Result, Store};
 
 /// Records the subject's new state and announces it, in the caller's transaction.
 pub async fn record(conn: &mut PgConnection, subject: Uuid, blocked: bool) -> sqlx::Result<()> {
@@ -33,7 +33,7 @@ pub async fn record(conn: &mut PgConnection, subject: Uuid, blocked: bool) -> sq
 impl Store {
     /// Entries that can still refuse a token: every block, and the changes younger than the
     /// longest a token lives (older tokens have expired anyway).
-    pub async fn revocations(&self, token_ttl: chrono::Duration) -> sqlx::Result<Vec<Revocation>> {
+    pub async fn revocations(&self, token_ttl: chrono::Duration) -> Result<Vec<Revocation>> {
         let rows = sqlx::query("SELECT subject_id, blocked, since FROM revocations WHERE blocked OR since > $1")
             .bind(Utc::now() - token_ttl)
             .fetch_all(&self.pool)

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
-use super::Store;
+use super::{Result, Store};
 
 pub struct SessionTimes {
     pub idle_expires_at: DateTime<Utc>,
@@ -52,7 +52,7 @@ impl Store {
     /// The live session's contact, its idle expiry pushed forward (never past the absolute one).
     /// Sessions of contacts that are no longer active end here too.
     #[tracing::instrument(skip_all, err)]
-    pub async fn touch_session(&self, id_hash: &[u8], idle: chrono::Duration) -> sqlx::Result<Option<(Uuid, SessionTimes)>> {
+    pub async fn touch_session(&self, id_hash: &[u8], idle: chrono::Duration) -> Result<Option<(Uuid, SessionTimes)>> {
         let row = sqlx::query(
             "UPDATE sessions s SET idle_expires_at = LEAST(now() + $2, s.absolute_expires_at)
              FROM contacts c
@@ -76,7 +76,7 @@ impl Store {
     }
 
     #[tracing::instrument(skip_all, err)]
-    pub async fn delete_session(&self, id_hash: &[u8]) -> sqlx::Result<bool> {
+    pub async fn delete_session(&self, id_hash: &[u8]) -> Result<bool> {
         let result = sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
             .bind(id_hash)
             .execute(&self.pool)
@@ -85,7 +85,7 @@ impl Store {
     }
 
     /// Removes sessions past their expiry (housekeeping; expired ones are refused anyway).
-    pub async fn purge_expired_sessions(&self) -> sqlx::Result<u64> {
+    pub async fn purge_expired_sessions(&self) -> Result<u64> {
         let result = sqlx::query("DELETE FROM sessions WHERE idle_expires_at <= now() OR absolute_expires_at <= now()")
             .execute(&self.pool)
             .await?;

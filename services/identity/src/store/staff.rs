@@ -4,7 +4,7 @@ use helpdesk_kit::auth::StaffRole;
 use sqlx::{Row, postgres::PgRow};
 use uuid::Uuid;
 
-use super::Store;
+use super::{Result, Store};
 use crate::domain::{
     EmailAddress,
     staff::{Staff, role_from_db, role_to_db},
@@ -26,7 +26,7 @@ const COLUMNS: &str = "id, name, email, role, active, created_at";
 impl Store {
     /// `None` when a staff member with this address exists already.
     #[tracing::instrument(skip(self, name, email), err)]
-    pub async fn create_staff(&self, name: &str, email: &EmailAddress, role: StaffRole) -> sqlx::Result<Option<Staff>> {
+    pub async fn create_staff(&self, name: &str, email: &EmailAddress, role: StaffRole) -> Result<Option<Staff>> {
         let row = sqlx::query(
             "INSERT INTO staff (id, name, email, email_normalized, role) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (email_normalized) DO NOTHING
@@ -42,13 +42,13 @@ impl Store {
         Ok(row.as_ref().map(staff_from_row))
     }
 
-    pub async fn staff(&self, id: Uuid) -> sqlx::Result<Option<Staff>> {
+    pub async fn staff(&self, id: Uuid) -> Result<Option<Staff>> {
         let sql = format!("SELECT {COLUMNS} FROM staff WHERE id = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&self.pool).await?;
         Ok(row.as_ref().map(staff_from_row))
     }
 
-    pub async fn list_staff(&self) -> sqlx::Result<Vec<Staff>> {
+    pub async fn list_staff(&self) -> Result<Vec<Staff>> {
         let sql = format!("SELECT {COLUMNS} FROM staff ORDER BY name, id");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
         Ok(rows.iter().map(staff_from_row).collect())
@@ -57,7 +57,7 @@ impl Store {
     /// A deactivation, reactivation or role change also goes on the revocation list: tokens
     /// issued before it carry the old role (or belong to someone who may no longer act) and must
     /// stop working everywhere; the staff member gets a new token.
-    pub async fn set_staff_role(&self, id: Uuid, role: StaffRole, active: bool) -> sqlx::Result<Option<Staff>> {
+    pub async fn set_staff_role(&self, id: Uuid, role: StaffRole, active: bool) -> Result<Option<Staff>> {
         let mut tx = self.pool.begin().await?;
         let before: Option<(String, bool)> = sqlx::query_as("SELECT role, active FROM staff WHERE id = $1 FOR UPDATE")
             .bind(id)

@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use super::Store;
+use super::{Result, Store};
 use crate::domain::throttle::Recent;
 
 impl Store {
-    pub async fn recent_login_failures(&self, account: &str, ip: &str, window: Duration) -> sqlx::Result<Recent> {
+    pub async fn recent_login_failures(&self, account: &str, ip: &str, window: Duration) -> Result<Recent> {
         let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::minutes(15));
         let (account_and_ip, by_ip, by_account, known_ip): (i64, i64, i64, bool) = sqlx::query_as(
             "SELECT
@@ -28,7 +28,7 @@ impl Store {
         })
     }
 
-    pub async fn record_login_failure(&self, account: &str, ip: &str) -> sqlx::Result<()> {
+    pub async fn record_login_failure(&self, account: &str, ip: &str) -> Result<()> {
         sqlx::query("INSERT INTO login_failures (account, ip) VALUES ($1, $2)")
             .bind(account)
             .bind(ip)
@@ -41,7 +41,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn record_login_success(&self, account: &str, ip: &str) -> sqlx::Result<()> {
+    pub async fn record_login_success(&self, account: &str, ip: &str) -> Result<()> {
         sqlx::query("DELETE FROM login_failures WHERE account = $1 AND ip = $2")
             .bind(account)
             .bind(ip)

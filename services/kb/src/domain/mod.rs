@@ -19,7 +19,7 @@ pub const MAX_CATEGORY_NAME_CHARS: usize = 100;
 pub const MAX_DESCRIPTION_CHARS: usize = 1000;
 pub const MAX_PAGE_SIZE: u32 = 200;
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
 pub enum KbError {
     #[error("{field}: {reason}")]
     Invalid { field: &'static str, reason: String },
@@ -32,6 +32,13 @@ pub enum KbError {
     Unauthenticated,
     #[error("the caller may not do this")]
     PermissionDenied,
+    /// An unexpected database failure: logged with its cause and a reference id, answered opaque.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    /// Any other unexpected failure (the search index, say), with its cause chain: logged,
+    /// answered opaque.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
 }
 
 pub fn invalid(field: &'static str, reason: impl Into<String>) -> KbError {
@@ -211,7 +218,7 @@ mod tests {
 
     #[test]
     fn slugs_are_taken_as_given_or_refused_and_slugify_makes_valid_ones() {
-        assert_eq!(parse_slug("reset-your-pin-2"), Ok("reset-your-pin-2".into()));
+        assert_eq!(parse_slug("reset-your-pin-2").expect("a valid slug"), "reset-your-pin-2");
         for bad in ["", "reset-pin-", "-reset", "reset--pin", "Reset-PIN", "reset pin", "reset\0pin", "réset", &"a".repeat(81)] {
             assert!(matches!(parse_slug(bad), Err(KbError::Invalid { field: "slug", .. })), "{bad:?}");
         }
@@ -222,10 +229,10 @@ mod tests {
 
     #[test]
     fn malformed_article_ids_read_as_absent_and_malformed_references_name_their_field() {
-        assert_eq!(article_id("nope"), Err(KbError::NotFound("article")));
-        assert_eq!(article_id("\0"), Err(KbError::NotFound("article")));
+        assert!(matches!(article_id("nope"), Err(KbError::NotFound("article"))));
+        assert!(matches!(article_id("\0"), Err(KbError::NotFound("article"))));
         assert!(matches!(parse_optional_id("nope", "category_id"), Err(KbError::Invalid { field: "category_id", .. })));
-        assert_eq!(parse_optional_id(" ", "category_id"), Ok(None));
+        assert!(matches!(parse_optional_id(" ", "category_id"), Ok(None)));
     }
 
     #[test]
@@ -265,7 +272,7 @@ mod tests {
 
     #[test]
     fn feedback_kinds_come_from_their_numbers_only() {
-        assert_eq!(FeedbackKind::from_number(3), Ok(FeedbackKind::Answered));
+        assert!(matches!(FeedbackKind::from_number(3), Ok(FeedbackKind::Answered)));
         assert!(FeedbackKind::from_number(0).is_err());
         assert!(FeedbackKind::from_number(9).is_err());
     }

@@ -5,9 +5,9 @@
 
 use helpdesk_kit::auth::caller;
 use helpdesk_proto::kb::v1 as pb;
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response};
 
-use super::{KbGrpc, convert, db_error};
+use super::{Answer, KbGrpc, convert};
 use crate::{
     domain::{
         Audience, KbError, MAX_PAGE_SIZE, Status as ArticleStatus, Visibility, article_id, is_slug, may_write, parse_body,
@@ -18,7 +18,7 @@ use crate::{
 
 impl KbGrpc {
     #[tracing::instrument(skip_all)]
-    pub(super) async fn create_article(&self, request: Request<pb::CreateArticleRequest>) -> Result<Response<pb::Article>, Status> {
+    pub(super) async fn create_article(&self, request: Request<pb::CreateArticleRequest>) -> Answer<pb::Article> {
         may_write(&caller(&request))?;
         let request = request.into_inner();
         let title = parse_title(&request.title)?;
@@ -33,7 +33,7 @@ impl KbGrpc {
             title,
         };
         let slug = if request.slug.is_empty() { slugify(&fields.title) } else { parse_slug(&request.slug)? };
-        let article = self.store.create(&slug, &fields).await.map_err(db_error)?.ok_or_else(|| KbError::Taken {
+        let article = self.store.create(&slug, &fields).await?.ok_or_else(|| KbError::Taken {
             field: "slug",
             reason: format!("{slug} is already another article's slug"),
         })?;
@@ -44,7 +44,7 @@ impl KbGrpc {
     /// Changes only what the request names: optional fields when present, tags when
     /// `replace_tags`, status and visibility when not unspecified.
     #[tracing::instrument(skip_all)]
-    pub(super) async fn update_article(&self, request: Request<pb::UpdateArticleRequest>) -> Result<Response<pb::Article>, Status> {
+    pub(super) async fn update_article(&self, request: Request<pb::UpdateArticleRequest>) -> Answer<pb::Article> {
         may_write(&caller(&request))?;
         let request = request.into_inner();
         let id = article_id(&request.id)?;
@@ -72,25 +72,23 @@ impl KbGrpc {
                 }
                 fields.status = status.unwrap_or(fields.status);
                 fields.visibility = visibility.unwrap_or(fields.visibility);
-                Ok::<_, KbError>(fields)
+                fields
             })
-            .await
-            .map_err(db_error)?
-            .ok_or(KbError::NotFound("article"))??;
+            .await?
+            .ok_or(KbError::NotFound("article"))?;
         self.reindex(id).await;
         Ok(Response::new(convert::article(updated)))
     }
 
     #[tracing::instrument(skip_all)]
-    pub(super) async fn get_article(&self, request: Request<pb::GetArticleRequest>) -> Result<Response<pb::Article>, Status> {
+    pub(super) async fn get_article(&self, request: Request<pb::GetArticleRequest>) -> Answer<pb::Article> {
         let audience = Audience::of(&caller(&request));
         let article = match request.into_inner().key {
             Some(pb::get_article_request::Key::Id(id)) => self.store.by_id(article_id(&id)?).await,
             Some(pb::get_article_request::Key::Slug(slug)) if is_slug(&slug) => self.store.by_slug(&slug).await,
             Some(pb::get_article_request::Key::Slug(_)) => Ok(None),
-            None => return Err(KbError::Invalid { field: "key", reason: "give id or slug".into() }.into()),
-        }
-        .map_err(db_error)?
+            None => return Err(KbError::Invalid { field: "key", reason: "give id or slug".into() }),
+        }?
         .filter(|a| audience.may_read(a.status, a.visibility))
         .ok_or(KbError::NotFound("article"))?;
         Ok(Response::new(convert::article(article)))
@@ -100,11 +98,11 @@ impl KbGrpc {
     pub(super) async fn delete_article(
         &self,
         request: Request<pb::DeleteArticleRequest>,
-    ) -> Result<Response<pb::DeleteArticleResponse>, Status> {
+    ) -> Answer<pb::DeleteArticleResponse> {
         may_write(&caller(&request))?;
         let id = article_id(&request.into_inner().id)?;
-        if !self.store.delete(id).await.map_err(db_error)? {
-            return Err(KbError::NotFound("article").into());
+        if !self.store.delete(id).await? {
+            return Err(KbError::NotFound("article"));
         }
         self.reindex(id).await;
         Ok(Response::new(pb::DeleteArticleResponse {}))
@@ -115,7 +113,7 @@ impl KbGrpc {
     pub(super) async fn list_articles(
         &self,
         request: Request<pb::ListArticlesRequest>,
-    ) -> Result<Response<pb::ListArticlesResponse>, Status> {
+    ) -> Answer<pb::ListArticlesResponse> {
         let audience = Audience::of(&caller(&request));
         let request = request.into_inner();
         let category = parse_optional_id(&request.category_id, "category_id")?;
@@ -124,7 +122,7 @@ impl KbGrpc {
             0 => 50,
             n => n.min(MAX_PAGE_SIZE),
         };
-        let articles = self.store.list(audience, category, after, size).await.map_err(db_error)?;
+        let articles = self.store.list(audience, category, after, size).await?;
         let next_page_token = match articles.last() {
             Some(last) if articles.len() == size as usize => last.id.to_string(),
             _ => String::new(),

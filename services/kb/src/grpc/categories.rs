@@ -3,9 +3,9 @@
 
 use helpdesk_kit::auth::caller;
 use helpdesk_proto::kb::v1 as pb;
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response};
 
-use super::{KbGrpc, convert, db_error};
+use super::{Answer, KbGrpc, convert};
 use crate::domain::{KbError, may_write, parse_category_name, parse_description, slugify};
 
 impl KbGrpc {
@@ -13,13 +13,13 @@ impl KbGrpc {
     pub(super) async fn create_category(
         &self,
         request: Request<pb::CreateCategoryRequest>,
-    ) -> Result<Response<pb::KbCategory>, Status> {
+    ) -> Answer<pb::KbCategory> {
         may_write(&caller(&request))?;
         let request = request.into_inner();
         let name = parse_category_name(&request.name)?;
         let description = parse_description(&request.description)?;
         let slug = slugify(&name);
-        let category = self.store.create_category(&name, &slug, &description).await.map_err(db_error)?.ok_or_else(|| {
+        let category = self.store.create_category(&name, &slug, &description).await?.ok_or_else(|| {
             KbError::Taken { field: "name", reason: format!("a category with the slug {slug} exists; choose another name") }
         })?;
         Ok(Response::new(convert::category(category)))
@@ -29,8 +29,8 @@ impl KbGrpc {
     pub(super) async fn list_categories(
         &self,
         _request: Request<pb::ListCategoriesRequest>,
-    ) -> Result<Response<pb::ListCategoriesResponse>, Status> {
-        let categories = self.store.categories().await.map_err(db_error)?;
+    ) -> Answer<pb::ListCategoriesResponse> {
+        let categories = self.store.categories().await?;
         Ok(Response::new(pb::ListCategoriesResponse { categories: categories.into_iter().map(convert::category).collect() }))
     }
 }

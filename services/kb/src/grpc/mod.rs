@@ -2,6 +2,10 @@
 //! `articles`, `categories` and `search`; the one mapping from [`KbError`] to `Status`; and
 //! proto ⇄ domain conversions in `convert`. Every handler decides from the caller what it may
 //! read or do — the gateway only forwards the caller's token.
+//!
+//! Handlers answer `Result<_, KbError>` and use bare `?` on the store, the index and the domain
+//! rules alike; the trait methods here turn the error into a `Status` once. Unexpected failures
+//! (`Database`, `Internal`) are logged in full and answered opaque with a reference id.
 
 mod articles;
 mod categories;
@@ -23,19 +27,14 @@ impl From<KbError> for Status {
             KbError::Taken { .. } => Status::already_exists(error.to_string()),
             KbError::Unauthenticated => helpdesk_kit::error::unauthenticated(),
             KbError::PermissionDenied => helpdesk_kit::error::permission_denied(),
+            KbError::Database(error) => helpdesk_kit::error::internal(error),
+            KbError::Internal(error) => helpdesk_kit::error::internal(error),
         }
     }
 }
 
-/// Database errors: a missing category is the caller's mistake, anything else is ours.
-fn db_error(error: sqlx::Error) -> Status {
-    match &error {
-        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-            KbError::Invalid { field: "category_id", reason: "no such category".into() }.into()
-        }
-        _ => helpdesk_kit::error::internal(error),
-    }
-}
+/// What every handler answers: its response, or the domain error the trait method maps.
+type Answer<T> = Result<Response<T>, KbError>;
 
 pub struct KbGrpc {
     store: Store,
@@ -60,67 +59,100 @@ impl KbGrpc {
 #[tonic::async_trait]
 impl KbService for KbGrpc {
     async fn create_category(&self, request: Request<pb::CreateCategoryRequest>) -> Result<Response<pb::KbCategory>, Status> {
-        self.create_category(request).await
+        Ok(self.create_category(request).await?)
     }
 
     async fn list_categories(
         &self,
         request: Request<pb::ListCategoriesRequest>,
     ) -> Result<Response<pb::ListCategoriesResponse>, Status> {
-        self.list_categories(request).await
+        Ok(self.list_categories(request).await?)
     }
 
     async fn create_article(&self, request: Request<pb::CreateArticleRequest>) -> Result<Response<pb::Article>, Status> {
-        self.create_article(request).await
+        Ok(self.create_article(request).await?)
     }
 
     async fn update_article(&self, request: Request<pb::UpdateArticleRequest>) -> Result<Response<pb::Article>, Status> {
-        self.update_article(request).await
+        Ok(self.update_article(request).await?)
     }
 
     async fn get_article(&self, request: Request<pb::GetArticleRequest>) -> Result<Response<pb::Article>, Status> {
-        self.get_article(request).await
+        Ok(self.get_article(request).await?)
     }
 
     async fn delete_article(
         &self,
         request: Request<pb::DeleteArticleRequest>,
     ) -> Result<Response<pb::DeleteArticleResponse>, Status> {
-        self.delete_article(request).await
+        Ok(self.delete_article(request).await?)
     }
 
     async fn list_articles(
         &self,
         request: Request<pb::ListArticlesRequest>,
     ) -> Result<Response<pb::ListArticlesResponse>, Status> {
-        self.list_articles(request).await
+        Ok(self.list_articles(request).await?)
     }
 
     async fn search_articles(
         &self,
         request: Request<pb::SearchArticlesRequest>,
     ) -> Result<Response<pb::SearchArticlesResponse>, Status> {
-        self.find(request, crate::index::Mode::Search).await
+        Ok(self.find(request, crate::index::Mode::Search).await?)
     }
 
     async fn suggest_articles(
         &self,
         request: Request<pb::SearchArticlesRequest>,
     ) -> Result<Response<pb::SearchArticlesResponse>, Status> {
-        self.find(request, crate::index::Mode::Suggest).await
+        Ok(self.find(request, crate::index::Mode::Suggest).await?)
     }
 
     async fn record_feedback(
         &self,
         request: Request<pb::RecordFeedbackRequest>,
     ) -> Result<Response<pb::RecordFeedbackResponse>, Status> {
-        self.record_feedback(request).await
+        Ok(self.record_feedback(request).await?)
     }
 
     async fn deflection_report(
         &self,
         request: Request<pb::DeflectionReportRequest>,
     ) -> Result<Response<pb::DeflectionReportResponse>, Status> {
-        self.deflection_report(request).await
+        Ok(self.deflection_report(request).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_failure_is_answered_internal_with_a_reference_and_nothing_of_the_database() {
+        let failure = sqlx::Error::Protocol("relation \"kb.articles\" does not exist in SELECT id FROM articles".into());
+        let status = Status::from(KbError::from(failure));
+        assert_eq!(status.code(), tonic::Code::Internal);
+        assert!(status.message().contains("reference"), "{}", status.message());
+        for leak in ["articles", "SELECT", "relation"] {
+            assert!(!status.message().contains(leak), "{leak} leaked: {}", status.message());
+        }
+    }
+
+    #[test]
+    fn any_other_unexpected_failure_is_answered_the_same_opaque_way() {
+        let failure = anyhow::anyhow!("tantivy: the index writer panicked").context("searching the index");
+        let status = Status::from(KbError::from(failure));
+        assert_eq!(status.code(), tonic::Code::Internal);
+        assert!(status.message().contains("reference"), "{}", status.message());
+        assert!(!status.message().contains("tantivy") && !status.message().contains("index"), "{}", status.message());
+    }
+
+    #[test]
+    fn the_callers_mistakes_keep_their_own_codes() {
+        let missing = Status::from(KbError::NotFound("article"));
+        assert_eq!((missing.code(), missing.message()), (tonic::Code::NotFound, "article not found"));
+        let category = Status::from(KbError::Invalid { field: "category_id", reason: "no such category".into() });
+        assert_eq!(category.code(), tonic::Code::InvalidArgument);
     }
 }

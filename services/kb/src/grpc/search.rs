@@ -3,11 +3,12 @@
 //! typed. Feedback is accepted only on articles the caller may read (else `NOT_FOUND`); the
 //! deflection report is for staff.
 
+use anyhow::Context;
 use helpdesk_kit::auth::caller;
 use helpdesk_proto::kb::v1 as pb;
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response};
 
-use super::{KbGrpc, convert, db_error};
+use super::{Answer, KbGrpc, convert};
 use crate::{
     domain::{Audience, FeedbackKind, KbError, article_id, may_write, parse_query, result_limit},
     index::Mode,
@@ -19,14 +20,14 @@ impl KbGrpc {
         &self,
         request: Request<pb::SearchArticlesRequest>,
         mode: Mode,
-    ) -> Result<Response<pb::SearchArticlesResponse>, Status> {
+    ) -> Answer<pb::SearchArticlesResponse> {
         let audience = Audience::of(&caller(&request));
         let request = request.into_inner();
         let query = parse_query(&request.query)?;
         let hits = self
             .index
             .search(&query, mode, audience, result_limit(request.limit))
-            .map_err(helpdesk_kit::error::internal)?;
+            .context("searching the index")?;
         Ok(Response::new(pb::SearchArticlesResponse { hits: hits.into_iter().map(convert::hit).collect() }))
     }
 
@@ -34,17 +35,17 @@ impl KbGrpc {
     pub(super) async fn record_feedback(
         &self,
         request: Request<pb::RecordFeedbackRequest>,
-    ) -> Result<Response<pb::RecordFeedbackResponse>, Status> {
+    ) -> Answer<pb::RecordFeedbackResponse> {
         let audience = Audience::of(&caller(&request));
         let request = request.into_inner();
         let id = article_id(&request.article_id)?;
         let kind = FeedbackKind::from_number(request.kind)?;
         let query = parse_query(&request.query)?;
-        let article = self.store.by_id(id).await.map_err(db_error)?;
+        let article = self.store.by_id(id).await?;
         if !article.is_some_and(|a| audience.may_read(a.status, a.visibility)) {
-            return Err(KbError::NotFound("article").into());
+            return Err(KbError::NotFound("article"));
         }
-        self.store.record_feedback(id, kind, query.trim()).await.map_err(db_error)?;
+        self.store.record_feedback(id, kind, query.trim()).await?;
         Ok(Response::new(pb::RecordFeedbackResponse {}))
     }
 
@@ -52,7 +53,7 @@ impl KbGrpc {
     pub(super) async fn deflection_report(
         &self,
         request: Request<pb::DeflectionReportRequest>,
-    ) -> Result<Response<pb::DeflectionReportResponse>, Status> {
+    ) -> Answer<pb::DeflectionReportResponse> {
         may_write(&caller(&request))?;
         let since = match request.into_inner().since {
             None => None,
@@ -61,7 +62,7 @@ impl KbGrpc {
                     .ok_or_else(|| KbError::Invalid { field: "since", reason: "is not a valid time".into() })?,
             ),
         };
-        let rows = self.store.deflection(since).await.map_err(db_error)?;
+        let rows = self.store.deflection(since).await?;
         Ok(Response::new(pb::DeflectionReportResponse { articles: rows.into_iter().map(convert::deflection).collect() }))
     }
 }

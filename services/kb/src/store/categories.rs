@@ -3,7 +3,7 @@
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::Store;
+use super::{Result, Store};
 
 #[derive(Debug, Clone)]
 pub struct Category {
@@ -18,7 +18,7 @@ impl Store {
     /// Inserts the category under `slug`, placed after the existing ones; `None` when another
     /// category has that slug.
     #[tracing::instrument(skip(self, description), err)]
-    pub async fn create_category(&self, name: &str, slug: &str, description: &str) -> sqlx::Result<Option<Category>> {
+    pub async fn create_category(&self, name: &str, slug: &str, description: &str) -> Result<Option<Category>> {
         let row = sqlx::query(
             "INSERT INTO categories (id, name, slug, description, position)
              SELECT $1, $2, $3, $4, coalesce(max(position) + 1, 0) FROM categories
@@ -34,7 +34,7 @@ impl Store {
         row.as_ref().map(category_from_row).transpose()
     }
 
-    pub async fn categories(&self) -> sqlx::Result<Vec<Category>> {
+    pub async fn categories(&self) -> Result<Vec<Category>> {
         sqlx::query("SELECT id, name, slug, description, position FROM categories ORDER BY position, name")
             .fetch_all(&self.pool)
             .await?
@@ -44,7 +44,7 @@ impl Store {
     }
 }
 
-fn category_from_row(row: &sqlx::postgres::PgRow) -> sqlx::Result<Category> {
+fn category_from_row(row: &sqlx::postgres::PgRow) -> Result<Category> {
     Ok(Category {
         id: row.try_get("id")?,
         name: row.try_get("name")?,

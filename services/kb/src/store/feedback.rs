@@ -3,11 +3,12 @@
 //! aggregates.
 
 use chrono::{DateTime, Utc};
+use helpdesk_kit::error::ConstraintExt;
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::Store;
-use crate::domain::FeedbackKind;
+use super::{Result, Store};
+use crate::domain::{FeedbackKind, KbError};
 
 #[derive(Debug, Clone)]
 pub struct Deflection {
@@ -19,20 +20,22 @@ pub struct Deflection {
 }
 
 impl Store {
+    /// `NotFound("article")` when the article is gone (deleted since the caller looked).
     #[tracing::instrument(skip(self, query), err)]
-    pub async fn record_feedback(&self, article_id: Uuid, kind: FeedbackKind, query: &str) -> sqlx::Result<()> {
+    pub async fn record_feedback(&self, article_id: Uuid, kind: FeedbackKind, query: &str) -> Result<()> {
         sqlx::query("INSERT INTO feedback (article_id, kind, query) VALUES ($1, $2, $3)")
             .bind(article_id)
             .bind(kind as i16)
             .bind(query)
             .execute(&self.pool)
-            .await?;
+            .await
+            .on_constraint(|name| (name == "feedback_article_id_fkey").then_some(KbError::NotFound("article")))?;
         Ok(())
     }
 
     /// Per article with any feedback since `since`: the counts, most answered first.
     #[tracing::instrument(skip(self), err)]
-    pub async fn deflection(&self, since: Option<DateTime<Utc>>) -> sqlx::Result<Vec<Deflection>> {
+    pub async fn deflection(&self, since: Option<DateTime<Utc>>) -> Result<Vec<Deflection>> {
         sqlx::query(
             "SELECT a.id, a.title,
                     count(*) FILTER (WHERE f.kind = 1) AS impressions,

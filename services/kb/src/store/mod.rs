@@ -2,6 +2,11 @@
 //! writes its `ArticleChanged` event to the outbox in the same transaction, which is what keeps
 //! every replica's search index current. Visibility filters are applied in the queries, so a
 //! hidden article is never fetched.
+//!
+//! Store methods answer [`KbError`]: an unexpected database failure becomes its `Database`
+//! variant through `?`, and a violated constraint the caller can cause becomes the domain error it
+//! means by the constraint's name, here beside the SQL that can violate it
+//! ([`ConstraintExt::on_constraint`]).
 
 mod categories;
 mod feedback;
@@ -10,12 +15,21 @@ pub use categories::Category;
 pub use feedback::Deflection;
 
 use chrono::{DateTime, Utc};
-use helpdesk_kit::outbox;
+use helpdesk_kit::{error::ConstraintExt, outbox};
 use helpdesk_proto::events::v1::{ArticleChanged, event::Payload};
 use sqlx::{PgConnection, PgPool, Row, postgres::PgRow};
 use uuid::Uuid;
 
-use crate::domain::{Audience, Status, Visibility};
+use crate::domain::{Audience, KbError, Status, Visibility};
+
+type Result<T> = std::result::Result<T, KbError>;
+
+/// The foreign key of an article's category: violated when the category named does not exist
+/// (or was deleted while the article was written).
+fn missing_category(constraint: &str) -> Option<KbError> {
+    (constraint == "articles_category_id_fkey")
+        .then(|| KbError::Invalid { field: "category_id", reason: "no such category".into() })
+}
 
 #[derive(Debug, Clone)]
 pub struct Article {
@@ -65,7 +79,7 @@ impl Store {
 
     /// Inserts the article under `slug`; `None` when another article has that slug.
     #[tracing::instrument(skip_all, err)]
-    pub async fn create(&self, slug: &str, new: &ArticleFields) -> sqlx::Result<Option<Article>> {
+    pub async fn create(&self, slug: &str, new: &ArticleFields) -> Result<Option<Article>> {
         let id = Uuid::now_v7();
         let mut tx = self.pool.begin().await?;
         let insert = sqlx::query(
@@ -74,7 +88,7 @@ impl Store {
         )
         .bind(id)
         .bind(slug);
-        let inserted = bind_fields(insert, new).execute(&mut *tx).await?.rows_affected();
+        let inserted = bind_fields(insert, new).execute(&mut *tx).await.on_constraint(missing_category)?.rows_affected();
         if inserted == 0 {
             return Ok(None);
         }
@@ -88,11 +102,7 @@ impl Store {
     /// Reads the article locked, lets `change` edit its fields, and writes them back with the
     /// event. `None` when there is no such article.
     #[tracing::instrument(skip_all, err)]
-    pub async fn update<E>(
-        &self,
-        id: Uuid,
-        change: impl FnOnce(ArticleFields) -> Result<ArticleFields, E>,
-    ) -> sqlx::Result<Option<Result<Article, E>>> {
+    pub async fn update(&self, id: Uuid, change: impl FnOnce(ArticleFields) -> ArticleFields) -> Result<Option<Article>> {
         let mut tx = self.pool.begin().await?;
         let sql = format!("SELECT {COLUMNS} FROM articles WHERE id = $1 FOR UPDATE");
         let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&mut *tx).await? else {
@@ -108,27 +118,24 @@ impl Store {
             status: current.status,
             visibility: current.visibility,
         };
-        let new = match change(fields) {
-            Ok(new) => new,
-            Err(error) => return Ok(Some(Err(error))),
-        };
+        let new = change(fields);
         let update = sqlx::query(
             "UPDATE articles SET title = $2, body_markdown = $3, body_html = $4, category_id = $5, tags = $6,
                     status = $7, visibility = $8, updated_at = now()
              WHERE id = $1",
         )
         .bind(id);
-        bind_fields(update, &new).execute(&mut *tx).await?;
+        bind_fields(update, &new).execute(&mut *tx).await.on_constraint(missing_category)?;
         article_changed(&mut tx, id, false).await?;
         let article = fetch(&mut tx, id).await?.ok_or(sqlx::Error::RowNotFound)?;
         tx.commit().await?;
         self.relay.wake();
-        Ok(Some(Ok(article)))
+        Ok(Some(article))
     }
 
     /// Deletes the article (and its feedback); false when there was none.
     #[tracing::instrument(skip(self), err)]
-    pub async fn delete(&self, id: Uuid) -> sqlx::Result<bool> {
+    pub async fn delete(&self, id: Uuid) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         let deleted = sqlx::query("DELETE FROM articles WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
         if deleted == 0 {
@@ -140,18 +147,14 @@ impl Store {
         Ok(true)
     }
 
-    pub async fn by_id(&self, id: Uuid) -> sqlx::Result<Option<Article>> {
+    pub async fn by_id(&self, id: Uuid) -> Result<Option<Article>> {
         fetch(&mut *self.pool.acquire().await?, id).await
     }
 
-    pub async fn by_slug(&self, slug: &str) -> sqlx::Result<Option<Article>> {
+    pub async fn by_slug(&self, slug: &str) -> Result<Option<Article>> {
         let sql = format!("SELECT {COLUMNS} FROM articles WHERE slug = $1");
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(slug)
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|row| article_from_row(&row))
-            .transpose()
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(slug).fetch_optional(&self.pool).await?;
+        row.map(|row| article_from_row(&row)).transpose()
     }
 
     /// A page of the articles `audience` may read, oldest first, after the article `after`.
@@ -162,7 +165,7 @@ impl Store {
         category: Option<Uuid>,
         after: Option<Uuid>,
         limit: u32,
-    ) -> sqlx::Result<Vec<Article>> {
+    ) -> Result<Vec<Article>> {
         let (statuses, visibilities) = audience.readable();
         let sql = format!(
             "SELECT {COLUMNS} FROM articles
@@ -170,24 +173,23 @@ impl Store {
                AND ($3::uuid IS NULL OR category_id = $3) AND ($4::uuid IS NULL OR id > $4)
              ORDER BY id LIMIT $5"
         );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(&statuses)
             .bind(&visibilities)
             .bind(category)
             .bind(after)
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(article_from_row)
-            .collect()
+            .await?;
+        rows.iter().map(article_from_row).collect()
     }
 
     /// Every article, for rebuilding the search index.
     #[tracing::instrument(skip(self), err)]
-    pub async fn all(&self) -> sqlx::Result<Vec<Article>> {
+    pub async fn all(&self) -> Result<Vec<Article>> {
         let sql = format!("SELECT {COLUMNS} FROM articles");
-        sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?.iter().map(article_from_row).collect()
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+        rows.iter().map(article_from_row).collect()
     }
 }
 
@@ -206,17 +208,13 @@ fn bind_fields<'q>(
         .bind(new.visibility as i16)
 }
 
-async fn fetch(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Article>> {
+async fn fetch(conn: &mut PgConnection, id: Uuid) -> Result<Option<Article>> {
     let sql = format!("SELECT {COLUMNS} FROM articles WHERE id = $1");
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(conn)
-        .await?
-        .map(|row| article_from_row(&row))
-        .transpose()
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(conn).await?;
+    row.map(|row| article_from_row(&row)).transpose()
 }
 
-fn article_from_row(row: &PgRow) -> sqlx::Result<Article> {
+fn article_from_row(row: &PgRow) -> Result<Article> {
     Ok(Article {
         id: row.try_get("id")?,
         slug: row.try_get("slug")?,
