@@ -1,7 +1,8 @@
 //! Single sign-on, the pure parts: provider settings with presets (Google, Okta, Twitter/X),
-//! random states and nonces, and reading a subject, email and "email verified" out of provider claims. A provider is
-//! either OpenID Connect (endpoints from discovery, an ID token bound to our nonce) or plain
-//! OAuth 2.0 (configured endpoints, identity from a user-info JSON document).
+//! random states and nonces, and reading a subject, email and "email verified" out of provider
+//! claims. A provider is either OpenID Connect (endpoints from discovery, an ID token bound to our
+//! nonce) or plain OAuth 2.0 (configured endpoints, identity from a user-info JSON document).
+//! PKCE is the `openidconnect` crate's (see `crate::sso`).
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use secrecy::SecretString;
