@@ -4,9 +4,10 @@
 //! either in this process (`serve::start`) or as a real child process that a test can kill.
 //! `mailbox` gives each test its own mailboxes on the stack's Dovecot; `gateway` talks to the
 //! gateway as a browser does (cookie names, sign-up to a session); `sso` signs in at the stack's
-//! OpenID provider.
+//! OpenID provider; `fake_issuer` forges the ID tokens that provider would never send.
 
 pub mod bench_seed;
+pub mod fake_issuer;
 pub mod gateway;
 pub mod mailbox;
 pub mod portal_seed;

@@ -55,10 +55,16 @@ pub fn settings_with_provider() -> PartSettings {
 
 pub async fn start(env: &TestEnv) -> Server {
     let server = env.start_with(settings_with_provider()).await;
+    enable_providers(&server, &[PROVIDER, OAUTH2]).await;
+    server
+}
+
+/// Portal settings with password login and these SSO providers on, sign-up open.
+pub async fn enable_providers(server: &Server, providers: &[&str]) {
     let token = server.service_token().await;
     let settings = pb::PortalSettings {
         password_login: true,
-        sso_providers: vec![PROVIDER.into(), OAUTH2.into()],
+        sso_providers: providers.iter().map(|&id| id.into()).collect(),
         signup_mode: pb::SignupMode::Open as i32,
         contacts_may_close_tickets: true,
         ..Default::default()
@@ -66,8 +72,7 @@ pub async fn start(env: &TestEnv) -> Server {
     SettingsServiceClient::new(server.identity_channel())
         .update_portal_settings(bearer(pb::UpdatePortalSettingsRequest { settings: Some(settings) }, &token).expect("request"))
         .await
-        .expect("turn the provider on");
-    server
+        .expect("turn the providers on");
 }
 
 /// A browser without automatic redirects, with a cookie jar kept by hand (all on 127.0.0.1).

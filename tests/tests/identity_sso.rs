@@ -4,10 +4,14 @@
 //! callback. Covers: a new contact; sign-in again by the stable subject; an existing contact
 //! linked only on a verified email (otherwise by mail); tampered or replayed state and a foreign
 //! nonce refused. The providers and the provider-side browser are `helpdesk_tests::sso`'s.
+//! ID tokens the real provider never sends — an algorithm its discovery does not list, several
+//! audiences without us as the authorized party, a wrong `at_hash` — come from
+//! `helpdesk_tests::fake_issuer` and are refused.
 
 use helpdesk_proto::identity::v1::{self as pb, sso_service_client::SsoServiceClient};
 use helpdesk_tests::{
     Server, TestEnv,
+    fake_issuer::{CLIENT_ID, FORGED, FakeIssuer},
     gateway::SESSION_COOKIE,
     link_token,
     sso::{Browser, OAUTH2, PROVIDER, start},
@@ -15,7 +19,7 @@ use helpdesk_tests::{
 };
 use reqwest::{StatusCode, Url};
 use serde_json::{Value, json};
-use tonic::Code;
+use tonic::{Code, transport::Channel};
 
 /// The whole round trip through the gateway; the gateway's answer to the callback.
 async fn sign_in(server: &Server, browser: &mut Browser, login: &str) -> reqwest::Response {
@@ -238,6 +242,94 @@ async fn a_plain_oauth2_provider_signs_in_and_a_verified_email_joins_providers_o
         .await
         .expect("identities");
     assert_eq!(providers, [OAUTH2, PROVIDER]);
+
+    server.stop().await.expect("clean shutdown");
+    env.cleanup().await;
+}
+
+/// A sign-in at the fake issuer whose token endpoint answers with the ID token `forge` makes
+/// from the nonce of the authorization request; identity's verdict.
+async fn forged_sign_in(
+    server: &Server,
+    issuer: &FakeIssuer,
+    forge: impl FnOnce(&str) -> String,
+) -> Result<pb::CompleteSsoResponse, tonic::Status> {
+    let mut sso: SsoServiceClient<Channel> = SsoServiceClient::new(server.identity_channel());
+    let begun = sso
+        .begin_sso(pb::BeginSsoRequest { provider_id: FORGED.into(), redirect_uri: String::new() })
+        .await
+        .expect("begin")
+        .into_inner();
+    let url = Url::parse(&begun.authorization_url).expect("url");
+    let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+    assert_eq!(param("code_challenge_method").as_deref(), Some("S256"));
+    issuer.answer_with(forge(&param("nonce").expect("nonce")));
+    sso.complete_sso(pb::CompleteSsoRequest { provider_id: FORGED.into(), state: begun.state, code: "any-code".into() })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+async fn with_fake_issuer() -> (TestEnv, FakeIssuer, Server) {
+    let env = TestEnv::new().await;
+    let issuer = FakeIssuer::start().await;
+    let server = issuer.start_identity(&env).await;
+    (env, issuer, server)
+}
+
+fn signed_in(verdict: &Result<pb::CompleteSsoResponse, tonic::Status>) -> bool {
+    matches!(verdict, Ok(pb::CompleteSsoResponse { outcome: Some(pb::complete_sso_response::Outcome::Session(_)) }))
+}
+
+fn refused(verdict: &Result<pb::CompleteSsoResponse, tonic::Status>) -> bool {
+    matches!(verdict, Err(status) if status.code() == Code::Unauthenticated)
+}
+
+#[tokio::test]
+async fn an_id_token_signed_otherwise_than_the_provider_lists_is_refused() {
+    let (env, issuer, server) = with_fake_issuer().await;
+    let claims = |nonce: &str| issuer.claims(nonce, json!({}));
+
+    let verdict = forged_sign_in(&server, &issuer, |nonce| issuer.sign(&claims(nonce))).await;
+    assert!(signed_in(&verdict), "a token signed as the provider lists is accepted: {verdict:?}");
+    let verdict = forged_sign_in(&server, &issuer, |nonce| FakeIssuer::unsigned(&claims(nonce))).await;
+    assert!(refused(&verdict), "alg none: {verdict:?}");
+    let verdict = forged_sign_in(&server, &issuer, |nonce| FakeIssuer::sign_with_client_secret(&claims(nonce))).await;
+    assert!(refused(&verdict), "HS256 keyed by the client secret, not listed: {verdict:?}");
+    let verdict = forged_sign_in(&server, &issuer, |nonce| FakeIssuer::sign_with_unpublished_key(&claims(nonce))).await;
+    assert!(refused(&verdict), "a key the provider does not publish: {verdict:?}");
+
+    server.stop().await.expect("clean shutdown");
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_id_token_for_several_audiences_must_name_us_as_its_authorized_party() {
+    let (env, issuer, server) = with_fake_issuer().await;
+    let several = json!([CLIENT_ID, "another-app"]);
+    let cases = [
+        (json!({ "aud": several }), false, "several audiences, no azp"),
+        (json!({ "aud": several, "azp": "another-app" }), false, "several audiences, azp another app"),
+        (json!({ "azp": "another-app" }), false, "our audience, azp another app"),
+        (json!({ "aud": several, "azp": CLIENT_ID }), true, "several audiences, azp us"),
+    ];
+    for (overrides, accepted, case) in cases {
+        let verdict = forged_sign_in(&server, &issuer, |nonce| issuer.sign(&issuer.claims(nonce, overrides))).await;
+        assert!(if accepted { signed_in(&verdict) } else { refused(&verdict) }, "{case}: {verdict:?}");
+    }
+
+    server.stop().await.expect("clean shutdown");
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_at_hash_must_match_the_access_token_it_came_with() {
+    let (env, issuer, server) = with_fake_issuer().await;
+    let with_at_hash = |nonce: &str, at_hash: String| issuer.sign(&issuer.claims(nonce, json!({ "at_hash": at_hash })));
+
+    let verdict = forged_sign_in(&server, &issuer, |nonce| with_at_hash(nonce, "c29tZXRoaW5nIGVsc2U".into())).await;
+    assert!(refused(&verdict), "a wrong at_hash: {verdict:?}");
+    let verdict = forged_sign_in(&server, &issuer, |nonce| with_at_hash(nonce, FakeIssuer::at_hash())).await;
+    assert!(signed_in(&verdict), "the right at_hash: {verdict:?}");
 
     server.stop().await.expect("clean shutdown");
     env.cleanup().await;

@@ -1,13 +1,15 @@
 //! Single sign-on, the pure parts: provider settings with presets (Google, Okta, Twitter/X),
-//! PKCE, and reading a subject, email and "email verified" out of provider claims. A provider is
-//! either OpenID Connect (endpoints from discovery, an ID token bound to our nonce) or plain
-//! OAuth 2.0 (configured endpoints, identity from a user-info JSON document).
+//! random states and nonces, and reading a subject, email and "email verified" out of provider
+//! claims. A provider is either OpenID Connect (endpoints from discovery, an ID token bound to our
+//! nonce) or plain OAuth 2.0 (configured endpoints, identity from a user-info JSON document).
+//! PKCE is the `openidconnect` crate's (see `crate::sso`).
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
+
+use super::IdentityError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -131,30 +133,11 @@ impl SsoProviderConfig {
     }
 }
 
-/// PKCE (RFC 7636, S256): the verifier stays with identity, the challenge goes to the provider.
-pub struct Pkce {
-    pub verifier: String,
-    pub challenge: String,
-}
-
-pub fn random_token(bytes: usize) -> Result<String, getrandom::Error> {
+/// `bytes` random bytes, base64url: states, nonces and tickets.
+pub fn random_token(bytes: usize) -> Result<String, IdentityError> {
     let mut buffer = vec![0u8; bytes];
-    getrandom::fill(&mut buffer)?;
+    getrandom::fill(&mut buffer).map_err(|e| anyhow::anyhow!("the system's random source failed: {e}"))?;
     Ok(URL_SAFE_NO_PAD.encode(buffer))
-}
-
-impl Pkce {
-    pub fn new() -> Result<Self, getrandom::Error> {
-        let verifier = random_token(32)?;
-        Ok(Self {
-            challenge: pkce_challenge(&verifier),
-            verifier,
-        })
-    }
-}
-
-pub fn pkce_challenge(verifier: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
 /// A value at a dotted path (`data.id`) as a string; numbers become their decimal form.
@@ -260,19 +243,6 @@ mod tests {
         assert!(!SsoIdentity::from_document(&oidc, &claims(json!(false))).expect("id").email_verified);
         assert!(!SsoIdentity::from_document(&oidc, &json!({ "sub": "s1", "email": "a@example.com" })).expect("id").email_verified);
         assert!(SsoIdentity::from_document(&oidc, &json!({ "email": "a@example.com" })).is_none());
-    }
-
-    #[test]
-    fn pkce_uses_s256_as_in_rfc_7636() {
-        // base64url(SHA-256(verifier)) without padding, computed independently with Python's
-        // hashlib and base64.
-        assert_eq!(
-            pkce_challenge("dBjftJeZ4CVP-mJ0kXlpRkEaqFDd7nCo76DyuwwmOtI"),
-            "ui-GHgOtHVRCTWgME-bAztuOYFPzSihZzUqL8ejIXjk"
-        );
-        let pkce = Pkce::new().expect("random");
-        assert_eq!(pkce.verifier.len(), 43);
-        assert_eq!(pkce.challenge, pkce_challenge(&pkce.verifier));
     }
 
     #[test]

@@ -7,21 +7,22 @@ use std::sync::Arc;
 
 use helpdesk_proto::identity::v1::{self as pb, sso_service_server::SsoService};
 use tonic::{Request, Response, Status};
+use uuid::Uuid;
 
 use crate::{
     domain::{
-        ContactStatus, EmailAddress, IdentityError, clean_name,
-        secret::hash_secret,
-        sso::{Pkce, SsoProviderConfig, random_token},
+        Contact, ContactStatus, EmailAddress, IdentityError, clean_name,
+        secret::{IssuedSecret, hash_secret},
+        sso::{SsoIdentity, SsoProviderConfig, random_token},
     },
     grpc::{
         AccountsGrpc,
         accounts::{secs, session_response},
-        db_error,
     },
-    sso::{Provider, Providers},
+    sso::{Provider, Providers, new_pkce_verifier},
     store::{
         ContactKey, LinkKind,
+        sessions::SessionTimes,
         sso::{PendingIdentity, PendingLogin},
     },
 };
@@ -31,8 +32,12 @@ pub struct SsoGrpc {
     providers: Arc<Providers>,
 }
 
-fn internal(error: impl std::fmt::Display) -> Status {
-    helpdesk_kit::error::internal(error)
+/// Whom a provider's answer signs in, once the store has been consulted.
+enum Resolved {
+    /// A linked subject, or a verified email that links it now.
+    Contact { contact_id: Uuid, verified: Option<String> },
+    /// No verified email: the ticket with which the user names an address to prove by mail.
+    ProveEmail { ticket: String },
 }
 
 impl SsoGrpc {
@@ -41,13 +46,13 @@ impl SsoGrpc {
     }
 
     /// A configured provider the portal settings switch on.
-    async fn enabled(&self, id: &str) -> Result<&Provider, Status> {
-        let settings = self.accounts.store().portal_settings().await.map_err(db_error)?;
+    async fn enabled(&self, id: &str) -> Result<&Provider, IdentityError> {
+        let settings = self.accounts.store().portal_settings().await?;
         let id = id.trim().to_ascii_lowercase();
         if !settings.sso_providers.contains(&id) {
-            return Err(IdentityError::SsoProviderNotFound.into());
+            return Err(IdentityError::SsoProviderNotFound);
         }
-        self.providers.get(&id).ok_or_else(|| IdentityError::SsoProviderNotFound.into())
+        self.providers.get(&id).ok_or(IdentityError::SsoProviderNotFound)
     }
 
     fn redirect_uri(&self, config: &SsoProviderConfig) -> String {
@@ -58,39 +63,8 @@ impl SsoGrpc {
         )
     }
 
-    async fn signed_in(
-        &self,
-        contact_id: uuid::Uuid,
-        provider: &str,
-        subject: &str,
-        verified: Option<&str>,
-    ) -> Result<pb::CompleteSsoResponse, Status> {
-        let session = self.accounts.new_session()?;
-        let times = self
-            .accounts
-            .store()
-            .sso_sign_in(contact_id, provider, subject, verified, self.accounts.session_spec(&session))
-            .await
-            .map_err(db_error)?
-            .ok_or_else(|| {
-                tracing::warn!(contact = %contact_id, provider, "sso sign-in refused: blocked contact or subject linked elsewhere");
-                Status::from(IdentityError::SsoFailed)
-            })?;
-        tracing::info!(contact = %contact_id, provider, "signed in by single sign-on");
-        Ok(pb::CompleteSsoResponse {
-            outcome: Some(pb::complete_sso_response::Outcome::Session(session_response(&session, contact_id, &times))),
-        })
-    }
-}
-
-#[tonic::async_trait]
-impl SsoService for SsoGrpc {
-    #[tracing::instrument(skip_all)]
-    async fn list_sso_providers(
-        &self,
-        _request: Request<pb::ListSsoProvidersRequest>,
-    ) -> Result<Response<pb::ListSsoProvidersResponse>, Status> {
-        let settings = self.accounts.store().portal_settings().await.map_err(db_error)?;
+    async fn providers_listed(&self) -> Result<pb::ListSsoProvidersResponse, IdentityError> {
+        let settings = self.accounts.store().portal_settings().await?;
         let providers = self
             .providers
             .all()
@@ -101,7 +75,120 @@ impl SsoService for SsoGrpc {
                 kind: p.kind.as_str().into(),
             })
             .collect();
-        Ok(Response::new(pb::ListSsoProvidersResponse { providers }))
+        Ok(pb::ListSsoProvidersResponse { providers })
+    }
+
+    async fn remember_login(&self, state: &str, provider: &str, pending: &PendingLogin) -> Result<(), IdentityError> {
+        Ok(self.accounts.store().begin_sso_login(&hash_secret(state), provider, pending, secs(600)).await?)
+    }
+
+    /// The pending login of a returning `state`, taken once.
+    async fn take_login(&self, state: &str, provider: &str) -> Result<PendingLogin, IdentityError> {
+        self.accounts.store().take_sso_login(&hash_secret(state), provider).await?.ok_or_else(|| {
+            tracing::warn!(provider, "sso: unknown, used or expired state");
+            IdentityError::SsoFailed
+        })
+    }
+
+    /// A subject already linked signs in its contact; a verified email links to (or creates)
+    /// the contact with that address; otherwise nothing is linked until an address is proved.
+    async fn resolve(&self, provider: &str, identity: SsoIdentity) -> Result<Resolved, IdentityError> {
+        let store = self.accounts.store();
+        if let Some(contact_id) = store.contact_by_identity(provider, &identity.subject).await? {
+            let verified = identity.email.filter(|_| identity.email_verified);
+            return Ok(Resolved::Contact { contact_id, verified });
+        }
+        let name = clean_name(&identity.name);
+        let verified = identity
+            .email
+            .as_deref()
+            .filter(|_| identity.email_verified)
+            .and_then(|email| EmailAddress::parse(email).ok());
+        if let Some(address) = verified {
+            if store.find_by_email(&address).await?.is_none() {
+                store.portal_settings().await?.admits_signup(&address)?;
+            }
+            let (contact, _) = store.find_or_create(ContactKey::Email(&address), &name).await?;
+            return Ok(Resolved::Contact { contact_id: contact.id, verified: Some(address.as_str().to_string()) });
+        }
+        let ticket = random_token(32)?;
+        let pending = PendingIdentity {
+            provider: provider.to_string(),
+            subject: identity.subject,
+            name,
+        };
+        store.save_pending_identity(&hash_secret(&ticket), &pending, secs(3600)).await?;
+        Ok(Resolved::ProveEmail { ticket })
+    }
+
+    async fn signed_in(
+        &self,
+        contact_id: Uuid,
+        provider: &str,
+        subject: &str,
+        verified: Option<&str>,
+    ) -> Result<pb::CompleteSsoResponse, Status> {
+        let session = self.accounts.new_session()?;
+        let times = self.open_session(contact_id, provider, subject, verified, &session).await?;
+        tracing::info!(contact = %contact_id, provider, "signed in by single sign-on");
+        Ok(pb::CompleteSsoResponse {
+            outcome: Some(pb::complete_sso_response::Outcome::Session(session_response(&session, contact_id, &times))),
+        })
+    }
+
+    async fn open_session(
+        &self,
+        contact_id: Uuid,
+        provider: &str,
+        subject: &str,
+        verified: Option<&str>,
+        session: &IssuedSecret,
+    ) -> Result<SessionTimes, IdentityError> {
+        let spec = self.accounts.session_spec(session);
+        self.accounts.store().sso_sign_in(contact_id, provider, subject, verified, spec).await?.ok_or_else(|| {
+            tracing::warn!(contact = %contact_id, provider, "sso sign-in refused: blocked contact or subject linked elsewhere");
+            IdentityError::SsoFailed
+        })
+    }
+
+    /// The contact a proved address belongs to (created if sign-up admits it) and the pending
+    /// sign-in to link; `None` when sign-up refuses the address.
+    async fn contact_to_confirm(
+        &self,
+        ticket: &str,
+        address: &EmailAddress,
+    ) -> Result<Option<(Contact, PendingIdentity)>, IdentityError> {
+        let store = self.accounts.store();
+        let pending = store.take_pending_identity(&hash_secret(ticket)).await?.ok_or(IdentityError::LinkInvalid)?;
+        // The sign-up policy may refuse a new contact; the answer must not tell whether the
+        // address is known, so a refused address is simply sent nothing.
+        let known = store.find_by_email(address).await?.is_some();
+        if !known && store.portal_settings().await?.admits_signup(address).is_err() {
+            tracing::info!("sso email confirmation for an address sign-up does not admit; nothing sent");
+            return Ok(None);
+        }
+        let (contact, _) = store.find_or_create(ContactKey::Email(address), &pending.name).await?;
+        Ok(Some((contact, pending)))
+    }
+
+    async fn redeem(&self, token: &str, session: &IssuedSecret) -> Result<(Uuid, SessionTimes), IdentityError> {
+        let spec = self.accounts.session_spec(session);
+        self.accounts
+            .store()
+            .redeem_email_verification(&hash_secret(token), spec)
+            .await?
+            .ok_or(IdentityError::LinkInvalid)
+    }
+}
+
+#[tonic::async_trait]
+impl SsoService for SsoGrpc {
+    #[tracing::instrument(skip_all)]
+    async fn list_sso_providers(
+        &self,
+        _request: Request<pb::ListSsoProvidersRequest>,
+    ) -> Result<Response<pb::ListSsoProvidersResponse>, Status> {
+        Ok(Response::new(self.providers_listed().await?))
     }
 
     #[tracing::instrument(skip_all, fields(provider = %request.get_ref().provider_id))]
@@ -112,26 +199,21 @@ impl SsoService for SsoGrpc {
         if !request.redirect_uri.is_empty() && request.redirect_uri != redirect_uri {
             return Err(IdentityError::Invalid { field: "redirect_uri", reason: "is not this help desk's callback" }.into());
         }
-        let state = random_token(32).map_err(internal)?;
-        let pkce = Pkce::new().map_err(internal)?;
+        let state = random_token(32)?;
         let pending = PendingLogin {
-            nonce: random_token(32).map_err(internal)?,
-            pkce_verifier: pkce.verifier,
+            nonce: random_token(32)?,
+            pkce_verifier: new_pkce_verifier(),
             redirect_uri,
         };
         let authorization_url = self
             .providers
-            .authorization_url(provider, &pending.redirect_uri, &state, &pending.nonce, &pkce.challenge)
+            .authorization_url(provider, &pending.redirect_uri, &state, &pending.nonce, &pending.pkce_verifier)
             .await
             .map_err(|error| {
                 tracing::warn!(%error, "sso: cannot build the authorization URL");
                 Status::unavailable("the sign-in provider cannot be reached; try again later")
             })?;
-        self.accounts
-            .store()
-            .begin_sso_login(&hash_secret(&state), &provider.config.id, &pending, secs(600))
-            .await
-            .map_err(db_error)?;
+        self.remember_login(&state, &provider.config.id, &pending).await?;
         Ok(Response::new(pb::BeginSsoResponse { authorization_url, state }))
     }
 
@@ -146,16 +228,7 @@ impl SsoService for SsoGrpc {
         if request.state.is_empty() || request.state.len() > 256 || request.code.is_empty() || request.code.len() > 4096 {
             return Err(IdentityError::SsoFailed.into());
         }
-        let Some(pending) = self
-            .accounts
-            .store()
-            .take_sso_login(&hash_secret(&request.state), id)
-            .await
-            .map_err(db_error)?
-        else {
-            tracing::warn!(provider = id, "sso: unknown, used or expired state");
-            return Err(IdentityError::SsoFailed.into());
-        };
+        let pending = self.take_login(&request.state, id).await?;
         let identity = self
             .providers
             .identify(provider, &request.code, &pending.redirect_uri, &pending.pkce_verifier, &pending.nonce)
@@ -164,44 +237,16 @@ impl SsoService for SsoGrpc {
                 tracing::warn!(provider = id, %error, "sso: the provider's answer was not accepted");
                 Status::from(IdentityError::SsoFailed)
             })?;
-        let store = self.accounts.store();
-        if let Some(contact_id) = store.contact_by_identity(id, &identity.subject).await.map_err(db_error)? {
-            let verified = identity.email.as_deref().filter(|_| identity.email_verified);
-            return Ok(Response::new(self.signed_in(contact_id, id, &identity.subject, verified).await?));
-        }
-        let name = clean_name(&identity.name);
-        let verified = identity
-            .email
-            .as_deref()
-            .filter(|_| identity.email_verified)
-            .and_then(|email| EmailAddress::parse(email).ok());
-        if let Some(address) = verified {
-            if store.find_by_email(&address).await.map_err(db_error)?.is_none() {
-                store.portal_settings().await.map_err(db_error)?.admits_signup(&address)?;
+        let subject = identity.subject.clone();
+        let response = match self.resolve(id, identity).await? {
+            Resolved::Contact { contact_id, verified } => {
+                self.signed_in(contact_id, id, &subject, verified.as_deref()).await?
             }
-            let (contact, _) = store
-                .find_or_create(ContactKey::Email(&address), &name)
-                .await
-                .map_err(db_error)?;
-            let response = self
-                .signed_in(contact.id, id, &identity.subject, Some(address.as_str()))
-                .await?;
-            return Ok(Response::new(response));
-        }
-        // No verified email: link nothing yet; the user names an address and proves it by mail.
-        let ticket = random_token(32).map_err(internal)?;
-        let pending = PendingIdentity {
-            provider: id.to_string(),
-            subject: identity.subject,
-            name,
+            Resolved::ProveEmail { ticket } => pb::CompleteSsoResponse {
+                outcome: Some(pb::complete_sso_response::Outcome::EmailVerificationTicket(ticket)),
+            },
         };
-        store
-            .save_pending_identity(&hash_secret(&ticket), &pending, secs(3600))
-            .await
-            .map_err(db_error)?;
-        Ok(Response::new(pb::CompleteSsoResponse {
-            outcome: Some(pb::complete_sso_response::Outcome::EmailVerificationTicket(ticket)),
-        }))
+        Ok(Response::new(response))
     }
 
     #[tracing::instrument(skip_all)]
@@ -211,23 +256,10 @@ impl SsoService for SsoGrpc {
     ) -> Result<Response<pb::ConfirmSsoEmailResponse>, Status> {
         let request = request.into_inner();
         let address = EmailAddress::parse(&request.email)?;
-        let store = self.accounts.store();
-        let pending = store
-            .take_pending_identity(&hash_secret(&request.email_verification_ticket))
-            .await
-            .map_err(db_error)?
-            .ok_or(IdentityError::LinkInvalid)?;
-        // The sign-up policy may refuse a new contact; the answer must not tell whether the
-        // address is known, so a refused address is simply sent nothing.
-        let known = store.find_by_email(&address).await.map_err(db_error)?.is_some();
-        if !known && store.portal_settings().await.map_err(db_error)?.admits_signup(&address).is_err() {
-            tracing::info!("sso email confirmation for an address sign-up does not admit; nothing sent");
+        let Some((contact, pending)) = self.contact_to_confirm(&request.email_verification_ticket, &address).await?
+        else {
             return Ok(Response::new(pb::ConfirmSsoEmailResponse {}));
-        }
-        let (contact, _) = store
-            .find_or_create(ContactKey::Email(&address), &pending.name)
-            .await
-            .map_err(db_error)?;
+        };
         // The same answer for a blocked contact; it simply gets no mail.
         if contact.status != ContactStatus::Blocked {
             self.accounts
@@ -253,13 +285,7 @@ impl SsoService for SsoGrpc {
             return Err(IdentityError::LinkInvalid.into());
         }
         let session = self.accounts.new_session()?;
-        let (contact_id, times) = self
-            .accounts
-            .store()
-            .redeem_email_verification(&hash_secret(&token), self.accounts.session_spec(&session))
-            .await
-            .map_err(db_error)?
-            .ok_or(IdentityError::LinkInvalid)?;
+        let (contact_id, times) = self.redeem(&token, &session).await?;
         Ok(Response::new(session_response(&session, contact_id, &times)))
     }
 }
