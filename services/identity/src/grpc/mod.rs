@@ -138,13 +138,6 @@ fn group_to_pb(group: Group) -> pb::ContactGroup {
     }
 }
 
-/// For `sso.rs` alone, whose store calls still answer `sqlx::Result` until single sign-on moves
-/// onto `openidconnect` (issue 13's sso slice); every other handler uses bare `?`. Remove it with
-/// the last `.map_err(db_error)` there.
-fn db_error(error: impl Into<IdentityError>) -> Status {
-    error.into().into()
-}
-
 fn contact_to_pb(contact: Contact) -> pb::Contact {
     pb::Contact {
         id: contact.id.to_string(),
