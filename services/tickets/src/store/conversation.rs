@@ -257,16 +257,14 @@ impl Store {
         let exists: Option<Uuid> = sqlx::query_scalar("SELECT id FROM tickets WHERE id = $1 FOR UPDATE")
             .bind(ticket_id)
             .fetch_optional(&mut *tx)
-            .await
-            ?;
+            .await?;
         exists.ok_or(TicketError::NotFound)?;
         let mut changed = Vec::new();
         if let Some(status) = &change.status {
             let name: Option<String> = sqlx::query_scalar("SELECT name FROM statuses WHERE id = $1")
                 .bind(status)
                 .fetch_optional(&mut *tx)
-                .await
-                ?;
+                .await?;
             let name = name.ok_or_else(|| invalid("status_id", "is not a status"))?;
             set_status(&mut tx, ticket_id, status).await?;
             system_entry(&mut tx, ticket_id, &format!("Status changed to {name}")).await?;
@@ -280,8 +278,7 @@ impl Store {
             .bind(ticket_id)
             .bind(priority)
             .execute(&mut *tx)
-            .await
-            ?
+            .await?
             .rows_affected();
             if updated == 0 {
                 return Err(invalid("priority_id", "is not a priority"));
@@ -294,16 +291,14 @@ impl Store {
                 .bind(category)
                 .bind(fields)
                 .execute(&mut *tx)
-                .await
-                ?;
+                .await?;
             changed.push("category".to_string());
         } else if let Some(fields) = &change.custom_fields {
             sqlx::query("UPDATE tickets SET custom_fields = $2 WHERE id = $1")
                 .bind(ticket_id)
                 .bind(fields)
                 .execute(&mut *tx)
-                .await
-                ?;
+                .await?;
             changed.push("custom_fields".to_string());
         }
         if let Some(assignee) = change.assignee {
@@ -311,8 +306,7 @@ impl Store {
                 .bind(ticket_id)
                 .bind(assignee)
                 .execute(&mut *tx)
-                .await
-                ?;
+                .await?;
             changed.push("assignee".to_string());
         }
         if let Some(due_at) = change.due_at {
@@ -320,8 +314,7 @@ impl Store {
                 .bind(ticket_id)
                 .bind(due_at)
                 .execute(&mut *tx)
-                .await
-                ?;
+                .await?;
             changed.push("due_at".to_string());
         }
         if changed.is_empty() {
@@ -340,8 +333,7 @@ impl Store {
         let (allowed, target): (bool, String) =
             sqlx::query_as("SELECT contacts_may_close, self_close_status FROM settings")
                 .fetch_one(&self.pool)
-                .await
-                ?;
+                .await?;
         if !allowed {
             return Err(TicketError::FailedPrecondition("contacts may not close tickets here".into()));
         }
@@ -379,19 +371,19 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-        .map(|row| {
-            Ok(StoredMessage {
-                id: row.try_get("id")?,
-                ticket_id: row.try_get("ticket_id")?,
-                kind: row.try_get("kind")?,
-                author_kind: row.try_get("author_kind")?,
-                author_id: row.try_get("author_id")?,
-                text: row.try_get("body_text")?,
-                html: row.try_get("body_html")?,
-                channel: row.try_get("channel")?,
-                created_at: row.try_get("created_at")?,
+            .map(|row| {
+                Ok(StoredMessage {
+                    id: row.try_get("id")?,
+                    ticket_id: row.try_get("ticket_id")?,
+                    kind: row.try_get("kind")?,
+                    author_kind: row.try_get("author_kind")?,
+                    author_id: row.try_get("author_id")?,
+                    text: row.try_get("body_text")?,
+                    html: row.try_get("body_html")?,
+                    channel: row.try_get("channel")?,
+                    created_at: row.try_get("created_at")?,
+                })
             })
-        })
-        .collect()
+            .collect()
     }
 }
