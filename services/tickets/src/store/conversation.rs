@@ -356,7 +356,7 @@ impl Store {
         after: Option<(DateTime<Utc>, Uuid)>,
         limit: u32,
     ) -> Result<Vec<StoredMessage>, TicketError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query(
             "SELECT id, ticket_id, kind, author_kind, author_id, body_text, body_html, channel, created_at
              FROM messages WHERE ticket_id = $1 AND ($2 OR kind <> $3)
                AND ($4::timestamptz IS NULL OR (created_at, id) > ($4, $5))
@@ -369,21 +369,21 @@ impl Store {
         .bind(after.map(|(_, id)| id))
         .bind(i64::from(limit) + 1)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(StoredMessage {
-                    id: row.try_get("id")?,
-                    ticket_id: row.try_get("ticket_id")?,
-                    kind: row.try_get("kind")?,
-                    author_kind: row.try_get("author_kind")?,
-                    author_id: row.try_get("author_id")?,
-                    text: row.try_get("body_text")?,
-                    html: row.try_get("body_html")?,
-                    channel: row.try_get("channel")?,
-                    created_at: row.try_get("created_at")?,
-                })
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(StoredMessage {
+                id: row.try_get("id")?,
+                ticket_id: row.try_get("ticket_id")?,
+                kind: row.try_get("kind")?,
+                author_kind: row.try_get("author_kind")?,
+                author_id: row.try_get("author_id")?,
+                text: row.try_get("body_text")?,
+                html: row.try_get("body_html")?,
+                channel: row.try_get("channel")?,
+                created_at: row.try_get("created_at")?,
             })
-            .collect()
+        })
+        .collect::<sqlx::Result<_>>()?)
     }
 }
