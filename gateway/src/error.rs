@@ -1,5 +1,7 @@
 //! The one place a gRPC `Status` becomes an HTTP response. Messages of client errors pass through
-//! (they name the bad field); internal errors stay opaque, as the services already made them.
+//! (they name the bad field); internal errors stay opaque, as the services already made them. A
+//! failure of the gateway's own is logged with its whole cause chain (`{:#}`) and a reference id,
+//! and answered with only the reference.
 
 use axum::{
     Json,
@@ -32,10 +34,11 @@ impl ApiError {
         self.status
     }
 
-    /// Logs the cause and answers an opaque 500 naming only a reference id.
+    /// Logs the cause with its whole chain (`{:#}`: an `anyhow::Error` prints every cause) and
+    /// answers an opaque 500 naming only a reference id.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         let reference = uuid::Uuid::new_v4().to_string();
-        tracing::error!(%reference, %cause, "internal error in the gateway");
+        tracing::error!(%reference, cause = format!("{cause:#}"), "internal error in the gateway");
         Self::opaque(&reference)
     }
 
@@ -87,6 +90,14 @@ impl From<tonic::Status> for ApiError {
     }
 }
 
+/// A header value the gateway built (a cookie, a redirect) that is not one: our bug, not the
+/// caller's.
+impl From<axum::http::header::InvalidHeaderValue> for ApiError {
+    fn from(error: axum::http::header::InvalidHeaderValue) -> Self {
+        Self::internal(format_args!("the gateway built an invalid header value: {error}"))
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.status, Json(json!({ "error": self.message }))).into_response()
@@ -126,6 +137,17 @@ mod tests {
             tonic::Status::data_loss("checksum mismatch at 10.0.0.3"),
         ] {
             let error = ApiError::from(leaky);
+            assert_eq!(error.status, StatusCode::INTERNAL_SERVER_ERROR);
+            let reference = error.message.strip_prefix("internal error (reference ").and_then(|r| r.strip_suffix(')'));
+            assert!(reference.is_some_and(|r| uuid::Uuid::parse_str(r).is_ok()), "{}", error.message);
+        }
+    }
+
+    #[test]
+    fn the_gateways_own_failures_answer_only_a_reference() {
+        let chained = anyhow::anyhow!("connection reset by 10.0.0.3").context("reading the session");
+        let invalid = axum::http::HeaderValue::try_from("a\nb").expect_err("a newline is no header value");
+        for error in [ApiError::internal(chained), ApiError::from(invalid)] {
             assert_eq!(error.status, StatusCode::INTERNAL_SERVER_ERROR);
             let reference = error.message.strip_prefix("internal error (reference ").and_then(|r| r.strip_suffix(')'));
             assert!(reference.is_some_and(|r| uuid::Uuid::parse_str(r).is_ok()), "{}", error.message);

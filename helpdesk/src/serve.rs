@@ -5,6 +5,7 @@
 
 use std::{fmt, net::SocketAddr, path::Path, str::FromStr};
 
+use anyhow::Context;
 use helpdesk_kit::{CancellationToken, config::Config};
 use tokio::task::JoinSet;
 
@@ -87,9 +88,9 @@ impl Running {
     pub async fn wait(mut self) -> anyhow::Result<()> {
         let mut first_error = None;
         while let Some(result) = self.tasks.join_next().await {
-            let result = result.map_err(anyhow::Error::from).and_then(|r| r);
+            let result = result.context("a part's task panicked or was cancelled").and_then(|r| r);
             if let Err(error) = result {
-                tracing::error!(%error, "a part stopped with an error; stopping the others");
+                tracing::error!(error = format!("{error:#}"), "a part stopped with an error; stopping the others");
                 self.shutdown.cancel();
                 first_error.get_or_insert(error);
             }

@@ -85,7 +85,7 @@ pub(crate) fn set_session_cookies(
         .unwrap_or(0)
         .max(0);
     for cookie in identity.settings.session_cookies(&session.session_id, &csrf, max_age) {
-        let value = cookie.parse().map_err(ApiError::internal)?;
+        let value = cookie.parse()?;
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     Ok(())
@@ -98,7 +98,7 @@ pub(crate) async fn end_session(identity: &Identity, headers: &HeaderMap, respon
         identity.accounts().logout(pb::LogoutRequest { session_id }).await?;
     }
     for cookie in identity.settings.cleared_cookies() {
-        let value = cookie.parse().map_err(ApiError::internal)?;
+        let value = cookie.parse()?;
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     Ok(())

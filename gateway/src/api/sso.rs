@@ -73,7 +73,7 @@ pub(crate) async fn begin_redirect(identity: &Identity, id: String) -> Result<Re
     let cookie = identity.settings.sso_state_cookie(&begun.state, 600);
     response
         .headers_mut()
-        .append(header::SET_COOKIE, cookie.parse().map_err(ApiError::internal)?);
+        .append(header::SET_COOKIE, cookie.parse()?);
     Ok(response)
 }
 
@@ -101,7 +101,7 @@ pub async fn callback(
     let cleared = identity.settings.sso_state_cookie("", 0);
     response
         .headers_mut()
-        .append(header::SET_COOKIE, cleared.parse().map_err(ApiError::internal)?);
+        .append(header::SET_COOKIE, cleared.parse()?);
     Ok(response)
 }
 

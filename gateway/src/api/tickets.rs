@@ -258,7 +258,7 @@ async fn create(
     };
     if let Some(token) = token {
         let ticket = clients.tickets.create_ticket(as_caller(request, Some(&token))?).await?.into_inner();
-        return Ok((StatusCode::CREATED, Json(serde_json::to_value(ticket_json(ticket)).map_err(|e| ApiError::internal(&e))?)));
+        return Ok((StatusCode::CREATED, Json(serde_json::to_value(ticket_json(ticket)).map_err(ApiError::internal)?)));
     }
     let guest = Guest { name: body.name, email: body.email, captcha: body.captcha };
     let ticket = file_as_guest(&mut clients, request, guest, client_ip).await?;
@@ -716,5 +716,5 @@ async fn download(
         .header(header::CONTENT_DISPOSITION, format!("attachment; filename*=UTF-8''{encoded}"))
         .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
         .body(Body::from(file.data))
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+        .map_err(ApiError::internal)
 }

@@ -28,7 +28,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Form<T> {
             .map_err(|e| PageError::bad_request(e.body_text()))?;
         let pairs: Vec<(String, String)> = form_urlencoded::parse(&bytes).into_owned().collect();
         for (key, value) in &pairs {
-            clean::check(key, value).map_err(|e| PageError::bad_request(e.message().to_string()))?;
+            clean::check(key, value)?;
         }
         let encoded = serde_urlencoded::to_string(&pairs).map_err(PageError::internal)?;
         serde_urlencoded::from_str(&encoded)

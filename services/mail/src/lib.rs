@@ -5,7 +5,7 @@
 //!
 //! - `config`: the `[mail]` settings (SMTP relay, sender address, Message-ID domain, mailboxes);
 //! - `domain`: the mail templates (text + HTML), and inbound parsing and classification — pure,
-//!   no I/O;
+//!   no I/O — and `MailError`, the part's one error enum;
 //! - `grpc`: the admin service — list and retry quarantined mail;
 //! - `ingest`: one raw mail → archived bytes + a published `InboundMessage`, or poison;
 //! - `mailbox`: the IMAP readers — lease, cursor, batches, IDLE;

@@ -56,7 +56,7 @@ pub struct BeginQuery {
 }
 
 fn append_cookie(response: &mut Response, cookie: String) -> Result<(), ApiError> {
-    let value = HeaderValue::try_from(cookie).map_err(ApiError::internal)?;
+    let value = HeaderValue::try_from(cookie)?;
     response.headers_mut().append(header::SET_COOKIE, value);
     Ok(())
 }

@@ -5,6 +5,8 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::domain::MailError;
+
 #[derive(Clone)]
 pub struct Mailboxes {
     pool: PgPool,
@@ -44,7 +46,7 @@ impl Mailboxes {
         Self { pool }
     }
 
-    pub async fn cursor(&self, mailbox: &str) -> sqlx::Result<Option<Cursor>> {
+    pub async fn cursor(&self, mailbox: &str) -> Result<Option<Cursor>, MailError> {
         let row: Option<(i64, i64)> =
             sqlx::query_as("SELECT uid_validity, last_uid FROM mailbox_cursors WHERE mailbox = $1")
                 .bind(mailbox)
@@ -56,7 +58,7 @@ impl Mailboxes {
         }))
     }
 
-    pub async fn advance(&self, mailbox: &str, cursor: Cursor) -> sqlx::Result<()> {
+    pub async fn advance(&self, mailbox: &str, cursor: Cursor) -> Result<(), MailError> {
         sqlx::query(
             "INSERT INTO mailbox_cursors (mailbox, uid_validity, last_uid) VALUES ($1, $2, $3)
              ON CONFLICT (mailbox) DO UPDATE SET uid_validity = $2, last_uid = $3, updated_at = now()",
@@ -70,8 +72,8 @@ impl Mailboxes {
     }
 
     /// Records a poison mail; seeing the same mail again (a rescan) counts another attempt.
-    pub async fn quarantine(&self, mail: &MailRef<'_>, reason: &str) -> sqlx::Result<Uuid> {
-        sqlx::query_scalar(
+    pub async fn quarantine(&self, mail: &MailRef<'_>, reason: &str) -> Result<Uuid, MailError> {
+        Ok(sqlx::query_scalar(
             "INSERT INTO quarantine (id, mailbox, uid_validity, uid, raw_key, size, reason) VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (mailbox, uid_validity, uid) DO UPDATE SET reason = $7, attempts = quarantine.attempts + 1
              RETURNING id",
@@ -84,31 +86,31 @@ impl Mailboxes {
         .bind(i64::try_from(mail.size).unwrap_or(i64::MAX))
         .bind(reason)
         .fetch_one(&self.pool)
-        .await
+        .await?)
     }
 
-    pub async fn quarantined(&self, limit: i64) -> sqlx::Result<Vec<Quarantined>> {
-        sqlx::query_as(
+    pub async fn quarantined(&self, limit: i64) -> Result<Vec<Quarantined>, MailError> {
+        Ok(sqlx::query_as(
             "SELECT id, mailbox, uid_validity, uid, raw_key, size, reason, attempts, created_at, retried_at
              FROM quarantine ORDER BY created_at DESC, id LIMIT $1",
         )
         .bind(limit)
         .fetch_all(&self.pool)
-        .await
+        .await?)
     }
 
-    pub async fn quarantined_one(&self, id: Uuid) -> sqlx::Result<Option<Quarantined>> {
-        sqlx::query_as(
+    pub async fn quarantined_one(&self, id: Uuid) -> Result<Option<Quarantined>, MailError> {
+        Ok(sqlx::query_as(
             "SELECT id, mailbox, uid_validity, uid, raw_key, size, reason, attempts, created_at, retried_at
              FROM quarantine WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
-        .await
+        .await?)
     }
 
     /// A retry failed again: keep the row with the new reason.
-    pub async fn retry_failed(&self, id: Uuid, reason: &str) -> sqlx::Result<()> {
+    pub async fn retry_failed(&self, id: Uuid, reason: &str) -> Result<(), MailError> {
         sqlx::query("UPDATE quarantine SET reason = $2, attempts = attempts + 1, retried_at = now() WHERE id = $1")
             .bind(id)
             .bind(reason)
@@ -118,7 +120,7 @@ impl Mailboxes {
     }
 
     /// A retry published the mail: it is no longer quarantined.
-    pub async fn release(&self, id: Uuid) -> sqlx::Result<()> {
+    pub async fn release(&self, id: Uuid) -> Result<(), MailError> {
         sqlx::query("DELETE FROM quarantine WHERE id = $1").bind(id).execute(&self.pool).await?;
         Ok(())
     }

@@ -23,7 +23,7 @@ pub const MAX_BODY_BYTES: usize = helpdesk_kit::limits::MAX_MESSAGE_TEXT_BYTES;
 /// Ends a channel message's text that was cut at [`MAX_BODY_BYTES`].
 pub const CUT_MARKER: &str = "\n\n[… text cut at 256 KiB; the whole message is in the raw original]";
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
 pub enum TicketError {
     #[error("{field}: {reason}")]
     Invalid { field: &'static str, reason: String },
@@ -35,9 +35,12 @@ pub enum TicketError {
     PermissionDenied,
     #[error("{0}")]
     FailedPrecondition(String),
-    /// A store or peer failure: logged in full, returned opaque.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// An unexpected database failure: logged with its cause and a reference id, answered opaque.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    /// Any other unexpected failure, with its cause chain: logged, answered opaque.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
 }
 
 pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> TicketError {

@@ -19,7 +19,7 @@ use crate::{
     grpc::{
         actor_id,
         convert::{category_to_pb, definitions_from_pb, priority_to_pb, status_to_pb},
-        Directory, db_error, require_admin, viewer,
+        Directory, require_admin, viewer,
     },
     store::{CategoryRow, PriorityRow, StatusRow, Store},
 };
@@ -59,7 +59,7 @@ fn group_id(raw: &str) -> Result<Uuid, Status> {
 impl TicketAdminService for AdminGrpc {
     async fn list_statuses(&self, request: Request<pb::ListStatusesRequest>) -> Result<Response<pb::ListStatusesResponse>, Status> {
         signed_in(&caller(&request))?;
-        let statuses = self.store.statuses().await.map_err(db_error)?;
+        let statuses = self.store.statuses().await?;
         Ok(Response::new(pb::ListStatusesResponse { statuses: statuses.into_iter().map(status_to_pb).collect() }))
     }
 
@@ -78,13 +78,13 @@ impl TicketAdminService for AdminGrpc {
             kind,
             position: i32::try_from(s.position).unwrap_or(i32::MAX),
         };
-        self.store.upsert_status(&row).await.map_err(db_error)?;
+        self.store.upsert_status(&row).await?;
         Ok(Response::new(status_to_pb(row)))
     }
 
     async fn list_priorities(&self, request: Request<pb::ListPrioritiesRequest>) -> Result<Response<pb::ListPrioritiesResponse>, Status> {
         signed_in(&caller(&request))?;
-        let priorities = self.store.priorities().await.map_err(db_error)?;
+        let priorities = self.store.priorities().await?;
         Ok(Response::new(pb::ListPrioritiesResponse { priorities: priorities.into_iter().map(priority_to_pb).collect() }))
     }
 
@@ -98,14 +98,14 @@ impl TicketAdminService for AdminGrpc {
             rank: i16::try_from(p.rank).map_err(|_| invalid("rank", "is out of range"))?,
             is_default: p.is_default,
         };
-        self.store.upsert_priority(&row).await.map_err(db_error)?;
+        self.store.upsert_priority(&row).await?;
         Ok(Response::new(priority_to_pb(row)))
     }
 
     async fn list_categories(&self, request: Request<pb::ListCategoriesRequest>) -> Result<Response<pb::ListCategoriesResponse>, Status> {
         let caller = caller(&request);
         signed_in(&caller)?;
-        let categories = self.store.categories().await.map_err(db_error)?;
+        let categories = self.store.categories().await?;
         let staff = caller.is_staff_or_service();
         Ok(Response::new(pb::ListCategoriesResponse {
             categories: categories.into_iter().filter(|c| staff || c.active).map(category_to_pb).collect(),
@@ -123,7 +123,7 @@ impl TicketAdminService for AdminGrpc {
         let fields = definitions_from_pb(c.fields)?;
         validate_definitions(&fields)?;
         let row = CategoryRow { id, name: parse_name("name", &c.name)?, fields, active: c.active };
-        self.store.upsert_category(&row).await.map_err(db_error)?;
+        self.store.upsert_category(&row).await?;
         Ok(Response::new(category_to_pb(row)))
     }
 
@@ -134,7 +134,7 @@ impl TicketAdminService for AdminGrpc {
         let request = request.into_inner();
         let minutes = parse_grant_minutes(request.minutes)?;
         let group = self.existing_group(&request.group_id).await?;
-        self.store.grant_time(group, minutes, &actor_id(&caller), request.note.trim()).await.map_err(db_error)?;
+        self.store.grant_time(group, minutes, &actor_id(&caller), request.note.trim()).await?;
         Ok(Response::new(self.balance(group).await?))
     }
 
@@ -146,14 +146,14 @@ impl TicketAdminService for AdminGrpc {
             // Membership implies the group exists; a non-member learns nothing either way.
             Caller::Contact { id } => {
                 let group = group_id(&request.get_ref().group_id)?;
-                if !self.store.is_member(group, *id).await.map_err(db_error)? {
+                if !self.store.is_member(group, *id).await? {
                     return Err(helpdesk_kit::error::not_found("group"));
                 }
                 group
             }
             _ => self.existing_group(&request.get_ref().group_id).await?,
         };
-        let history = self.store.ledger(group, viewer).await.map_err(db_error)?;
+        let history = self.store.ledger(group, viewer).await?;
         Ok(Response::new(pb::GetGroupTimeResponse {
             balance: Some(self.balance(group).await?),
             history: history
@@ -173,7 +173,7 @@ impl TicketAdminService for AdminGrpc {
 
     async fn list_quarantine(&self, request: Request<pb::ListQuarantineRequest>) -> Result<Response<pb::ListQuarantineResponse>, Status> {
         require_admin(&caller(&request))?;
-        let rows = self.store.quarantined().await.map_err(db_error)?;
+        let rows = self.store.quarantined().await?;
         Ok(Response::new(pb::ListQuarantineResponse {
             messages: rows
                 .into_iter()
@@ -197,8 +197,7 @@ impl TicketAdminService for AdminGrpc {
         let message = self
             .store
             .quarantined()
-            .await
-            .map_err(db_error)?
+            .await?
             .into_iter()
             .find(|q| q.id == id)
             .ok_or_else(|| helpdesk_kit::error::not_found("quarantined message"))?;
@@ -212,14 +211,14 @@ impl TicketAdminService for AdminGrpc {
             .map_err(helpdesk_kit::error::internal)?
             .await
             .map_err(helpdesk_kit::error::internal)?;
-        self.store.release_quarantined(id).await.map_err(db_error)?;
+        self.store.release_quarantined(id).await?;
         Ok(Response::new(pb::RetryQuarantinedResponse {}))
     }
 }
 
 impl AdminGrpc {
     async fn balance(&self, group: Uuid) -> Result<pb::GroupTimeBalance, Status> {
-        let (balance, threshold, alert) = self.store.balance(group).await.map_err(db_error)?;
+        let (balance, threshold, alert) = self.store.balance(group).await?;
         Ok(pb::GroupTimeBalance {
             group_id: group.to_string(),
             granted_minutes: balance.granted,

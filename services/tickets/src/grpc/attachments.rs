@@ -12,7 +12,7 @@ use crate::{
         TicketError,
         attachments::{check_size, clean_filename, sniff_content_type},
     },
-    grpc::{author, db_error, ticket_id, viewer},
+    grpc::{author, ticket_id, viewer},
     store::{AttachmentRow, Store},
 };
 
@@ -51,7 +51,7 @@ pub async fn upload(
         .await
         .map_err(helpdesk_kit::error::internal)?;
     let (_, uploader) = author(caller).kind_and_id();
-    store.record_upload(&row, &uploader).await.map_err(db_error)?;
+    store.record_upload(&row, &uploader).await?;
     Ok(attachment_to_pb(row))
 }
 
@@ -62,8 +62,7 @@ pub async fn visible(store: &Store, caller: &Caller, request: &pb::GetAttachment
     let attachment = helpdesk_kit::error::parse_id(&request.attachment_id, "attachment")?;
     Ok(store
         .attachment(ticket, attachment, viewer)
-        .await
-        .map_err(db_error)?
+        .await?
         .ok_or(TicketError::NotFound)?)
 }
 

@@ -45,7 +45,7 @@ impl Directory {
     /// Whether the group exists: known from identity's events, or (just created, its event not
     /// yet here) known to identity.
     pub async fn group_exists(&self, store: &Store, id: Uuid) -> Result<bool, Status> {
-        if store.group_known(id).await.map_err(helpdesk_kit::error::internal)? {
+        if store.group_known(id).await? {
             return Ok(true);
         }
         let token = self.tokens.token().await.map_err(unavailable)?;

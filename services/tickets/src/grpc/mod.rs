@@ -26,13 +26,10 @@ impl From<TicketError> for Status {
             TicketError::Unauthenticated => helpdesk_kit::error::unauthenticated(),
             TicketError::PermissionDenied => helpdesk_kit::error::permission_denied(),
             TicketError::FailedPrecondition(reason) => Status::failed_precondition(reason),
-            TicketError::Internal(detail) => helpdesk_kit::error::internal(detail),
+            TicketError::Database(error) => helpdesk_kit::error::internal(error),
+            TicketError::Internal(error) => helpdesk_kit::error::internal(error),
         }
     }
-}
-
-fn db_error(error: sqlx::Error) -> Status {
-    helpdesk_kit::error::internal(error)
 }
 
 /// The caller as the store sees it; anonymous callers must authenticate.
@@ -81,4 +78,42 @@ fn actor_id(caller: &Caller) -> String {
 /// A wire id that must name something: malformed reads as absent.
 fn ticket_id(raw: &str) -> Result<Uuid, Status> {
     helpdesk_kit::error::parse_id(raw, "ticket")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reference id in kit's opaque "internal error (reference <id>)".
+    fn reference(status: &Status) -> Option<Uuid> {
+        let id = status.message().strip_prefix("internal error (reference ")?.strip_suffix(')')?;
+        Uuid::parse_str(id).ok()
+    }
+
+    #[test]
+    fn an_unexpected_failure_is_answered_internal_with_a_reference_and_nothing_of_its_cause() {
+        let database = TicketError::Database(sqlx::Error::Protocol(
+            "relation \"tickets.messages\" does not exist: SELECT body_text FROM messages".into(),
+        ));
+        let other = TicketError::Internal(anyhow::anyhow!("connection refused by 10.0.0.3:5432").context("reading the blob"));
+        for error in [database, other] {
+            let status = Status::from(error);
+            assert_eq!(status.code(), tonic::Code::Internal);
+            assert!(reference(&status).is_some(), "{}", status.message());
+            for leak in ["relation", "SELECT", "messages", "10.0.0.3", "blob"] {
+                assert!(!status.message().contains(leak), "{}", status.message());
+            }
+        }
+    }
+
+    #[test]
+    fn domain_errors_keep_their_codes_and_messages() {
+        let status = Status::from(TicketError::Invalid { field: "subject", reason: "is required".into() });
+        assert_eq!((status.code(), status.message()), (tonic::Code::InvalidArgument, "subject: is required"));
+        assert_eq!(Status::from(TicketError::NotFound).code(), tonic::Code::NotFound);
+        assert_eq!(Status::from(TicketError::Unauthenticated).code(), tonic::Code::Unauthenticated);
+        assert_eq!(Status::from(TicketError::PermissionDenied).code(), tonic::Code::PermissionDenied);
+        let status = Status::from(TicketError::FailedPrecondition("contacts may not close tickets here".into()));
+        assert_eq!((status.code(), status.message()), (tonic::Code::FailedPrecondition, "contacts may not close tickets here"));
+    }
 }

@@ -26,7 +26,7 @@ use crate::{
     grpc::{
         Directory, actor_id, attachments, author,
         convert::{list_query, message_to_pb, ticket_to_pb, time_from_pb, uuid_field, values_from_pb},
-        db_error, require_staff, ticket_id, viewer,
+        require_staff, ticket_id, viewer,
     },
     store::{Author, KIND_NOTE, KIND_REPLY, NewMessage, NewTicket, Store, StoredMessage, TicketChange, Viewer, next_cursor},
 };
@@ -63,8 +63,8 @@ impl TicketsGrpc {
     /// original, which carries our servers' headers.
     async fn with_attachments(&self, messages: Vec<StoredMessage>, with_raw: bool) -> Result<Vec<pb::Message>, Status> {
         let ids: Vec<Uuid> = messages.iter().map(|m| m.id).collect();
-        let mut files = self.store.attachments_of(&ids).await.map_err(db_error)?;
-        let mut raws = if with_raw { self.store.raw_originals_of(&ids).await.map_err(db_error)? } else { Vec::new() };
+        let mut files = self.store.attachments_of(&ids).await?;
+        let mut raws = if with_raw { self.store.raw_originals_of(&ids).await? } else { Vec::new() };
         Ok(messages
             .into_iter()
             .map(|m| {
@@ -94,11 +94,12 @@ impl TicketsGrpc {
     /// The ticket if the caller may see it, else NOT_FOUND.
     async fn visible(&self, caller: &Caller, id: Uuid) -> Result<crate::domain::Ticket, Status> {
         let viewer = viewer(caller)?;
+        // `Store::ticket` answers the database's own error, which the inbound consumer needs.
         Ok(self
             .store
             .ticket(id, viewer)
             .await
-            .map_err(db_error)?
+            .map_err(TicketError::from)?
             .ok_or(TicketError::NotFound)?)
     }
 
@@ -115,8 +116,7 @@ impl TicketsGrpc {
                 let category = self
                     .store
                     .category(id)
-                    .await
-                    .map_err(db_error)?
+                    .await?
                     .filter(|c| c.active)
                     .ok_or_else(|| invalid("category_id", "is not an active category"))?;
                 Ok(validate_values(&category.fields, values)?)
@@ -177,7 +177,7 @@ impl TicketService for TicketsGrpc {
             "" => None,
             raw => {
                 let id = parse_slug_id("priority_id", raw)?;
-                if !self.store.priority_exists(&id).await.map_err(db_error)? {
+                if !self.store.priority_exists(&id).await? {
                     return Err(invalid("priority_id", "is not a priority").into());
                 }
                 Some(id)
@@ -206,12 +206,10 @@ impl TicketService for TicketsGrpc {
             automatic: false,
             thread_rule: "",
         };
-        let created = if held { self.store.create_held_ticket(new).await } else { self.store.create_ticket(new).await };
-        let ticket = created
-            .map_err(|e| match e {
-                sqlx::Error::Protocol(_) => invalid("attachments", "an attachment is not one you uploaded, or is already attached").into(),
-                other => db_error(other),
-            })?
+        let ticket = self
+            .store
+            .file_ticket(new, held)
+            .await?
             .ok_or_else(|| helpdesk_kit::error::internal("a ticket without an inbound key was not created"))?;
         tracing::info!(ticket = %ticket.id, number = ticket.number, held, "ticket created");
         Ok(Response::new(ticket_to_pb(ticket)))
@@ -225,8 +223,7 @@ impl TicketService for TicketsGrpc {
             Some(pb::get_ticket_request::Key::Number(number)) => self
                 .store
                 .ticket_by_number(number, viewer(&caller)?)
-                .await
-                .map_err(db_error)?
+                .await?
                 .ok_or(TicketError::NotFound)?,
             None => return Err(invalid("key", "give id or number").into()),
         };
@@ -238,7 +235,7 @@ impl TicketService for TicketsGrpc {
         let caller = caller(&request);
         let viewer = viewer(&caller)?;
         let query = list_query(request.into_inner(), matches!(viewer, Viewer::Staff(_)))?;
-        let mut tickets = self.store.list(viewer, &query).await.map_err(db_error)?;
+        let mut tickets = self.store.list(viewer, &query).await?;
         let next_page_token = if tickets.len() > query.limit as usize {
             tickets.truncate(query.limit as usize);
             tickets.last().map(|t| next_cursor(&query, t).encode()).unwrap_or_default()
@@ -258,7 +255,7 @@ impl TicketService for TicketsGrpc {
             Ok(pb::Scope::Group) => crate::domain::query::Scope::Group,
             _ => crate::domain::query::Scope::Own,
         };
-        let counts = self.store.counts(viewer, scope).await.map_err(db_error)?;
+        let counts = self.store.counts(viewer, scope).await?;
         let as_u64 = |n: i64| u64::try_from(n).unwrap_or(0);
         Ok(Response::new(pb::CountTicketsResponse {
             pending: as_u64(counts.pending),
@@ -276,7 +273,7 @@ impl TicketService for TicketsGrpc {
         let request = request.into_inner();
         let limit = page_size(request.page_size);
         let after = after_message(&request.page_token)?;
-        let mut messages = self.store.messages(ticket.id, with_notes, after, limit).await.map_err(db_error)?;
+        let mut messages = self.store.messages(ticket.id, with_notes, after, limit).await?;
         let next_page_token = if messages.len() > limit as usize {
             messages.truncate(limit as usize);
             messages.last().map(message_cursor).unwrap_or_default()
@@ -409,8 +406,7 @@ impl TicketService for TicketsGrpc {
         let entry = self
             .store
             .log_time(ticket.id, &actor_id(&caller), minutes, request.note.trim())
-            .await
-            .map_err(db_error)?
+            .await?
             .ok_or(TicketError::NotFound)?;
         Ok(Response::new(pb::TimeEntry {
             id: entry.id.to_string(),

@@ -5,7 +5,7 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use super::Store;
-use crate::domain::fields::FieldDefinition;
+use crate::domain::{TicketError, fields::FieldDefinition};
 
 #[derive(Debug, Clone)]
 pub struct StatusRow {
@@ -32,7 +32,7 @@ pub struct CategoryRow {
 }
 
 impl Store {
-    pub async fn statuses(&self) -> sqlx::Result<Vec<StatusRow>> {
+    pub async fn statuses(&self) -> Result<Vec<StatusRow>, TicketError> {
         sqlx::query("SELECT id, name, kind, position FROM statuses ORDER BY position, id")
             .fetch_all(&self.pool)
             .await?
@@ -50,7 +50,7 @@ impl Store {
 
     /// Creates or renames a status; changing its kind moves its tickets between the contact's
     /// queues at once.
-    pub async fn upsert_status(&self, status: &StatusRow) -> sqlx::Result<()> {
+    pub async fn upsert_status(&self, status: &StatusRow) -> Result<(), TicketError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO statuses (id, name, kind, position) VALUES ($1, $2, $3, $4)
@@ -67,10 +67,10 @@ impl Store {
             .bind(status.kind)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await
+        Ok(tx.commit().await?)
     }
 
-    pub async fn priorities(&self) -> sqlx::Result<Vec<PriorityRow>> {
+    pub async fn priorities(&self) -> Result<Vec<PriorityRow>, TicketError> {
         sqlx::query("SELECT id, name, rank, is_default FROM priorities ORDER BY rank, id")
             .fetch_all(&self.pool)
             .await?
@@ -86,7 +86,7 @@ impl Store {
             .collect()
     }
 
-    pub async fn upsert_priority(&self, priority: &PriorityRow) -> sqlx::Result<()> {
+    pub async fn upsert_priority(&self, priority: &PriorityRow) -> Result<(), TicketError> {
         let mut tx = self.pool.begin().await?;
         if priority.is_default {
             sqlx::query("UPDATE priorities SET is_default = false WHERE is_default AND id <> $1")
@@ -109,33 +109,29 @@ impl Store {
             .bind(priority.rank)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await
+        Ok(tx.commit().await?)
     }
 
-    pub async fn priority_exists(&self, id: &str) -> sqlx::Result<bool> {
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM priorities WHERE id = $1)")
+    pub async fn priority_exists(&self, id: &str) -> Result<bool, TicketError> {
+        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM priorities WHERE id = $1)")
             .bind(id)
             .fetch_one(&self.pool)
-            .await
+            .await?)
     }
 
-    pub async fn categories(&self) -> sqlx::Result<Vec<CategoryRow>> {
-        sqlx::query("SELECT id, name, fields, active FROM categories ORDER BY name, id")
+    pub async fn categories(&self) -> Result<Vec<CategoryRow>, TicketError> {
+        let rows = sqlx::query("SELECT id, name, fields, active FROM categories ORDER BY name, id")
             .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(category_from_row)
-            .collect()
+            .await?;
+        Ok(rows.iter().map(category_from_row).collect::<sqlx::Result<_>>()?)
     }
 
-    pub async fn category(&self, id: Uuid) -> sqlx::Result<Option<CategoryRow>> {
-        sqlx::query("SELECT id, name, fields, active FROM categories WHERE id = $1")
+    pub async fn category(&self, id: Uuid) -> Result<Option<CategoryRow>, TicketError> {
+        let row = sqlx::query("SELECT id, name, fields, active FROM categories WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(category_from_row)
-            .transpose()
+            .await?;
+        Ok(row.as_ref().map(category_from_row).transpose()?)
     }
 
     /// An active category by its id, or else by its name (case-insensitive).
@@ -151,7 +147,7 @@ impl Store {
         .await
     }
 
-    pub async fn upsert_category(&self, category: &CategoryRow) -> sqlx::Result<()> {
+    pub async fn upsert_category(&self, category: &CategoryRow) -> Result<(), TicketError> {
         sqlx::query(
             "INSERT INTO categories (id, name, fields, active) VALUES ($1, $2, $3, $4)
              ON CONFLICT (id) DO UPDATE SET name = $2, fields = $3, active = $4",

@@ -7,6 +7,7 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use super::{CONTACT_MAY_SEE, KIND_NOTE, Store, Viewer};
+use crate::domain::TicketError;
 
 #[derive(Debug, Clone)]
 pub struct AttachmentRow {
@@ -42,7 +43,7 @@ pub struct ChannelFile {
 }
 
 impl Store {
-    pub async fn record_upload(&self, row: &AttachmentRow, uploader: &str) -> sqlx::Result<()> {
+    pub async fn record_upload(&self, row: &AttachmentRow, uploader: &str) -> Result<(), TicketError> {
         sqlx::query(
             "INSERT INTO attachments (id, uploader, filename, content_type, size, blob_key) VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -58,46 +59,42 @@ impl Store {
     }
 
     /// The attachment on this ticket, if the viewer may see the ticket and the message it is on.
-    pub async fn attachment(&self, ticket_id: Uuid, attachment_id: Uuid, viewer: Viewer) -> sqlx::Result<Option<AttachmentRow>> {
+    pub async fn attachment(&self, ticket_id: Uuid, attachment_id: Uuid, viewer: Viewer) -> Result<Option<AttachmentRow>, TicketError> {
         let (contact, staff) = super::viewer_binds(viewer);
         let sql = format!(
             "SELECT a.id, a.message_id, a.filename, a.content_type, a.size, a.blob_key
              FROM attachments a JOIN messages m ON m.id = a.message_id JOIN tickets t ON t.id = a.ticket_id
              WHERE a.ticket_id = $1 AND a.id = $4 AND ($3 OR ({CONTACT_MAY_SEE} AND m.kind <> {KIND_NOTE} AND NOT a.raw))"
         );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(ticket_id)
             .bind(contact)
             .bind(staff)
             .bind(attachment_id)
             .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(from_row)
-            .transpose()
+            .await?;
+        Ok(row.as_ref().map(from_row).transpose()?)
     }
 
     /// The attachments of these messages (their raw originals are not among them).
-    pub async fn attachments_of(&self, message_ids: &[Uuid]) -> sqlx::Result<Vec<AttachmentRow>> {
+    pub async fn attachments_of(&self, message_ids: &[Uuid]) -> Result<Vec<AttachmentRow>, TicketError> {
         self.files_of(message_ids, false).await
     }
 
     /// The raw originals of these messages (staff only).
-    pub async fn raw_originals_of(&self, message_ids: &[Uuid]) -> sqlx::Result<Vec<AttachmentRow>> {
+    pub async fn raw_originals_of(&self, message_ids: &[Uuid]) -> Result<Vec<AttachmentRow>, TicketError> {
         self.files_of(message_ids, true).await
     }
 
-    async fn files_of(&self, message_ids: &[Uuid], raw: bool) -> sqlx::Result<Vec<AttachmentRow>> {
-        sqlx::query(
+    async fn files_of(&self, message_ids: &[Uuid], raw: bool) -> Result<Vec<AttachmentRow>, TicketError> {
+        let rows = sqlx::query(
             "SELECT id, message_id, filename, content_type, size, blob_key FROM attachments
              WHERE message_id = ANY($1) AND raw = $2 ORDER BY created_at, id",
         )
         .bind(message_ids)
         .bind(raw)
         .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
+        .await?;
+        Ok(rows.iter().map(from_row).collect::<sqlx::Result<_>>()?)
     }
 }

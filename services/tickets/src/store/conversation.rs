@@ -10,7 +10,7 @@ use sqlx::{PgConnection, Postgres, Row, Transaction};
 use uuid::Uuid;
 
 use super::{Author, ChannelFile, InboundKey, KIND_NOTE, KIND_REPLY, KIND_SYSTEM, Store, touch};
-use crate::domain::{COMPLETED, Channel, TicketError};
+use crate::domain::{COMPLETED, Channel, TicketError, invalid};
 
 pub struct NewMessage<'a> {
     pub kind: i16,
@@ -57,7 +57,7 @@ pub(super) async fn insert_message(
     ticket_id: Uuid,
     message_id: Uuid,
     message: &NewMessage<'_>,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), TicketError> {
     let (author_kind, author_id) = message.author.kind_and_id();
     sqlx::query(
         "INSERT INTO messages (id, ticket_id, kind, author_kind, author_id, body_text, body_html, body_original, channel, thread_rule)
@@ -89,7 +89,7 @@ pub(super) async fn insert_message(
         .rows_affected();
         if attached != message.attachments.len() as u64 {
             // Someone else's upload, one already used, or no such upload: refuse the whole message.
-            return Err(sqlx::Error::Protocol("attachment not available".into()));
+            return Err(invalid("attachments", "an attachment is not one you uploaded, or is already attached"));
         }
     }
     for file in message.files {
@@ -112,7 +112,7 @@ pub(super) async fn insert_message(
     Ok(())
 }
 
-async fn system_entry(tx: &mut Transaction<'_, Postgres>, ticket_id: Uuid, text: &str) -> sqlx::Result<()> {
+async fn system_entry(tx: &mut Transaction<'_, Postgres>, ticket_id: Uuid, text: &str) -> Result<(), TicketError> {
     insert_message(
         tx,
         ticket_id,
@@ -171,6 +171,7 @@ async fn enqueue_updated(
 impl Store {
     /// Adds a reply or note. A contact's (non-automatic) reply on a completed ticket reopens it.
     /// `None` when `inbound` names a channel message that was already stored.
+    #[tracing::instrument(skip(self, message, inbound), err)]
     pub async fn add_message(
         &self,
         ticket_id: Uuid,
@@ -178,27 +179,6 @@ impl Store {
         automatic: bool,
         inbound: Option<InboundKey<'_>>,
     ) -> Result<Option<StoredMessage>, TicketError> {
-        self.add_message_sql(ticket_id, message, automatic, inbound).await.map_err(|e| match e {
-            sqlx::Error::Protocol(_) => TicketError::Invalid {
-                field: "attachments",
-                reason: "an attachment is not one you uploaded, or is already attached".into(),
-            },
-            sqlx::Error::RowNotFound => TicketError::NotFound,
-            other => db(other),
-        })
-    }
-
-    /// [`Store::add_message`] answering the database's own error (a refused attachment is
-    /// `Protocol`, a missing ticket `RowNotFound`), for the inbound consumer, which must tell a
-    /// data error (never retried) from an outage (retried).
-    #[tracing::instrument(skip(self, message, inbound), err)]
-    pub async fn add_message_sql(
-        &self,
-        ticket_id: Uuid,
-        message: NewMessage<'_>,
-        automatic: bool,
-        inbound: Option<InboundKey<'_>>,
-    ) -> sqlx::Result<Option<StoredMessage>> {
         let id = Uuid::now_v7();
         let mut tx = self.pool.begin().await?;
         if let Some(key) = &inbound
@@ -212,7 +192,7 @@ impl Store {
                 .bind(ticket_id)
                 .fetch_optional(&mut *tx)
                 .await?;
-        let (number, status_kind) = locked.ok_or(sqlx::Error::RowNotFound)?;
+        let (number, status_kind) = locked.ok_or(TicketError::NotFound)?;
         insert_message(&mut tx, ticket_id, id, &message).await?;
         if message.kind == KIND_REPLY {
             sqlx::query("UPDATE tickets SET search = search || to_tsvector('english', left($1, 4096)) WHERE id = $2")
@@ -258,26 +238,36 @@ impl Store {
         }))
     }
 
+    /// [`Store::add_message`] for the inbound consumer, which tells a data error (never retried)
+    /// from an outage (retried) by the database's own error (a missing ticket is `RowNotFound`).
+    pub async fn add_message_sql(
+        &self,
+        ticket_id: Uuid,
+        message: NewMessage<'_>,
+        automatic: bool,
+        inbound: Option<InboundKey<'_>>,
+    ) -> sqlx::Result<Option<StoredMessage>> {
+        self.add_message(ticket_id, message, automatic, inbound).await.map_err(super::for_consumer)
+    }
+
     /// Applies an agent's changes (validated by the caller) with a system entry and an event.
     #[tracing::instrument(skip(self, change), err)]
     pub async fn update_ticket(&self, ticket_id: Uuid, change: TicketChange, actor: &str) -> Result<(), TicketError> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
+        let mut tx = self.pool.begin().await?;
         let exists: Option<Uuid> = sqlx::query_scalar("SELECT id FROM tickets WHERE id = $1 FOR UPDATE")
             .bind(ticket_id)
             .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
+            .await?;
         exists.ok_or(TicketError::NotFound)?;
         let mut changed = Vec::new();
         if let Some(status) = &change.status {
             let name: Option<String> = sqlx::query_scalar("SELECT name FROM statuses WHERE id = $1")
                 .bind(status)
                 .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
+                .await?;
             let name = name.ok_or_else(|| invalid("status_id", "is not a status"))?;
-            set_status(&mut tx, ticket_id, status).await.map_err(db)?;
-            system_entry(&mut tx, ticket_id, &format!("Status changed to {name}")).await.map_err(db)?;
+            set_status(&mut tx, ticket_id, status).await?;
+            system_entry(&mut tx, ticket_id, &format!("Status changed to {name}")).await?;
             changed.push("status".to_string());
         }
         if let Some(priority) = &change.priority {
@@ -288,8 +278,7 @@ impl Store {
             .bind(ticket_id)
             .bind(priority)
             .execute(&mut *tx)
-            .await
-            .map_err(db)?
+            .await?
             .rows_affected();
             if updated == 0 {
                 return Err(invalid("priority_id", "is not a priority"));
@@ -302,16 +291,14 @@ impl Store {
                 .bind(category)
                 .bind(fields)
                 .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+                .await?;
             changed.push("category".to_string());
         } else if let Some(fields) = &change.custom_fields {
             sqlx::query("UPDATE tickets SET custom_fields = $2 WHERE id = $1")
                 .bind(ticket_id)
                 .bind(fields)
                 .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+                .await?;
             changed.push("custom_fields".to_string());
         }
         if let Some(assignee) = change.assignee {
@@ -319,8 +306,7 @@ impl Store {
                 .bind(ticket_id)
                 .bind(assignee)
                 .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+                .await?;
             changed.push("assignee".to_string());
         }
         if let Some(due_at) = change.due_at {
@@ -328,16 +314,15 @@ impl Store {
                 .bind(ticket_id)
                 .bind(due_at)
                 .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+                .await?;
             changed.push("due_at".to_string());
         }
         if changed.is_empty() {
             return Ok(());
         }
-        touch(&mut tx, ticket_id).await.map_err(db)?;
-        enqueue_updated(&mut tx, ticket_id, changed, actor).await.map_err(db)?;
-        tx.commit().await.map_err(db)?;
+        touch(&mut tx, ticket_id).await?;
+        enqueue_updated(&mut tx, ticket_id, changed, actor).await?;
+        tx.commit().await?;
         self.wake_relay();
         Ok(())
     }
@@ -348,16 +333,15 @@ impl Store {
         let (allowed, target): (bool, String) =
             sqlx::query_as("SELECT contacts_may_close, self_close_status FROM settings")
                 .fetch_one(&self.pool)
-                .await
-                .map_err(db)?;
+                .await?;
         if !allowed {
             return Err(TicketError::FailedPrecondition("contacts may not close tickets here".into()));
         }
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        set_status(&mut tx, ticket_id, &target).await.map_err(db)?;
-        system_entry(&mut tx, ticket_id, "Marked complete by the contact").await.map_err(db)?;
-        enqueue_updated(&mut tx, ticket_id, vec!["status".into()], &contact.to_string()).await.map_err(db)?;
-        tx.commit().await.map_err(db)?;
+        let mut tx = self.pool.begin().await?;
+        set_status(&mut tx, ticket_id, &target).await?;
+        system_entry(&mut tx, ticket_id, "Marked complete by the contact").await?;
+        enqueue_updated(&mut tx, ticket_id, vec!["status".into()], &contact.to_string()).await?;
+        tx.commit().await?;
         self.wake_relay();
         Ok(())
     }
@@ -371,8 +355,8 @@ impl Store {
         with_notes: bool,
         after: Option<(DateTime<Utc>, Uuid)>,
         limit: u32,
-    ) -> sqlx::Result<Vec<StoredMessage>> {
-        sqlx::query(
+    ) -> Result<Vec<StoredMessage>, TicketError> {
+        Ok(sqlx::query(
             "SELECT id, ticket_id, kind, author_kind, author_id, body_text, body_html, channel, created_at
              FROM messages WHERE ticket_id = $1 AND ($2 OR kind <> $3)
                AND ($4::timestamptz IS NULL OR (created_at, id) > ($4, $5))
@@ -400,14 +384,6 @@ impl Store {
                 created_at: row.try_get("created_at")?,
             })
         })
-        .collect()
+        .collect::<sqlx::Result<_>>()?)
     }
-}
-
-fn invalid(field: &'static str, reason: &str) -> TicketError {
-    TicketError::Invalid { field, reason: reason.into() }
-}
-
-pub(super) fn db(error: sqlx::Error) -> TicketError {
-    TicketError::Internal(error.to_string())
 }

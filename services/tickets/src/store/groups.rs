@@ -4,6 +4,7 @@
 use uuid::Uuid;
 
 use super::Store;
+use crate::domain::TicketError;
 
 impl Store {
     pub async fn set_group(&self, group: Uuid, share_tickets: bool) -> sqlx::Result<()> {
@@ -40,20 +41,20 @@ impl Store {
     }
 
     /// Whether the contact is a member of the group (for group-scoped reads such as support time).
-    pub async fn is_member(&self, group: Uuid, contact: Uuid) -> sqlx::Result<bool> {
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM group_members WHERE group_id = $1 AND contact_id = $2)")
+    pub async fn is_member(&self, group: Uuid, contact: Uuid) -> Result<bool, TicketError> {
+        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM group_members WHERE group_id = $1 AND contact_id = $2)")
             .bind(group)
             .bind(contact)
             .fetch_one(&self.pool)
-            .await
+            .await?)
     }
 
     /// Whether identity's events have told tickets about this group.
-    pub async fn group_known(&self, group: Uuid) -> sqlx::Result<bool> {
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM contact_groups WHERE id = $1)")
+    pub async fn group_known(&self, group: Uuid) -> Result<bool, TicketError> {
+        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM contact_groups WHERE id = $1)")
             .bind(group)
             .fetch_one(&self.pool)
-            .await
+            .await?)
     }
 
     pub async fn set_contacts_may_close(&self, allowed: bool) -> sqlx::Result<()> {

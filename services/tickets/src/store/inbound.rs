@@ -6,6 +6,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{InboundKey, Store};
+use crate::domain::TicketError;
 
 /// `quarantine.kind`: could not be processed (an admin may retry it).
 pub const POISON: &str = "poison";
@@ -79,29 +80,28 @@ pub struct Quarantined {
 }
 
 impl Store {
-    pub async fn quarantined(&self) -> sqlx::Result<Vec<Quarantined>> {
-        sqlx::query_as::<_, (Uuid, String, String, Vec<u8>, String, i32, chrono::DateTime<chrono::Utc>)>(
+    pub async fn quarantined(&self) -> Result<Vec<Quarantined>, TicketError> {
+        let rows = sqlx::query_as::<_, (Uuid, String, String, Vec<u8>, String, i32, chrono::DateTime<chrono::Utc>)>(
             "SELECT id, kind, subject, payload, reason, attempts, created_at FROM quarantine ORDER BY created_at LIMIT 500",
         )
         .fetch_all(&self.pool)
-        .await
-        .map(|rows| {
-            rows.into_iter()
-                .map(|(id, kind, subject, payload, reason, attempts, created_at)| Quarantined {
-                    id,
-                    kind,
-                    subject,
-                    payload,
-                    reason,
-                    attempts,
-                    created_at,
-                })
-                .collect()
-        })
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, kind, subject, payload, reason, attempts, created_at)| Quarantined {
+                id,
+                kind,
+                subject,
+                payload,
+                reason,
+                attempts,
+                created_at,
+            })
+            .collect())
     }
 
     /// Forgets a quarantined message once it was handed back to the stream.
-    pub async fn release_quarantined(&self, id: Uuid) -> sqlx::Result<()> {
+    pub async fn release_quarantined(&self, id: Uuid) -> Result<(), TicketError> {
         sqlx::query("DELETE FROM quarantine WHERE id = $1").bind(id).execute(&self.pool).await?;
         Ok(())
     }

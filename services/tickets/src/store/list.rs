@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::{Store, TICKET_COLUMNS, TICKET_JOINS, Viewer, ticket_from_row};
 use crate::domain::{
+    TicketError,
     COMPLETED, PENDING, Ticket,
     query::{Cursor, ListQuery, NO_DUE_DATE_MICROS, Queue, Scope, Sort},
 };
@@ -133,7 +134,7 @@ fn push_filters(builder: &mut QueryBuilder<Postgres>, query: &ListQuery, viewer:
 impl Store {
     /// One page of `query` for `viewer`, with one extra row when another page follows.
     #[tracing::instrument(skip(self), err)]
-    pub async fn list(&self, viewer: Viewer, query: &ListQuery) -> sqlx::Result<Vec<Ticket>> {
+    pub async fn list(&self, viewer: Viewer, query: &ListQuery) -> Result<Vec<Ticket>, TicketError> {
         let expression = sort_expression(query.sort);
         let (direction, comparison) = if query.ascending { ("ASC", ">") } else { ("DESC", "<") };
         let order = format!(" ORDER BY {expression} {direction}, t.id {direction}");
@@ -155,18 +156,13 @@ impl Store {
         builder.push(&order).push(" LIMIT ");
         builder.push_bind(i64::from(query.limit) + 1);
         builder.push(format!(") page JOIN tickets t ON t.id = page.id {TICKET_JOINS}{order}"));
-        builder
-            .build()
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(ticket_from_row)
-            .collect()
+        let rows = builder.build().fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(ticket_from_row).collect::<sqlx::Result<_>>()?)
     }
 
     /// Pending and completed counts, and counts per category, for the viewer's scope.
     #[tracing::instrument(skip(self), err)]
-    pub async fn counts(&self, viewer: Viewer, scope: Scope) -> sqlx::Result<Counts> {
+    pub async fn counts(&self, viewer: Viewer, scope: Scope) -> Result<Counts, TicketError> {
         let mut builder = QueryBuilder::new("SELECT t.status_kind, t.category_id, count(*) AS n FROM ");
         push_source(&mut builder, viewer, scope);
         builder.push(" t GROUP BY t.status_kind, t.category_id");

@@ -2,6 +2,12 @@
 //! (channel, external id) row is written in the same transaction as the ticket it makes, so a
 //! redelivery finds it and does nothing.
 //!
+//! What the gRPC handlers call answers [`TicketError`] (an unexpected database failure is its
+//! `Database`, through `?`). What the inbound and identity consumers call answers the database's
+//! own `sqlx::Error`, because they tell poison from a reason to retry by it; where both call the
+//! same operation the consumer's is a thin adapter ([`Store::create_ticket`],
+//! [`Store::add_message_sql`]).
+//!
 //! - this module: the store handle, reading tickets, creating them;
 //! - `list`: My Tickets and agent queues (filters, sorts, search, keyset pages, counts);
 //! - `conversation`: replies, notes, system entries, ticket updates, self-close;
@@ -33,7 +39,7 @@ use helpdesk_proto::events::v1::{TicketCreated, event::Payload};
 use sqlx::{PgConnection, PgPool, Row, postgres::PgRow};
 use uuid::Uuid;
 
-use crate::domain::{Body, Channel, Subject, Ticket, fields::FieldValue};
+use crate::domain::{Body, Channel, Subject, Ticket, TicketError, fields::FieldValue};
 
 /// `tickets.v1.MessageKind` numbers as stored.
 pub const KIND_REPLY: i16 = 1;
@@ -127,20 +133,12 @@ impl Store {
         Self { pool, relay }
     }
 
-    /// Creates the ticket with its first message. `None` when `inbound` names a message that was
-    /// already turned into a ticket. The contact's group is the one they are in now.
-    pub async fn create_ticket(&self, new: NewTicket<'_>) -> sqlx::Result<Option<Ticket>> {
-        self.insert_ticket(new, false).await
-    }
-
-    /// As `create_ticket`, but unverified: hidden from the contact and her group, and without
-    /// `TicketCreated` until `release_held` (see `held`).
-    pub async fn create_held_ticket(&self, new: NewTicket<'_>) -> sqlx::Result<Option<Ticket>> {
-        self.insert_ticket(new, true).await
-    }
-
+    /// Files a ticket with its first message: held (`held`) means unverified — hidden from the
+    /// contact and her group, and without `TicketCreated` until `release_held` (see `held`).
+    /// `None` when `inbound` names a message that was already turned into a ticket. The
+    /// contact's group is the one they are in now.
     #[tracing::instrument(skip(self, new), err)]
-    async fn insert_ticket(&self, new: NewTicket<'_>, unverified: bool) -> sqlx::Result<Option<Ticket>> {
+    pub async fn file_ticket(&self, new: NewTicket<'_>, held: bool) -> Result<Option<Ticket>, TicketError> {
         let ticket_id = Uuid::now_v7();
         let message_id = Uuid::now_v7();
         let mut tx = self.pool.begin().await?;
@@ -179,7 +177,7 @@ impl Store {
             .bind(new.due_at)
             .bind(sqlx::types::Json(new.custom_fields))
             .bind(new.body.as_str())
-            .bind(unverified)
+            .bind(held)
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(sqlx::Error::RowNotFound)?;
@@ -203,7 +201,7 @@ impl Store {
         )
         .await?;
         // A held ticket is announced only when it is released: nothing reacts to it before.
-        if !unverified {
+        if !held {
             outbox::enqueue(
                 &mut tx,
                 Payload::TicketCreated(TicketCreated {
@@ -224,13 +222,20 @@ impl Store {
         Ok(Some(ticket))
     }
 
-    /// The ticket, if the viewer may see it.
+    /// [`Store::file_ticket`] (not held) for the inbound consumer, which tells a data error (never
+    /// retried) from an outage (retried) by the database's own error.
+    pub async fn create_ticket(&self, new: NewTicket<'_>) -> sqlx::Result<Option<Ticket>> {
+        self.file_ticket(new, false).await.map_err(for_consumer)
+    }
+
+    /// The ticket, if the viewer may see it. The database's own error, as the inbound consumer
+    /// needs it (see [`Store::create_ticket`]).
     pub async fn ticket(&self, id: Uuid, viewer: Viewer) -> sqlx::Result<Option<Ticket>> {
         self.ticket_where("t.id = $1", id, viewer).await
     }
 
-    pub async fn ticket_by_number(&self, number: i64, viewer: Viewer) -> sqlx::Result<Option<Ticket>> {
-        self.ticket_where("t.number = $1", number, viewer).await
+    pub async fn ticket_by_number(&self, number: i64, viewer: Viewer) -> Result<Option<Ticket>, TicketError> {
+        Ok(self.ticket_where("t.number = $1", number, viewer).await?)
     }
 
     /// The one ticket matching `predicate` on `$1`, if the viewer may see it.
@@ -252,6 +257,18 @@ impl Store {
 
     pub(crate) fn wake_relay(&self) {
         self.relay.wake();
+    }
+}
+
+/// A domain error as the database's own, for the consumer's adapters ([`Store::create_ticket`],
+/// [`Store::add_message_sql`]) until it tells poison from retry on [`TicketError`] itself: an
+/// unexpected failure is the database's error again, a missing ticket `RowNotFound`, anything
+/// else (refused input, which a channel message never carries) a protocol error naming it.
+fn for_consumer(error: TicketError) -> sqlx::Error {
+    match error {
+        TicketError::Database(error) => error,
+        TicketError::NotFound => sqlx::Error::RowNotFound,
+        other => sqlx::Error::Protocol(other.to_string()),
     }
 }
 

@@ -8,7 +8,10 @@ use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
 use super::{CONTACT_MAY_SEE, Store, Viewer, viewer_binds};
-use crate::domain::time::{Alert, Balance, alert};
+use crate::domain::{
+    TicketError,
+    time::{Alert, Balance, alert},
+};
 
 #[derive(Debug, Clone)]
 pub struct LedgerEntry {
@@ -24,7 +27,7 @@ pub struct LedgerEntry {
 impl Store {
     /// An agent's time on a ticket; draws down the ticket's group's balance, if it has a group.
     #[tracing::instrument(skip(self, note), err)]
-    pub async fn log_time(&self, ticket_id: Uuid, agent: &str, minutes: i32, note: &str) -> sqlx::Result<Option<LedgerEntry>> {
+    pub async fn log_time(&self, ticket_id: Uuid, agent: &str, minutes: i32, note: &str) -> Result<Option<LedgerEntry>, TicketError> {
         let mut tx = self.pool.begin().await?;
         let group: Option<Option<Uuid>> = sqlx::query_scalar("SELECT group_id FROM tickets WHERE id = $1 FOR UPDATE")
             .bind(ticket_id)
@@ -73,7 +76,7 @@ impl Store {
 
     /// An admin's grant (or correction) of minutes to a group.
     #[tracing::instrument(skip(self, note), err)]
-    pub async fn grant_time(&self, group: Uuid, minutes: i64, admin: &str, note: &str) -> sqlx::Result<()> {
+    pub async fn grant_time(&self, group: Uuid, minutes: i64, admin: &str, note: &str) -> Result<(), TicketError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO time_ledger (id, kind, group_id, agent_id, minutes, note) VALUES ($1, 'grant', $2, $3, $4, $5)",
@@ -91,7 +94,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn balance(&self, group: Uuid) -> sqlx::Result<(Balance, i64, Alert)> {
+    pub async fn balance(&self, group: Uuid) -> Result<(Balance, i64, Alert), TicketError> {
         let mut conn = self.pool.acquire().await?;
         let balance = balance(&mut conn, group).await?;
         let threshold = threshold(&mut conn).await?;
@@ -101,7 +104,7 @@ impl Store {
     /// The group's history, newest first, as `viewer` may see it: staff see every entry; a
     /// member sees the grants and the entries on tickets she may see — a colleague's ticket in a
     /// group that does not share tickets stays invisible, with its agent's notes.
-    pub async fn ledger(&self, group: Uuid, viewer: Viewer) -> sqlx::Result<Vec<LedgerEntry>> {
+    pub async fn ledger(&self, group: Uuid, viewer: Viewer) -> Result<Vec<LedgerEntry>, TicketError> {
         let sql = format!(
             "SELECT l.id, l.kind, l.ticket_id, l.agent_id, l.minutes, l.note, l.created_at
              FROM time_ledger l LEFT JOIN tickets t ON t.id = l.ticket_id
