@@ -125,11 +125,7 @@ impl Browser {
     }
 
     pub async fn post_form(&mut self, url: &str, form: &[(String, String)]) -> reqwest::Response {
-        let body = form
-            .iter()
-            .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
+        let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
         let response = self
             .client
             .post(url)
@@ -173,15 +169,6 @@ impl Browser {
         }
         panic!("the provider never redirected back");
     }
-}
-
-fn urlencode(raw: &str) -> String {
-    raw.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn attribute_after(html: &str, tag: &str, attribute: &str) -> Option<String> {

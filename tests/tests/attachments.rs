@@ -64,5 +64,4 @@ async fn attachments_go_up_once_and_come_down_only_to_those_who_may_see_the_tick
     assert!(status == 400 || status == 415, "{status}");
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }

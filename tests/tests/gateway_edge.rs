@@ -92,7 +92,6 @@ async fn control_characters_are_refused_with_422_naming_the_field_in_every_kind_
     assert_eq!((tickets, messages), (1, 1));
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -161,7 +160,6 @@ async fn every_rejection_is_the_documented_json_naming_the_field() {
     assert!(allow.contains("GET") && allow.contains("POST"), "Allow: {allow}");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 fn header(response: &Response, name: &str) -> String {
@@ -224,7 +222,6 @@ async fn personal_answers_are_not_stored_by_caches_and_json_is_never_sniffed() {
     assert_eq!(header(&response, "cache-control"), "public, max-age=3600");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 fn unique_address(tag: &str) -> String {
@@ -283,7 +280,6 @@ async fn secure_cookies_have_the_host_prefix_and_the_csrf_token_belongs_to_one_s
     assert_eq!(with_session(&server, &bob.session, "", &bob.csrf).await, 201);
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -306,7 +302,6 @@ async fn plain_http_development_uses_plain_cookie_names() {
     assert!(!cookies.iter().any(|c| c.starts_with("__Host-")), "{cookies:?}");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -341,5 +336,4 @@ async fn invisible_formatting_characters_are_removed_from_subjects_and_file_name
     assert_eq!(ticket["subject"], "Refund for invoicegnp.exe");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }

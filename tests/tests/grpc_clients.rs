@@ -72,7 +72,6 @@ async fn malformed_ids_read_as_not_found_in_every_kb_call_as_in_identity_and_tic
     assert!(status.message().starts_with("category_id:"), "{status:?}");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -124,7 +123,6 @@ async fn nul_characters_are_refused_by_kb_before_they_reach_postgres() {
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -171,7 +169,6 @@ async fn slugs_are_taken_as_given_or_refused_and_never_renamed() {
     assert_eq!(status.code(), Code::AlreadyExists, "{status:?}");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -214,5 +211,4 @@ async fn the_gateway_answers_json_503_for_a_stopped_kb_and_an_opaque_500_for_a_f
     gateway_stop.cancel();
     gateway.wait().await.expect("gateway stops");
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }

@@ -18,7 +18,7 @@ use helpdesk_proto::{
     kb::v1::SearchArticlesRequest,
     tickets::v1::{self as pb, ticket_admin_service_client::TicketAdminServiceClient},
 };
-use helpdesk_tests::{Api, Server, TestEnv, link_token, wait_for_mail, within};
+use helpdesk_tests::{Api, Server, TestEnv, link_token, wait_for_mail, wait_until, within};
 use tonic::{Code, Request, transport::Channel};
 use uuid::Uuid;
 
@@ -126,7 +126,6 @@ async fn blocking_a_contact_stops_its_tokens_everywhere_within_seconds_and_unblo
 
     later.stop().await.expect("stop");
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -155,7 +154,6 @@ async fn a_deactivated_agent_loses_its_tokens_within_seconds_and_gets_new_ones_w
     assert_eq!(tickets_and_kb(&server, &old).await.0, Code::Unauthenticated, "the old token stays dead");
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -173,7 +171,6 @@ async fn a_missing_token_is_unauthenticated_on_every_token_call() {
     assert_eq!(code(&tokens.issue_contact_token(bearer(request, &contact).expect("request")).await), Code::PermissionDenied);
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 async fn file_ticket(server: &Server, token: &str, subject: &str) -> pb::Ticket {
@@ -210,7 +207,6 @@ async fn an_assignee_must_be_an_active_staff_member() {
     assert_eq!(cleared.assignee_id, "");
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 async fn admin_rpc(server: &Server) -> TicketAdminServiceClient<Channel> {
@@ -242,7 +238,6 @@ async fn an_unknown_group_is_not_found_for_grants_and_balances() {
     assert_eq!(balance.remaining_minutes, 60);
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -286,7 +281,6 @@ async fn list_messages_pages_by_size_and_token_and_the_gateway_still_shows_the_w
     assert_eq!(all.as_array().map(Vec::len), Some(121), "the gateway follows the pages");
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -319,19 +313,15 @@ async fn reply_answers_with_the_attachments_it_stored() {
     assert_eq!(message.attachments, listed.attachments, "the same shape as ListMessages");
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 /// Files a ticket as the contact, retrying until the group membership reached tickets.
 async fn file_in_group(server: &Server, token: &str, group: Uuid, subject: &str) -> String {
-    for _ in 0..100 {
-        let ticket = file_ticket(server, token, subject).await;
-        if ticket.group_id == group.to_string() {
-            return ticket.id;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the membership never reached tickets");
+    let group = group.to_string();
+    let what = format!("tickets files the contact's tickets in group {group}");
+    wait_until(Duration::from_secs(10), &what, async || file_ticket(server, token, subject).await, |t| t.group_id == group)
+        .await
+        .id
 }
 
 #[tokio::test]
@@ -384,7 +374,6 @@ async fn group_time_shows_a_member_the_balance_but_only_the_history_of_tickets_s
     assert!(text.contains(&bob_ticket) && !text.contains(&ann_ticket) && !text.contains("printer"), "{text}");
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -408,5 +397,4 @@ async fn passwords_are_compared_after_unicode_normalization() {
     assert_eq!(code(&accounts.login(login("cafe au lait 123")).await), Code::Unauthenticated, "a different password");
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }

@@ -81,7 +81,7 @@ async fn a_guest_ticket_in_an_existing_contacts_name_is_held_until_she_confirms_
     assert_eq!(mails.len(), 1, "one mail to ann");
     assert!(header(&mails[0], "Subject").is_some_and(|s| s.contains("Confirm your support request")), "{}", mails[0]);
     assert!(!mails[0].contains("Wire the refund"), "the mail quotes nothing the guest wrote");
-    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    env.ticket_mail_barrier().await;
     assert_eq!(mail_to(&ann_email).len(), 1, "no acknowledgement while held");
 
     // The link releases it: Ann and her group see it, and the acknowledgement follows.
@@ -104,7 +104,6 @@ async fn a_guest_ticket_in_an_existing_contacts_name_is_held_until_she_confirms_
     assert_eq!(guest.post("/api/v1/tickets/confirm", json!({ "token": "made-up" })).await.0, 422);
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -157,11 +156,10 @@ async fn a_guest_is_answered_alike_for_a_known_and_a_new_address_and_a_new_one_f
     let held: Vec<&Value> = queue["tickets"].as_array().expect("tickets").iter().filter(|t| t["contact_id"] == json!(blocked_id)).collect();
     assert_eq!(held.len(), 1, "{queue}");
     assert_eq!(held[0]["unverified"], true);
-    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    env.ticket_mail_barrier().await;
     assert!(mail_to(&blocked).is_empty(), "nothing is mailed to a blocked address");
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 /// A POST as the client `client` behind the trusted proxy at 127.0.0.1: (status, Retry-After).
@@ -212,5 +210,4 @@ async fn guests_and_sign_ups_are_rate_limited_per_client_address() {
     }
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }

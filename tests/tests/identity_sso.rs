@@ -92,7 +92,6 @@ async fn a_new_contact_signs_in_and_comes_back_by_the_same_subject() {
     assert_eq!((contacts, links), (1, 1));
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -152,7 +151,6 @@ async fn an_existing_contact_is_linked_only_on_a_verified_email() {
     assert_eq!(contacts, 1, "no duplicate contact");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -213,7 +211,6 @@ async fn tampered_or_replayed_state_and_a_foreign_nonce_are_refused() {
     assert_eq!(error.code(), Code::NotFound);
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -240,5 +237,4 @@ async fn a_plain_oauth2_provider_signs_in_and_a_verified_email_joins_providers_o
     assert_eq!(providers, [OAUTH2, PROVIDER]);
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }

@@ -51,16 +51,7 @@ async fn groups_and_settings_made_in_identity_govern_tickets() {
     let milton_api = Api::new(&server.gateway, Some(&server.contact_token("milton@initech.example").await));
 
     // Peter's next ticket belongs to the group once the membership event arrived; Milton sees it.
-    let mut id = None;
-    for _ in 0..100 {
-        let (_, ticket) = peter_api.post("/api/v1/tickets", json!({ "subject": "TPS reports", "message": "new cover sheets" })).await;
-        if ticket["group_id"] == json!(group.id) {
-            id = ticket["id"].as_str().map(str::to_string);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let id = id.expect("the membership reached tickets");
+    let id = peter_api.file_in_group(&group.id, json!({ "subject": "TPS reports", "message": "new cover sheets" })).await;
     eventually("milton sees the group's ticket", || async { milton_api.get(&format!("/api/v1/tickets/{id}")).await.0 == 200 }).await;
 
     // Sharing off in identity: Milton loses sight of it.
@@ -79,12 +70,23 @@ async fn groups_and_settings_made_in_identity_govern_tickets() {
         .update_group(bearer(pb::UpdateGroupRequest { id: group.id.clone(), share_tickets: Some(true), ..Default::default() }, &service).expect("req"))
         .await
         .expect("update group");
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // Barrier: tickets handles identity's events in order, so once sharing is back on there, the
+    // removal before it was handled too.
+    let pg = env.pg().await;
+    let group_id: uuid::Uuid = group.id.parse().expect("group id");
+    eventually("tickets has the group's sharing back on", async || {
+        sqlx::query_scalar::<_, bool>("SELECT share_tickets FROM tickets.contact_groups WHERE id = $1")
+            .bind(group_id)
+            .fetch_optional(&pg)
+            .await
+            .expect("group")
+            == Some(true)
+    })
+    .await;
     assert_eq!(milton_api.get(&format!("/api/v1/tickets/{id}")).await.0, 404);
 
     // Closing tickets: allowed by default, then turned off by the admin in identity.
     change_settings(&server, |s| s.contacts_may_close_tickets = false).await;
-    let pg = env.pg().await;
     eventually("tickets has the setting", || async {
         !sqlx::query_scalar::<_, bool>("SELECT contacts_may_close FROM tickets.settings").fetch_one(&pg).await.expect("setting")
     })
@@ -94,7 +96,6 @@ async fn groups_and_settings_made_in_identity_govern_tickets() {
     assert_eq!(ticket["status_kind"], "pending");
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -135,7 +136,6 @@ async fn guests_file_tickets_only_while_the_setting_allows_and_see_nothing_back(
     assert_eq!(quinn.post("/api/v1/tickets", json!({ "subject": "Signed in", "message": "ok" })).await.0, 201);
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -167,5 +167,4 @@ async fn login_required_for_the_kb_turns_anonymous_readers_away() {
     assert_eq!((status, hits.as_array().map(Vec::len)), (200, Some(1)));
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }

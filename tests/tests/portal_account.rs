@@ -214,7 +214,6 @@ async fn sign_up_mails_a_link_to_the_set_password_page_which_signs_in() {
     assert!(html.contains("This link does not work") && !html.contains("name=\"password\""));
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -266,7 +265,6 @@ async fn sign_up_and_forgotten_password_answer_the_same_for_known_and_unknown_ad
     assert!(login.signed_in());
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -308,7 +306,6 @@ async fn login_keeps_next_on_this_site_and_says_the_same_for_a_wrong_password_an
     }
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -372,7 +369,6 @@ async fn the_account_page_needs_a_session_renames_escapes_changes_the_password_a
     assert_eq!(status, StatusCode::SEE_OTHER);
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -420,7 +416,6 @@ async fn the_settings_close_sign_up_limit_it_to_domains_or_ask_for_the_captcha()
     assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some("/signup?sent=1")));
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -441,7 +436,6 @@ async fn sign_up_draws_on_the_per_client_limit_and_says_so_in_a_page() {
     assert!(html.contains("<h1 id=\"error-title\">Too many requests</h1>"), "the page, not JSON: {html}");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 /// `/sso/{provider}?next=…` → the provider's pages → its redirect to the API's callback, which
@@ -515,5 +509,4 @@ async fn single_sign_on_lands_on_next_and_proves_an_email_the_provider_did_not_v
     assert!(html.contains("did not work"), "{html}");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }

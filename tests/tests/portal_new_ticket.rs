@@ -219,7 +219,6 @@ async fn a_contact_files_a_ticket_with_a_custom_field_and_two_attachments() {
     assert!(body == b"total 12.50" || body == b"tried twice", "{body:?}");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -283,7 +282,6 @@ async fn a_missing_required_field_comes_back_422_with_everything_typed_and_escap
     let (_, page) = api.get("/api/v1/tickets").await;
     assert_eq!(page["tickets"].as_array().map(Vec::len), Some(0), "nothing was filed: {page}");
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -326,7 +324,6 @@ async fn guests_file_through_the_confirmation_page_or_are_sent_to_log_in() {
     assert_eq!(status, 303);
     assert!(location(&headers).starts_with("/login"), "{headers:?}");
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 /// Chromium's boundary has capitals (`----WebKitFormBoundary…`); it is case-sensitive, so a form
@@ -356,7 +353,6 @@ async fn a_browser_style_multipart_boundary_is_read_as_sent() {
     assert_eq!(response.status(), 303, "{}", response.text().await.unwrap_or_default());
     assert!(location(response.headers()).starts_with("/tickets/"));
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -378,7 +374,6 @@ async fn a_form_without_this_browsers_csrf_token_files_nothing() {
     let (_, page) = api.get("/api/v1/tickets").await;
     assert_eq!(page["tickets"].as_array().map(Vec::len), Some(0), "{page}");
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -419,5 +414,4 @@ async fn the_mailed_confirm_link_opens_a_page_whose_button_releases_the_held_tic
     assert_eq!(again.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(again.text().await.expect("html").contains("This link does not work"));
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }

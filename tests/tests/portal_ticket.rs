@@ -206,7 +206,6 @@ async fn a_contact_sees_their_ticket_with_its_properties_and_nobody_else_does() 
     assert_eq!(location(&response), format!("/login?next=%2Ftickets%2F{}", ticket.id.replace('-', "%2D")));
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 /// A ticket of Olga's own, whose page gives her a CSRF token.
@@ -245,7 +244,6 @@ async fn internal_notes_never_show_and_message_html_is_sanitized_and_text_escape
     assert!(!fragment.contains("<html") && fragment.contains("id=\"conversation\"") && fragment.contains("id=\"ticket-state\""), "{fragment}");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -335,7 +333,6 @@ async fn the_reply_form_posts_with_attachments_keeps_the_text_on_errors_and_need
     assert!(messages.iter().all(|m| m.text != "forged" && !m.text.starts_with("Six files")));
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -365,7 +362,6 @@ async fn mark_as_complete_is_offered_and_done_only_while_the_setting_allows() {
     assert!(html.contains("data-status-kind=\"pending\">Pending<"), "{html}");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 /// Reads an event stream until `until` holds for what arrived, or `limit` passes; what arrived.
@@ -437,5 +433,4 @@ async fn the_event_stream_signals_an_agent_reply_and_nothing_for_notes_or_other_
     read_stream(&mut response, &mut seen, Duration::from_secs(15), |s| s.ends_with("<end>")).await;
     assert!(seen.ends_with("<end>"), "the stream ended on shutdown: {seen:?}");
     stopping.await.expect("join").expect("clean shutdown");
-    env.cleanup().await;
 }
