@@ -2,9 +2,9 @@
 //! subject/stream prefix and its own key directory, on the stack `deploy/stack.sh` runs (the test
 //! command exports `HELPDESK_TEST_DATABASE_URL` and `HELPDESK_TEST_NATS_URL`). The help desk runs
 //! either in this process (`serve::start`) or as a real child process that a test can kill.
-//! `mailbox` gives each test its own mailboxes on the stack's Dovecot; `gateway` talks to the
-//! gateway as a browser does (cookie names, sign-up to a session); `sso` signs in at the stack's
-//! OpenID provider.
+//! `mailbox` gives each test its own mailboxes on the stack's Dovecot; `client` is the one HTTP
+//! client of the gateway (JSON API, pages, forms, uploads, cookies); `gateway` knows the
+//! gateway's cookie names and signs a client up; `sso` signs in at the stack's OpenID provider.
 //!
 //! A [`TestEnv`] removes its slice when dropped — also when the test panics — and the first one
 //! in a process sweeps what crashed runs left (`cleanup`); every wait goes through `wait`, which
@@ -13,6 +13,7 @@
 
 pub mod bench_seed;
 pub mod cleanup;
+pub mod client;
 pub mod gateway;
 pub mod mailbox;
 pub mod portal_seed;
@@ -20,6 +21,7 @@ pub mod smtp_peer;
 pub mod sso;
 pub mod wait;
 
+pub use client::Client;
 pub use wait::{eventually, wait_until, within};
 
 use std::{net::SocketAddr, process::Stdio, time::Duration};
@@ -447,69 +449,6 @@ pub fn inbound_mail(id: &str, from: &str, subject: &str, refs: &[&str]) -> helpd
     }
 }
 
-/// JSON calls to the gateway as one caller (or anonymously), answering (status, body).
-pub struct Api {
-    base: String,
-    token: Option<String>,
-    http: reqwest::Client,
-}
-
-impl Api {
-    pub fn new(base: &str, token: Option<&str>) -> Self {
-        Self { base: base.to_string(), token: token.map(str::to_string), http: http() }
-    }
-
-    async fn send(&self, request: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
-        let request = match &self.token {
-            Some(token) => request.bearer_auth(token),
-            None => request,
-        };
-        let response = request.send().await.expect("HTTP request");
-        let status = response.status().as_u16();
-        let body = response.json().await.unwrap_or(serde_json::Value::Null);
-        (status, body)
-    }
-
-    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
-        self.send(self.http.get(format!("{}{path}", self.base))).await
-    }
-
-    pub async fn post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
-        self.send(self.http.post(format!("{}{path}", self.base)).json(&body)).await
-    }
-
-    /// Files `ticket` again and again until one carries `group` (identity's membership events reach
-    /// tickets asynchronously); returns that ticket's id.
-    pub async fn file_in_group(&self, group: &str, ticket: serde_json::Value) -> String {
-        let what = format!("tickets files the caller's tickets in group {group}");
-        let filed = async || self.post("/api/v1/tickets", ticket.clone()).await;
-        let (_, filed) = wait_until(Duration::from_secs(10), &what, filed, |(_, filed)| filed["group_id"] == group).await;
-        filed["id"].as_str().expect("a filed ticket has an id").to_string()
-    }
-
-    /// Uploads a file as `multipart/form-data`, as the portal's form does.
-    pub async fn upload(&self, filename: &str, content_type: &str, data: Vec<u8>) -> (u16, serde_json::Value) {
-        let part = reqwest::multipart::Part::bytes(data)
-            .file_name(filename.to_string())
-            .mime_str(content_type)
-            .expect("mime");
-        let form = reqwest::multipart::Form::new().part("file", part);
-        self.send(self.http.post(format!("{}/api/v1/attachments", self.base)).multipart(form)).await
-    }
-
-    /// A raw GET, for downloads: status, headers and body bytes.
-    pub async fn download(&self, path: &str) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
-        let mut request = self.http.get(format!("{}{path}", self.base));
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.expect("HTTP request");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        (status, headers, response.bytes().await.expect("body").to_vec())
-    }
-}
-
 /// With `TEST_LOG` set, sends the logs of the parts running in this process to the test's
 /// output (the test writer, so nextest shows them for a failing test), filtered by `RUST_LOG`.
 fn install_test_log() {
@@ -534,7 +473,8 @@ pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// An HTTP client for the gateway.
+/// A bare reqwest client (redirects followed, no cookies) for probes of the HTTP edge that build
+/// their requests by hand; everything else talks to the gateway through [`Client`].
 pub fn http() -> reqwest::Client {
     install_tls_provider();
     reqwest::Client::builder()

@@ -13,7 +13,7 @@ use helpdesk_proto::{
     },
     tickets::v1::{GetTicketRequest, get_ticket_request},
 };
-use helpdesk_tests::{Api, TestEnv, eventually};
+use helpdesk_tests::{Client, TestEnv, eventually};
 use tonic::Code;
 
 #[tokio::test]
@@ -182,7 +182,7 @@ async fn the_gateway_answers_json_503_for_a_stopped_kb_and_an_opaque_500_for_a_f
     config.endpoints.kb = kb.url(Part::Kb).expect("kb runs");
     let gateway_stop = helpdesk_kit::CancellationToken::new();
     let gateway = serve::start(config, &[Part::Gateway], gateway_stop.clone()).await.expect("gateway starts");
-    let api = Api::new(&gateway.url(Part::Gateway).expect("gateway runs"), None);
+    let api = Client::new(&gateway.url(Part::Gateway).expect("gateway runs"), None);
     let (status, _) = api.get("/api/v1/kb/categories").await;
     assert_eq!(status, 200);
 

@@ -18,7 +18,7 @@ use helpdesk_proto::{
     kb::v1::SearchArticlesRequest,
     tickets::v1::{self as pb, ticket_admin_service_client::TicketAdminServiceClient},
 };
-use helpdesk_tests::{Api, Server, TestEnv, link_token, wait_for_mail, wait_until, within};
+use helpdesk_tests::{Client, Server, TestEnv, link_token, wait_for_mail, wait_until, within};
 use tonic::{Code, Request, transport::Channel};
 use uuid::Uuid;
 
@@ -112,7 +112,7 @@ async fn blocking_a_contact_stops_its_tokens_everywhere_within_seconds_and_unblo
     let refused = issue_contact_token(&server, &ann).await.expect_err("no new token for a blocked contact");
     assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
     // The gateway answers for the services: 401.
-    assert_eq!(Api::new(&server.gateway, Some(&old)).get("/api/v1/tickets").await.0, 401);
+    assert_eq!(Client::new(&server.gateway, Some(&old)).get("/api/v1/tickets").await.0, 401);
 
     // A part started after the block refuses the token from its first call.
     let later = env.start().await;
@@ -224,7 +224,7 @@ async fn an_unknown_group_is_not_found_for_grants_and_balances() {
     assert_eq!(code(&rpc.grant_group_time(bearer(grant, &admin).expect("request")).await), Code::NotFound);
     let get = pb::GetGroupTimeRequest { group_id: unknown.clone() };
     assert_eq!(code(&rpc.get_group_time(bearer(get, &admin).expect("request")).await), Code::NotFound);
-    assert_eq!(Api::new(&server.gateway, Some(&admin)).get(&format!("/api/v1/groups/{unknown}/time")).await.0, 404);
+    assert_eq!(Client::new(&server.gateway, Some(&admin)).get(&format!("/api/v1/groups/{unknown}/time")).await.0, 404);
 
     // A group identity just created is known at once, before its event reached tickets.
     let service = server.service_token().await;
@@ -276,7 +276,7 @@ async fn list_messages_pages_by_size_and_token_and_the_gateway_still_shows_the_w
     assert_eq!(bad.code(), Code::InvalidArgument);
     assert!(bad.message().contains("page_token"), "{}", bad.message());
 
-    let (status, all) = Api::new(&server.gateway, Some(&token)).get(&format!("/api/v1/tickets/{}/messages", ticket.id)).await;
+    let (status, all) = Client::new(&server.gateway, Some(&token)).get(&format!("/api/v1/tickets/{}/messages", ticket.id)).await;
     assert_eq!(status, 200);
     assert_eq!(all.as_array().map(Vec::len), Some(121), "the gateway follows the pages");
 
@@ -367,7 +367,7 @@ async fn group_time_shows_a_member_the_balance_but_only_the_history_of_tickets_s
     let seen_by_staff = time_of(&agent).await;
     assert_eq!(tickets_in(&seen_by_staff.history).len(), 2, "staff see all");
 
-    let (status, http) = Api::new(&server.gateway, Some(&bob)).get(&format!("/api/v1/groups/{group}/time")).await;
+    let (status, http) = Client::new(&server.gateway, Some(&bob)).get(&format!("/api/v1/groups/{group}/time")).await;
     assert_eq!(status, 200);
     assert_eq!(http["remaining_minutes"], 90);
     let text = http["history"].to_string();

@@ -7,7 +7,7 @@ use helpdesk_kit::auth::bearer;
 use helpdesk_proto::identity::v1::{
     self as pb, group_service_client::GroupServiceClient, settings_service_client::SettingsServiceClient,
 };
-use helpdesk_tests::{Api, TestEnv, eventually};
+use helpdesk_tests::{Client, TestEnv, eventually};
 use serde_json::json;
 
 /// Changes the portal settings through identity, as an admin would.
@@ -47,8 +47,8 @@ async fn groups_and_settings_made_in_identity_govern_tickets() {
             .await
             .expect("add member");
     }
-    let peter_api = Api::new(&server.gateway, Some(&server.contact_token("peter@initech.example").await));
-    let milton_api = Api::new(&server.gateway, Some(&server.contact_token("milton@initech.example").await));
+    let peter_api = Client::new(&server.gateway, Some(&server.contact_token("peter@initech.example").await));
+    let milton_api = Client::new(&server.gateway, Some(&server.contact_token("milton@initech.example").await));
 
     // Peter's next ticket belongs to the group once the membership event arrived; Milton sees it.
     let id = peter_api.file_in_group(&group.id, json!({ "subject": "TPS reports", "message": "new cover sheets" })).await;
@@ -102,7 +102,7 @@ async fn groups_and_settings_made_in_identity_govern_tickets() {
 async fn guests_file_tickets_only_while_the_setting_allows_and_see_nothing_back() {
     let env = TestEnv::new().await;
     let server = env.start().await;
-    let guest = Api::new(&server.gateway, None);
+    let guest = Client::new(&server.gateway, None);
     let form = |email: &str| json!({ "subject": "Locked out", "message": "cannot sign in", "email": email, "name": "Quinn" });
 
     // Allowed by default: the ticket is filed for the contact with that address.
@@ -110,7 +110,7 @@ async fn guests_file_tickets_only_while_the_setting_allows_and_see_nothing_back(
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["number"], 1001);
     assert!(body.get("contact_id").is_none() && body.get("id").is_none(), "a guest learns nothing more: {body}");
-    let quinn = Api::new(&server.gateway, Some(&server.contact_token("quinn@example.org").await));
+    let quinn = Client::new(&server.gateway, Some(&server.contact_token("quinn@example.org").await));
     let (_, mine) = quinn.get("/api/v1/tickets").await;
     assert_eq!(mine["tickets"][0]["subject"], "Locked out");
     assert_eq!(mine["tickets"][0]["channel"], "portal");
@@ -153,8 +153,8 @@ async fn login_required_for_the_kb_turns_anonymous_readers_away() {
         })
         .await
         .expect("article");
-    let anonymous = Api::new(&server.gateway, None);
-    let contact = Api::new(&server.gateway, Some(&server.contact_token("uma@example.org").await));
+    let anonymous = Client::new(&server.gateway, None);
+    let contact = Client::new(&server.gateway, Some(&server.contact_token("uma@example.org").await));
     let (status, hits) = anonymous.get("/api/v1/kb/search?q=pin").await;
     assert_eq!((status, hits.as_array().map(Vec::len)), (200, Some(1)));
 

@@ -241,7 +241,7 @@ async fn the_same_mail_twice_or_in_two_mailboxes_is_one_ticket_with_its_attachme
     assert!(raws.len() == 1 && raws[0].starts_with("mail/raw/"), "{raws:?}");
     let (attachment, ticket) = (files[0].0, files[0].1);
     let token = server.contact_token(&cid).await;
-    let api = helpdesk_tests::Api::new(&server.gateway, Some(&token));
+    let api = helpdesk_tests::Client::new(&server.gateway, Some(&token));
     let (status, messages) = api.get(&format!("/api/v1/tickets/{ticket}/messages")).await;
     assert_eq!(status, 200, "{messages}");
     assert!(messages.to_string().contains("photo.png"), "{messages}");

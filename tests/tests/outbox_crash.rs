@@ -3,7 +3,7 @@
 //! between publishing and deleting its row (so it publishes again) still leaves one copy.
 
 use helpdesk_proto::events::v1::event::Payload;
-use helpdesk_tests::{Api, TestEnv, wait_until};
+use helpdesk_tests::{Client, TestEnv, wait_until};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -17,7 +17,7 @@ async fn a_process_killed_between_commit_and_publish_delivers_the_event_once_aft
     // First life: the relay is off, so the event can only wait in the outbox.
     let first = env.spawn_process(BINARY, &[("HELPDESK_OUTBOX__RELAY_ENABLED", "false")]).await;
     let token = contact_token(&env, &first.identity).await;
-    let (status, ticket) = Api::new(&first.gateway, Some(&token))
+    let (status, ticket) = Client::new(&first.gateway, Some(&token))
         .post("/api/v1/tickets", json!({ "subject": "Lost in a crash?", "message": "Hopefully not." }))
         .await;
     assert_eq!(status, 201);

@@ -289,7 +289,7 @@ async fn the_demo_seeds_a_support_center_a_newcomer_can_log_in_to() {
     let (_, html) = page(&server, "/kb", None).await;
     assert_eq!(html.matches("href=\"/kb/articles/").count(), 8, "the demo's eight articles, once each: {html}");
 
-    let (_, tickets) = helpdesk_tests::Api::new(&server.gateway, Some(&token)).get("/api/v1/tickets").await;
+    let (_, tickets) = helpdesk_tests::Client::new(&server.gateway, Some(&token)).get("/api/v1/tickets").await;
     let tickets = tickets.as_array().or(tickets["tickets"].as_array()).cloned().expect("tickets");
     assert_eq!(tickets.len(), 4, "seeding twice files the tickets once: {tickets:?}");
     let states: std::collections::BTreeSet<String> = tickets.iter().map(|t| t["status"].to_string()).collect();

@@ -2,7 +2,7 @@
 //! JetStream, and who may see the result.
 
 use helpdesk_proto::events::v1::event::Payload;
-use helpdesk_tests::{Api, TestEnv, http};
+use helpdesk_tests::{Client, TestEnv, http};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -12,7 +12,7 @@ async fn a_ticket_filed_over_rest_is_stored_published_and_visible_only_to_its_ow
     let server = env.start().await;
     let alice = server.contact_token("alice@example.com").await;
     let mallory = server.contact_token("mallory@example.com").await;
-    let (alice, mallory) = (Api::new(&server.gateway, Some(&alice)), Api::new(&server.gateway, Some(&mallory)));
+    let (alice, mallory) = (Client::new(&server.gateway, Some(&alice)), Client::new(&server.gateway, Some(&mallory)));
 
     let (status, ticket) = alice
         .post("/api/v1/tickets", json!({ "subject": "Printer on fire", "message": "It is really on fire." }))

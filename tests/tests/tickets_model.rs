@@ -8,7 +8,7 @@ use helpdesk_proto::{
     events::v1::{GroupMembershipChanged, GroupUpdated, PortalSettingsChanged, event::Payload},
     tickets::v1::{self as pb, ticket_admin_service_client::TicketAdminServiceClient},
 };
-use helpdesk_tests::{Api, Server, TestEnv, eventually};
+use helpdesk_tests::{Client, Server, TestEnv, eventually};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -69,7 +69,7 @@ async fn custom_fields_are_validated_against_the_category_naming_the_field() {
     let server = env.start().await;
     let (_, admin) = env.staff_token(StaffRole::Admin);
     let category = add_category(&server, &admin).await;
-    let alice = Api::new(&server.gateway, Some(&server.contact_token("alice@example.com").await));
+    let alice = Client::new(&server.gateway, Some(&server.contact_token("alice@example.com").await));
 
     let file = |fields: Value| {
         json!({ "subject": "Card stolen", "message": "Please block it", "category_id": category, "custom_fields": fields })
@@ -112,7 +112,7 @@ async fn custom_fields_are_validated_against_the_category_naming_the_field() {
 
 /// Files tickets until one carries the group (identity's membership event arrives
 /// asynchronously); returns that ticket's id.
-async fn file_in_group(api: &Api, group: Uuid, subject: &str) -> String {
+async fn file_in_group(api: &Client, group: Uuid, subject: &str) -> String {
     api.file_in_group(&group.to_string(), json!({ "subject": subject, "message": "please" })).await
 }
 
@@ -120,10 +120,10 @@ async fn file_in_group(api: &Api, group: Uuid, subject: &str) -> String {
 async fn my_tickets_filters_sorts_searches_and_counts() {
     let env = TestEnv::new().await;
     let server = env.start().await;
-    let bob = Api::new(&server.gateway, Some(&server.contact_token("bob@example.com").await));
-    let other = Api::new(&server.gateway, Some(&server.contact_token("other@example.com").await));
+    let bob = Client::new(&server.gateway, Some(&server.contact_token("bob@example.com").await));
+    let other = Client::new(&server.gateway, Some(&server.contact_token("other@example.com").await));
     let (_, agent) = env.staff_token(StaffRole::Agent);
-    let agent_api = Api::new(&server.gateway, Some(&agent));
+    let agent_api = Client::new(&server.gateway, Some(&agent));
 
     let tickets = [
         ("Printer jammed", "paper stuck in tray two", "high", "2030-01-05T00:00:00Z"),
@@ -190,7 +190,7 @@ async fn internal_notes_never_reach_the_contact_and_self_close_follows_the_setti
     let env = TestEnv::new().await;
     let server = env.start().await;
     let carol_token = server.contact_token("carol@example.com").await;
-    let carol = Api::new(&server.gateway, Some(&carol_token));
+    let carol = Client::new(&server.gateway, Some(&carol_token));
     let (_, agent) = env.staff_token(StaffRole::Agent);
 
     let (_, ticket) = carol.post("/api/v1/tickets", json!({ "subject": "VPN down", "message": "since 9am" })).await;
@@ -270,9 +270,9 @@ async fn group_members_share_tickets_only_while_the_group_shares() {
     }
     env.publish_event(Payload::GroupUpdated(GroupUpdated { group_id: group.to_string(), name: "ACME".into(), share_tickets: true })).await;
 
-    let dan = Api::new(&server.gateway, Some(&server.contact_token("dan@acme.example").await));
-    let eve = Api::new(&server.gateway, Some(&server.contact_token("eve@acme.example").await));
-    let fay = Api::new(&server.gateway, Some(&server.contact_token("fay@other.example").await));
+    let dan = Client::new(&server.gateway, Some(&server.contact_token("dan@acme.example").await));
+    let eve = Client::new(&server.gateway, Some(&server.contact_token("eve@acme.example").await));
+    let fay = Client::new(&server.gateway, Some(&server.contact_token("fay@other.example").await));
 
     // Dan's ticket carries his group once identity's events have arrived.
     let id = file_in_group(&dan, group, "Office printer").await;
@@ -311,8 +311,8 @@ async fn support_time_is_granted_drawn_down_and_alerts_as_it_runs_out() {
         member: true,
     }))
     .await;
-    let gina = Api::new(&server.gateway, Some(&server.contact_token("gina@acme.example").await));
-    let outsider = Api::new(&server.gateway, Some(&server.contact_token("hal@else.example").await));
+    let gina = Client::new(&server.gateway, Some(&server.contact_token("gina@acme.example").await));
+    let outsider = Client::new(&server.gateway, Some(&server.contact_token("hal@else.example").await));
     let (_, admin) = env.staff_token(StaffRole::Admin);
     let (_, agent) = env.staff_token(StaffRole::Agent);
 
