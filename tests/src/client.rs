@@ -103,12 +103,6 @@ impl Client {
         self.send(self.request(Method::GET, path)).await
     }
 
-    /// A JSON POST with the session's CSRF token in `X-CSRF-Token`, as the pages' scripts send it.
-    pub async fn post_with_csrf(&self, path: &str, body: Value) -> Response {
-        let token = self.cookie(crate::gateway::CSRF_COOKIE).unwrap_or_default();
-        self.send(self.request(Method::POST, path).header("x-csrf-token", token).json(&body)).await
-    }
-
     /// Uploads a file as `multipart/form-data`, as the portal's form does.
     pub async fn upload(&self, filename: &str, content_type: &str, data: Vec<u8>) -> (u16, Value) {
         let part = reqwest::multipart::Part::bytes(data)
