@@ -160,7 +160,6 @@ async fn main() {
     report("suggest, 77 articles, gRPC", micros);
     if std::env::var("HELPDESK_KB_BENCH").is_ok_and(|part| part == "relevance") {
         server.stop().await.expect("clean shutdown");
-        env.cleanup().await;
         return;
     }
 
@@ -270,5 +269,4 @@ async fn main() {
     shutdown.cancel();
     running.wait().await.expect("stops");
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }

@@ -85,7 +85,6 @@ async fn main() {
     );
     println!("ratio end to end / bare IMAP fetch: {:.2}", rate / bare_rate);
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 async fn bare_fetch(support: &TestMailbox, count: usize) -> Duration {

@@ -114,7 +114,6 @@ async fn main() {
     }
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 /// A timed page: its name, whether its callers must be members of a sharing group, and its path

@@ -114,7 +114,6 @@ async fn main() {
     println!("| ratio | {:.2} |", grpc_rate / direct_rate);
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 fn report(name: &str, latencies: &mut [Duration], rows: f64) {

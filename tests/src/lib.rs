@@ -2,17 +2,29 @@
 //! subject/stream prefix and its own key directory, on the stack `deploy/stack.sh` runs (the test
 //! command exports `HELPDESK_TEST_DATABASE_URL` and `HELPDESK_TEST_NATS_URL`). The help desk runs
 //! either in this process (`serve::start`) or as a real child process that a test can kill.
-//! `mailbox` gives each test its own mailboxes on the stack's Dovecot; `gateway` talks to the
-//! gateway as a browser does (cookie names, sign-up to a session); `sso` signs in at the stack's
-//! OpenID provider; `fake_issuer` forges the ID tokens that provider would never send.
+//! `mailbox` gives each test its own mailboxes on the stack's Dovecot; `client` is the one HTTP
+//! client of the gateway (JSON API, pages, forms, uploads, cookies); `gateway` knows the
+//! gateway's cookie names and signs a client up; `sso` signs in at the stack's OpenID provider;
+//! `fake_issuer` forges the ID tokens that provider would never send.
+//!
+//! A [`TestEnv`] removes its slice when dropped — also when the test panics — and the first one
+//! in a process sweeps what crashed runs left (`cleanup`); every wait goes through `wait`, which
+//! fails loudly on timeout. With `TEST_LOG=1` the services' logs (filtered by `RUST_LOG`, `info`
+//! by default) go to the test's output, which nextest shows for a failing test.
 
 pub mod bench_seed;
+pub mod cleanup;
+pub mod client;
 pub mod fake_issuer;
 pub mod gateway;
 pub mod mailbox;
 pub mod portal_seed;
 pub mod smtp_peer;
 pub mod sso;
+pub mod wait;
+
+pub use client::Client;
+pub use wait::{eventually, wait_until, within};
 
 use std::{net::SocketAddr, process::Stdio, time::Duration};
 
@@ -38,33 +50,47 @@ fn required_env(name: &str) -> String {
     })
 }
 
-/// One test's private slice of the stack.
+/// One test's private slice of the stack; dropping it removes the slice (database, NATS streams
+/// and buckets, key directory), whether the test passed or panicked.
 pub struct TestEnv {
     pub config: Config,
     admin_url: String,
     database: String,
+    owner: cleanup::Owner,
     _keys: tempfile::TempDir,
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        cleanup::Slice { admin_url: self.admin_url.clone(), nats_url: self.config.nats.url.clone(), owner: self.owner.clone() }
+            .remove_blocking();
+    }
 }
 
 impl TestEnv {
     pub async fn new() -> Self {
         install_tls_provider();
+        install_test_log();
         let admin_url = required_env("HELPDESK_TEST_DATABASE_URL");
         let nats_url = required_env("HELPDESK_TEST_NATS_URL");
-        let unique = uuid::Uuid::new_v4().simple().to_string();
-        let database = format!("hd_test_{}", &unique[..16]);
+        cleanup::sweep_once(&admin_url, &nats_url).await;
+        let owner = cleanup::Owner::new();
+        let database = owner.database();
         let mut admin = PgConnection::connect(&admin_url).await.expect("connect to the test Postgres");
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{database}\"")))
             .execute(&mut admin)
             .await
             .expect("create the test database");
-        let keys = tempfile::tempdir().expect("temporary key directory");
+        let keys = tempfile::Builder::new()
+            .prefix(&owner.key_dir_prefix())
+            .tempdir()
+            .expect("temporary key directory");
 
         let mut config = Config::default();
         config.database.url = database_url(&admin_url, &database).into();
         config.database.max_connections = 5;
         config.nats.url = nats_url;
-        config.nats.prefix = format!("t{}", &unique[..12]);
+        config.nats.prefix = owner.nats_prefix();
         config.auth.key_dir = keys.path().to_path_buf();
         config.blob.dir = keys.path().join("blobs");
         config.outbox.poll_interval_ms = 100;
@@ -80,8 +106,14 @@ impl TestEnv {
             config,
             admin_url,
             database,
+            owner,
             _keys: keys,
         }
+    }
+
+    /// The name of this test's database.
+    pub fn database(&self) -> &str {
+        &self.database
     }
 
     pub fn subjects(&self) -> Subjects {
@@ -139,7 +171,7 @@ impl TestEnv {
             .args(["serve", "all"])
             .envs(self.child_env())
             .envs(extra_env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", child_log_filter())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true);
@@ -232,14 +264,8 @@ impl TestEnv {
         subject: &str,
         check: impl Fn(&[(Option<String>, Event)]) -> bool,
     ) -> Vec<(Option<String>, Event)> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        loop {
-            let events = self.events_on(subject).await;
-            if check(&events) || tokio::time::Instant::now() > deadline {
-                return events;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let what = format!("the events on {subject} are as expected");
+        wait_until(Duration::from_secs(20), &what, async || self.events_on(subject).await, |events| check(events)).await
     }
 
     /// Publishes an event as its owning service would (used to play identity's group and
@@ -282,14 +308,46 @@ impl TestEnv {
         let stream = js.get_stream(self.subjects().inbound_stream()).await.expect("inbound stream");
         let mut consumer: async_nats::jetstream::consumer::PullConsumer =
             stream.get_consumer(helpdesk_kit::nats::durable::TICKETS_INBOUND).await.expect("durable consumer");
-        for _ in 0..200 {
+        let what = format!("the inbound consumer acknowledged up to sequence {sequence} (ack floor, pending)");
+        let observe = async || {
             let info = consumer.info().await.expect("consumer info");
-            if info.ack_floor.stream_sequence >= sequence && info.num_ack_pending == 0 {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("the inbound consumer did not acknowledge up to sequence {sequence}");
+            (info.ack_floor.stream_sequence, info.num_ack_pending)
+        };
+        wait_until(Duration::from_secs(10), &what, observe, |&(floor, pending)| floor >= sequence && pending == 0).await;
+    }
+
+    /// Barrier behind everything published to the inbound stream so far: waits until tickets'
+    /// consumer has acknowledged the stream's last message.
+    pub async fn wait_inbound_drained(&self) {
+        let js = self.jetstream().await;
+        let mut stream = js.get_stream(self.subjects().inbound_stream()).await.expect("inbound stream");
+        let last = stream.info().await.expect("inbound stream info").state.last_sequence;
+        self.wait_inbound_consumed(last).await;
+    }
+
+    /// Barrier for "no ticket mail went out": files a ticket by mail from a fresh sender and waits
+    /// for its acknowledgement. Tickets takes inbound messages in order, the outbox publishes in
+    /// order and mail handles ticket events in order, so once that acknowledgement is in the sink
+    /// every ticket event before it has had its mail sent — or not.
+    pub async fn ticket_mail_barrier(&self) {
+        let sender = format!("sentinel-{}@barrier.example", uuid::Uuid::new_v4().simple());
+        self.deliver_inbound(&inbound_mail(&sender, &sender, "Sentinel", &[])).await;
+        wait_for_mail(&sender, 1).await;
+    }
+
+    /// Barrier for "no account mail went out": requests an account mail to a fresh address, as
+    /// identity does, and waits for it; mail handles those requests in order.
+    pub async fn account_mail_barrier(&self) {
+        use helpdesk_proto::events::v1::{AccountMailKind, AccountMailRequested, event::Payload};
+        let to = format!("sentinel-{}@barrier.example", uuid::Uuid::new_v4().simple());
+        self.publish_event(Payload::AccountMailRequested(AccountMailRequested {
+            kind: AccountMailKind::PasswordReset as i32,
+            to_address: to.clone(),
+            to_name: "Sentinel".into(),
+            link: "http://127.0.0.1:8080/reset-password?token=sentinel".into(),
+        }))
+        .await;
+        wait_for_mail(&to, 1).await;
     }
 
     /// Publishes an inbound message and waits until tickets has processed it.
@@ -307,19 +365,6 @@ impl TestEnv {
             .issue(&helpdesk_kit::auth::Caller::Staff { id, role })
             .expect("token");
         (id, token)
-    }
-
-    /// Drops the database and the streams; call at the end of a test.
-    pub async fn cleanup(self) {
-        let js = self.jetstream().await;
-        let subjects = self.subjects();
-        for stream in subjects.all_streams() {
-            let _ = js.delete_stream(stream).await;
-        }
-        if let Ok(mut admin) = PgConnection::connect(&self.admin_url).await {
-            let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.database);
-            let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await;
-        }
     }
 }
 
@@ -406,74 +451,22 @@ pub fn inbound_mail(id: &str, from: &str, subject: &str, refs: &[&str]) -> helpd
     }
 }
 
-/// Retries `check` (bounded, 15 s) until it returns true; for effects of asynchronous events.
-pub async fn eventually(what: &str, check: impl AsyncFnMut() -> bool) {
-    within(Duration::from_secs(15), what, check).await;
+/// With `TEST_LOG` set, sends the logs of the parts running in this process to the test's
+/// output (the test writer, so nextest shows them for a failing test), filtered by `RUST_LOG`.
+fn install_test_log() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+    }
 }
 
-/// Retries `check` every 100 ms until it returns true, for at most `limit`.
-pub async fn within(limit: Duration, what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + limit;
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out after {limit:?} waiting until {what}");
-}
-
-/// JSON calls to the gateway as one caller (or anonymously), answering (status, body).
-pub struct Api {
-    base: String,
-    token: Option<String>,
-    http: reqwest::Client,
-}
-
-impl Api {
-    pub fn new(base: &str, token: Option<&str>) -> Self {
-        Self { base: base.to_string(), token: token.map(str::to_string), http: http() }
-    }
-
-    async fn send(&self, request: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
-        let request = match &self.token {
-            Some(token) => request.bearer_auth(token),
-            None => request,
-        };
-        let response = request.send().await.expect("HTTP request");
-        let status = response.status().as_u16();
-        let body = response.json().await.unwrap_or(serde_json::Value::Null);
-        (status, body)
-    }
-
-    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
-        self.send(self.http.get(format!("{}{path}", self.base))).await
-    }
-
-    pub async fn post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
-        self.send(self.http.post(format!("{}{path}", self.base)).json(&body)).await
-    }
-
-    /// Uploads a file as `multipart/form-data`, as the portal's form does.
-    pub async fn upload(&self, filename: &str, content_type: &str, data: Vec<u8>) -> (u16, serde_json::Value) {
-        let part = reqwest::multipart::Part::bytes(data)
-            .file_name(filename.to_string())
-            .mime_str(content_type)
-            .expect("mime");
-        let form = reqwest::multipart::Form::new().part("file", part);
-        self.send(self.http.post(format!("{}/api/v1/attachments", self.base)).multipart(form)).await
-    }
-
-    /// A raw GET, for downloads: status, headers and body bytes.
-    pub async fn download(&self, path: &str) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
-        let mut request = self.http.get(format!("{}{path}", self.base));
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.expect("HTTP request");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        (status, headers, response.bytes().await.expect("body").to_vec())
+/// A child process's `RUST_LOG`: the test's own with `TEST_LOG` set (its stderr is the test's),
+/// otherwise warnings only.
+fn child_log_filter() -> String {
+    match std::env::var("RUST_LOG") {
+        Ok(filter) if std::env::var_os("TEST_LOG").is_some() => filter,
+        _ if std::env::var_os("TEST_LOG").is_some() => "info".into(),
+        _ => "warn".into(),
     }
 }
 
@@ -482,7 +475,8 @@ pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// An HTTP client for the gateway.
+/// A bare reqwest client (redirects followed, no cookies) for probes of the HTTP edge that build
+/// their requests by hand; everything else talks to the gateway through [`Client`].
 pub fn http() -> reqwest::Client {
     install_tls_provider();
     reqwest::Client::builder()
@@ -516,14 +510,8 @@ pub fn mail_to(to: &str) -> Vec<String> {
 
 /// Waits (bounded) until the sink holds at least `count` mails for `to`, and returns them.
 pub async fn wait_for_mail(to: &str, count: usize) -> Vec<String> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let mails = mail_to(to);
-        if mails.len() >= count || tokio::time::Instant::now() > deadline {
-            return mails;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let what = format!("the SMTP sink holds {count} mails for {to}");
+    wait_until(Duration::from_secs(30), &what, async || mail_to(to), |mails| mails.len() >= count).await
 }
 
 /// The value of a header in a raw mail (the first of that name, unfolded lines only).

@@ -25,7 +25,7 @@ use helpdesk_proto::{
 };
 use serde_json::{Value, json};
 
-use crate::{Server, TestEnv, link_token, wait_for_mail};
+use crate::{Server, TestEnv, link_token, wait_for_mail, wait_until};
 
 /// Every seeded contact's password (long enough, not a common one).
 pub const PASSWORD: &str = "staple-battery-horse-42";
@@ -169,14 +169,10 @@ async fn members_reached_tickets(env: &TestEnv, contacts: &[&String]) -> anyhow:
     let ids: Vec<uuid::Uuid> = contacts.iter().map(|c| c.parse()).collect::<Result<_, _>>()?;
     let query = "SELECT count(*) FROM tickets.group_members m JOIN tickets.contact_groups g ON g.id = m.group_id
                  WHERE g.share_tickets AND m.contact_id = ANY($1)";
-    for _ in 0..300 {
-        let known: i64 = sqlx::query_scalar(query).bind(&ids).fetch_one(&pg).await?;
-        if usize::try_from(known)? == ids.len() {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    anyhow::bail!("the group memberships never reached tickets")
+    let known = async || -> i64 { sqlx::query_scalar(query).bind(&ids).fetch_one(&pg).await.expect("members known to tickets") };
+    let expected = i64::try_from(ids.len())?;
+    wait_until(Duration::from_secs(30), "the group memberships reached tickets (members known)", known, |&known| known == expected).await;
+    Ok(())
 }
 
 fn field(key: &str, label: &str, kind: tickets::FieldType, required: bool, options: &[&str]) -> tickets::FieldDefinition {

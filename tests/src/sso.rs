@@ -1,10 +1,8 @@
 //! Single sign-on against the stack's OpenID provider (npm `oidc-provider`, started by
 //! deploy/stack.sh), driven over HTTP the way a browser would: the two providers the tests
-//! configure (the same OP as OpenID Connect and as plain OAuth 2.0), and a [`Browser`] without
-//! automatic redirects that logs in and consents at the provider's pages. The test account is
-//! the login itself: `subject|email|yes-or-no (email verified)|name`.
-
-use std::collections::BTreeMap;
+//! configure (the same OP as OpenID Connect and as plain OAuth 2.0), and signing in at the
+//! provider's pages (log in, consent) in a [`Client`], which follows no redirects by itself. The
+//! test account is the login itself: `subject|email|yes-or-no (email verified)|name`.
 
 use helpdesk::serve::PartSettings;
 use helpdesk_identity::{SsoKind, SsoProviderConfig};
@@ -12,7 +10,7 @@ use helpdesk_kit::auth::bearer;
 use helpdesk_proto::identity::v1::{self as pb, settings_service_client::SettingsServiceClient};
 use reqwest::{StatusCode, Url};
 
-use crate::{Server, TestEnv};
+use crate::{Client, Server, TestEnv};
 
 pub const PROVIDER: &str = "test-oidc";
 /// The same provider, configured as a plain OAuth 2.0 one (endpoints and user-info fields).
@@ -75,118 +73,36 @@ pub async fn enable_providers(server: &Server, providers: &[&str]) {
         .expect("turn the providers on");
 }
 
-/// A browser without automatic redirects, with a cookie jar kept by hand (all on 127.0.0.1).
-pub struct Browser {
-    pub client: reqwest::Client,
-    pub cookies: BTreeMap<String, String>,
-}
-
-impl Default for Browser {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Browser {
-    pub fn new() -> Self {
-        Self {
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .expect("client"),
-            cookies: BTreeMap::new(),
-        }
-    }
-
-    pub fn cookie_header(&self) -> String {
-        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
-    }
-
-    pub fn absorb(&mut self, response: &reqwest::Response) {
-        for value in response.headers().get_all("set-cookie") {
-            let value = value.to_str().expect("ascii");
-            let (pair, attributes) = value.split_once(';').unwrap_or((value, ""));
-            let Some((name, content)) = pair.split_once('=') else { continue };
-            let expired = attributes.to_ascii_lowercase().contains("max-age=0")
-                || attributes.to_ascii_lowercase().contains("expires=thu, 01 jan 1970");
-            if expired || content.is_empty() {
-                self.cookies.remove(name.trim());
-            } else {
-                self.cookies.insert(name.trim().to_string(), content.to_string());
+/// Follows the provider's pages from the authorization URL in `browser` — logging in as `login`
+/// and consenting — until it redirects to our callback; returns that callback URL.
+pub async fn sign_in_at_provider(browser: &Client, authorization_url: &str, login: &str) -> Url {
+    let mut url = Url::parse(authorization_url).expect("authorization URL");
+    let mut response = browser.get_raw(url.as_str()).await;
+    for _ in 0..20 {
+        if response.status().is_redirection() {
+            let location = response.headers()["location"].to_str().expect("location").to_string();
+            let next = url.join(&location).expect("redirect target");
+            if next.as_str().starts_with(REGISTERED_CALLBACKS) {
+                return next;
             }
+            url = next;
+            response = browser.get_raw(url.as_str()).await;
+            continue;
         }
-    }
-
-    pub async fn get(&mut self, url: &str) -> reqwest::Response {
-        let response = self
-            .client
-            .get(url)
-            .header("cookie", self.cookie_header())
-            .send()
-            .await
-            .expect("GET");
-        self.absorb(&response);
-        response
-    }
-
-    pub async fn post_form(&mut self, url: &str, form: &[(String, String)]) -> reqwest::Response {
-        let body = form
-            .iter()
-            .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
-        let response = self
-            .client
-            .post(url)
-            .header("cookie", self.cookie_header())
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .expect("POST");
-        self.absorb(&response);
-        response
-    }
-
-    /// Follows the provider's pages from the authorization URL — logging in as `login` and
-    /// consenting — until it redirects to our callback; returns that callback URL.
-    pub async fn sign_in_at_provider(&mut self, authorization_url: &str, login: &str) -> Url {
-        let mut url = Url::parse(authorization_url).expect("authorization URL");
-        let mut response = self.get(url.as_str()).await;
-        for _ in 0..20 {
-            if response.status().is_redirection() {
-                let location = response.headers()["location"].to_str().expect("location").to_string();
-                let next = url.join(&location).expect("redirect target");
-                if next.as_str().starts_with(REGISTERED_CALLBACKS) {
-                    return next;
-                }
-                url = next;
-                response = self.get(url.as_str()).await;
-                continue;
-            }
-            let status = response.status();
-            let html = response.text().await.expect("page");
-            assert_eq!(status, StatusCode::OK, "the provider answered: {html}");
-            let action = attribute_after(&html, "<form", "action").expect("a form on the provider's page");
-            let mut form = hidden_inputs(&html);
-            if html.contains("name=\"login\"") {
-                form.push(("login".into(), login.into()));
-                form.push(("password".into(), "any password".into()));
-            }
-            let target = url.join(&action).expect("form action");
-            response = self.post_form(target.as_str(), &form).await;
+        let status = response.status();
+        let html = response.text().await.expect("page");
+        assert_eq!(status, StatusCode::OK, "the provider answered: {html}");
+        let action = attribute_after(&html, "<form", "action").expect("a form on the provider's page");
+        let mut form = hidden_inputs(&html);
+        if html.contains("name=\"login\"") {
+            form.push(("login".into(), login.into()));
+            form.push(("password".into(), "any password".into()));
         }
-        panic!("the provider never redirected back");
+        let target = url.join(&action).expect("form action");
+        let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        response = browser.post_form(target.as_str(), &fields).await;
     }
-}
-
-fn urlencode(raw: &str) -> String {
-    raw.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    panic!("the provider never redirected back");
 }
 
 fn attribute_after(html: &str, tag: &str, attribute: &str) -> Option<String> {

@@ -2,7 +2,7 @@
 //! their uploader only and only once, listed with the conversation, and downloaded only after the
 //! ticket's authorization check — always as a download, with the type sniffed from the bytes.
 
-use helpdesk_tests::{Api, TestEnv};
+use helpdesk_tests::{Client, TestEnv};
 use serde_json::json;
 
 #[tokio::test]
@@ -10,9 +10,9 @@ async fn attachments_go_up_once_and_come_down_only_to_those_who_may_see_the_tick
     let mut env = TestEnv::new().await;
     env.config.tickets.attachment_max_bytes = 4096;
     let server = env.start().await;
-    let kim = Api::new(&server.gateway, Some(&server.contact_token("kim@example.com").await));
-    let lee = Api::new(&server.gateway, Some(&server.contact_token("lee@example.com").await));
-    let anonymous = Api::new(&server.gateway, None);
+    let kim = Client::new(&server.gateway, Some(&server.contact_token("kim@example.com").await));
+    let lee = Client::new(&server.gateway, Some(&server.contact_token("lee@example.com").await));
+    let anonymous = Client::new(&server.gateway, None);
 
     // An HTML page posing as a PNG: stored, but served as opaque bytes and as a download.
     let page = b"<html><script>steal()</script></html>".to_vec();
@@ -64,5 +64,4 @@ async fn attachments_go_up_once_and_come_down_only_to_those_who_may_see_the_tick
     assert!(status == 400 || status == 415, "{status}");
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }

@@ -9,7 +9,7 @@ use helpdesk_proto::{
     events::v1::{GroupMembershipChanged, GroupUpdated, event::Payload},
     tickets::v1::{self as pb, ticket_admin_service_client::TicketAdminServiceClient, ticket_service_client::TicketServiceClient},
 };
-use helpdesk_tests::{Api, Server, TestEnv};
+use helpdesk_tests::{Client, Server, TestEnv};
 use serde_json::json;
 use tonic::{Code, Request, transport::Channel};
 use uuid::Uuid;
@@ -72,15 +72,9 @@ async fn member(env: &TestEnv, group: Uuid, contact: &str, share: bool) {
 
 /// Files a ticket as the contact, retrying until identity's group events reached tickets.
 async fn ticket_in_group(server: &Server, token: &str, group: Uuid) -> String {
-    let api = Api::new(&server.gateway, Some(token));
-    for _ in 0..100 {
-        let (_, t) = api.post("/api/v1/tickets", json!({ "subject": "Matrix ticket", "message": "secret words platypus" })).await;
-        if t["group_id"] == json!(group.to_string()) {
-            return t["id"].as_str().expect("id").to_string();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("group membership never reached tickets");
+    Client::new(&server.gateway, Some(token))
+        .file_in_group(&group.to_string(), json!({ "subject": "Matrix ticket", "message": "secret words platypus" }))
+        .await
 }
 
 #[tokio::test]
@@ -107,7 +101,7 @@ async fn every_ticket_operation_answers_each_kind_of_caller_as_it_should() {
     let private_ticket = ticket_in_group(&server, &ids["owner@off.example"], private).await;
 
     // An attachment on the shared ticket's conversation.
-    let owner_api = Api::new(&server.gateway, Some(&ids["owner@on.example"]));
+    let owner_api = Client::new(&server.gateway, Some(&ids["owner@on.example"]));
     let (_, upload) = owner_api.upload("invoice.txt", "text/plain", b"total: 42".to_vec()).await;
     let attachment = upload["id"].as_str().expect("attachment id").to_string();
     let (status, _) = owner_api
@@ -186,7 +180,7 @@ async fn every_ticket_operation_answers_each_kind_of_caller_as_it_should() {
             .await;
         let expected = if on_shared { expected_code(role.access, false) } else if role.access == Access::Anonymous { Code::Unauthenticated } else { Code::NotFound };
         assert_eq!(code(&meta), expected, "{who}: GetAttachment");
-        let download = Api::new(&server.gateway, role.token.as_deref())
+        let download = Client::new(&server.gateway, role.token.as_deref())
             .download(&format!("/api/v1/tickets/{shared_ticket}/attachments/{attachment}"))
             .await
             .0;
@@ -243,7 +237,7 @@ async fn every_ticket_operation_answers_each_kind_of_caller_as_it_should() {
         assert_eq!(code(&time), expected_code(role.access, false), "{who}: GetGroupTime");
 
         // The same through the gateway, as HTTP statuses.
-        let api = Api::new(&server.gateway, role.token.as_deref());
+        let api = Client::new(&server.gateway, role.token.as_deref());
         let http_expected = |ok: u16| match role.access {
             Access::Anonymous => 401,
             Access::Hidden => 404,
@@ -268,5 +262,4 @@ async fn every_ticket_operation_answers_each_kind_of_caller_as_it_should() {
     }
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }

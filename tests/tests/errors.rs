@@ -78,7 +78,6 @@ async fn feedback_on_an_article_deleted_meanwhile_is_not_found_not_a_bad_categor
     assert_eq!(error.code(), Code::NotFound, "{error:?}");
     assert_eq!(error.message(), "article not found");
     assert!(!error.message().contains("category"), "{error:?}");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -106,7 +105,6 @@ async fn an_article_filed_under_a_category_deleted_meanwhile_is_refused_for_its_
     let error = answer.expect_err("the category is gone");
     assert_eq!(error.code(), Code::InvalidArgument, "{error:?}");
     assert!(error.message().starts_with("category_id:"), "{error:?}");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -127,7 +125,6 @@ async fn renaming_a_group_onto_another_groups_name_is_already_exists_whatever_th
     assert_eq!(error.message(), "a group with this name already exists");
     let error = groups.create_group(create("acme")).await.expect_err("name taken");
     assert_eq!(error.code(), Code::AlreadyExists, "{error:?}");
-    env.cleanup().await;
 }
 
 /// What an unexpected failure may tell the caller: that it happened, and the reference id the
@@ -163,5 +160,4 @@ async fn an_unexpected_database_failure_is_answered_internal_with_only_a_referen
         .await
         .expect_err("identity's groups are gone");
     assert_opaque(&error, "contact_groups");
-    env.cleanup().await;
 }

@@ -8,8 +8,8 @@ use helpdesk::serve::PartSettings;
 use helpdesk_kit::auth::StaffRole;
 use helpdesk_proto::kb::v1::{ArticleStatus, CreateArticleRequest, Visibility};
 use helpdesk_tests::{
-    Api, Server, TestEnv,
-    gateway::{CSRF_COOKIE, Cookies, SESSION_COOKIE, set_cookies, sign_up_and_activate},
+    Client, Server, TestEnv,
+    gateway::{CSRF_COOKIE, SESSION_COOKIE, set_cookies, signed_up},
     http,
 };
 use reqwest::{Method, Response};
@@ -92,7 +92,6 @@ async fn control_characters_are_refused_with_422_naming_the_field_in_every_kind_
     assert_eq!((tickets, messages), (1, 1));
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -161,7 +160,6 @@ async fn every_rejection_is_the_documented_json_naming_the_field() {
     assert!(allow.contains("GET") && allow.contains("POST"), "Allow: {allow}");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 fn header(response: &Response, name: &str) -> String {
@@ -224,7 +222,6 @@ async fn personal_answers_are_not_stored_by_caches_and_json_is_never_sniffed() {
     assert_eq!(header(&response, "cache-control"), "public, max-age=3600");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 fn unique_address(tag: &str) -> String {
@@ -233,32 +230,30 @@ fn unique_address(tag: &str) -> String {
 
 /// A request with this browser's session cookie, a planted CSRF cookie and a CSRF header.
 async fn with_session(server: &Server, session: &str, csrf_cookie: &str, csrf_header: &str) -> u16 {
-    http()
-        .post(format!("{}/api/v1/tickets", server.gateway))
-        .header("cookie", format!("{SESSION_COOKIE}={session}; {CSRF_COOKIE}={csrf_cookie}"))
-        .header("x-csrf-token", csrf_header)
-        .json(&json!({ "subject": "CSRF probe", "message": "filed by a browser" }))
-        .send()
-        .await
-        .expect("POST")
-        .status()
-        .as_u16()
+    let browser = Client::browser(&server.gateway);
+    browser.set_cookie(SESSION_COOKIE, session);
+    browser.set_cookie(CSRF_COOKIE, csrf_cookie);
+    let request = browser.request(Method::POST, "/api/v1/tickets").header("x-csrf-token", csrf_header);
+    let request = request.json(&json!({ "subject": "CSRF probe", "message": "filed by a browser" }));
+    browser.send(request).await.status().as_u16()
 }
 
 #[tokio::test]
 async fn secure_cookies_have_the_host_prefix_and_the_csrf_token_belongs_to_one_session() {
     let env = TestEnv::new().await;
     let server = env.start().await;
-    let client = http();
+    let csrf = |browser: &Client| browser.cookie(CSRF_COOKIE).expect("a CSRF cookie");
+    let session = |browser: &Client| browser.cookie(SESSION_COOKIE).expect("a session cookie");
 
     let ann_email = unique_address("ann");
-    let ann = sign_up_and_activate(&client, &server.gateway, "Ann", &ann_email, "anns long passphrase").await;
-    let bob = sign_up_and_activate(&client, &server.gateway, "Bob", &unique_address("bob"), "bobs long passphrase").await;
-    assert_ne!(ann.csrf, bob.csrf);
+    let ann = signed_up(&server.gateway, "Ann", &ann_email, "anns long passphrase").await;
+    let bob = signed_up(&server.gateway, "Bob", &unique_address("bob"), "bobs long passphrase").await;
+    assert_ne!(csrf(&ann), csrf(&bob));
 
     // A password login: the cookies' flags, and a new session with a token of its own.
     let body = json!({ "email": ann_email, "password": "anns long passphrase" });
-    let response = client.post(format!("{}/api/v1/session", server.gateway)).json(&body).send().await.expect("POST");
+    let again = Client::browser(&server.gateway);
+    let response = again.send(again.request(Method::POST, "/api/v1/session").json(&body)).await;
     assert_eq!(response.status(), 200);
     assert_eq!(header(&response, "cache-control"), "no-store", "an answer that carries a session");
     let cookies = set_cookies(&response);
@@ -267,23 +262,22 @@ async fn secure_cookies_have_the_host_prefix_and_the_csrf_token_belongs_to_one_s
         assert!(cookie.contains("Secure") && cookie.contains("Path=/;"), "{cookie}");
         assert!(!cookie.to_ascii_lowercase().contains("domain="), "{cookie}");
     }
-    let again = Cookies::from(&response);
     let body: Value = response.json().await.expect("json");
-    assert_eq!(body["csrf_token"].as_str(), Some(again.csrf.as_str()));
-    assert_ne!(again.csrf, ann.csrf, "each session its own token");
+    assert_eq!(body["csrf_token"].as_str(), Some(csrf(&again).as_str()));
+    assert_ne!(csrf(&again), csrf(&ann), "each session its own token");
+    let (ann, bob, again) = ((session(&ann), csrf(&ann)), (session(&bob), csrf(&bob)), csrf(&again));
 
     // Ann's token with Bob's session: refused, whether or not Ann's token is planted as the cookie.
-    assert_eq!(with_session(&server, &bob.session, &ann.csrf, &ann.csrf).await, 403);
-    assert_eq!(with_session(&server, &bob.session, &bob.csrf, &ann.csrf).await, 403);
-    assert_eq!(with_session(&server, &bob.session, &again.csrf, &again.csrf).await, 403);
+    assert_eq!(with_session(&server, &bob.0, &ann.1, &ann.1).await, 403);
+    assert_eq!(with_session(&server, &bob.0, &bob.1, &ann.1).await, 403);
+    assert_eq!(with_session(&server, &bob.0, &again, &again).await, 403);
     // A value an attacker chose, planted as the cookie and repeated in the header: refused.
-    assert_eq!(with_session(&server, &bob.session, "planted-by-attacker", "planted-by-attacker").await, 403);
+    assert_eq!(with_session(&server, &bob.0, "planted-by-attacker", "planted-by-attacker").await, 403);
     // Bob's own token: accepted (the cookie's value does not matter).
-    assert_eq!(with_session(&server, &bob.session, &bob.csrf, &bob.csrf).await, 201);
-    assert_eq!(with_session(&server, &bob.session, "", &bob.csrf).await, 201);
+    assert_eq!(with_session(&server, &bob.0, &bob.1, &bob.1).await, 201);
+    assert_eq!(with_session(&server, &bob.0, "", &bob.1).await, 201);
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -306,7 +300,6 @@ async fn plain_http_development_uses_plain_cookie_names() {
     assert!(!cookies.iter().any(|c| c.starts_with("__Host-")), "{cookies:?}");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -314,7 +307,7 @@ async fn invisible_formatting_characters_are_removed_from_subjects_and_file_name
     let env = TestEnv::new().await;
     let server = env.start().await;
     let token = server.contact_token("bidi@example.com").await;
-    let api = Api::new(&server.gateway, Some(&token));
+    let api = Client::new(&server.gateway, Some(&token));
 
     // Sent as raw UTF-8 in the part header, as browsers do.
     let part = reqwest::multipart::Part::bytes(b"MZ not really".to_vec())
@@ -341,5 +334,4 @@ async fn invisible_formatting_characters_are_removed_from_subjects_and_file_name
     assert_eq!(ticket["subject"], "Refund for invoicegnp.exe");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }

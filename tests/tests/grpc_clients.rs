@@ -13,7 +13,7 @@ use helpdesk_proto::{
     },
     tickets::v1::{GetTicketRequest, get_ticket_request},
 };
-use helpdesk_tests::{Api, TestEnv, eventually};
+use helpdesk_tests::{Client, TestEnv, eventually};
 use tonic::Code;
 
 #[tokio::test]
@@ -72,7 +72,6 @@ async fn malformed_ids_read_as_not_found_in_every_kb_call_as_in_identity_and_tic
     assert!(status.message().starts_with("category_id:"), "{status:?}");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -124,7 +123,6 @@ async fn nul_characters_are_refused_by_kb_before_they_reach_postgres() {
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -171,7 +169,6 @@ async fn slugs_are_taken_as_given_or_refused_and_never_renamed() {
     assert_eq!(status.code(), Code::AlreadyExists, "{status:?}");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -185,7 +182,7 @@ async fn the_gateway_answers_json_503_for_a_stopped_kb_and_an_opaque_500_for_a_f
     config.endpoints.kb = kb.url(Part::Kb).expect("kb runs");
     let gateway_stop = helpdesk_kit::CancellationToken::new();
     let gateway = serve::start(config, &[Part::Gateway], gateway_stop.clone()).await.expect("gateway starts");
-    let api = Api::new(&gateway.url(Part::Gateway).expect("gateway runs"), None);
+    let api = Client::new(&gateway.url(Part::Gateway).expect("gateway runs"), None);
     let (status, _) = api.get("/api/v1/kb/categories").await;
     assert_eq!(status, 200);
 
@@ -214,5 +211,4 @@ async fn the_gateway_answers_json_503_for_a_stopped_kb_and_an_opaque_500_for_a_f
     gateway_stop.cancel();
     gateway.wait().await.expect("gateway stops");
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }

@@ -18,7 +18,7 @@ use helpdesk_proto::{
     kb::v1::SearchArticlesRequest,
     tickets::v1::{self as pb, ticket_admin_service_client::TicketAdminServiceClient},
 };
-use helpdesk_tests::{Api, Server, TestEnv, link_token, wait_for_mail, within};
+use helpdesk_tests::{Client, Server, TestEnv, link_token, wait_for_mail, wait_until, within};
 use tonic::{Code, Request, transport::Channel};
 use uuid::Uuid;
 
@@ -112,7 +112,7 @@ async fn blocking_a_contact_stops_its_tokens_everywhere_within_seconds_and_unblo
     let refused = issue_contact_token(&server, &ann).await.expect_err("no new token for a blocked contact");
     assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
     // The gateway answers for the services: 401.
-    assert_eq!(Api::new(&server.gateway, Some(&old)).get("/api/v1/tickets").await.0, 401);
+    assert_eq!(Client::new(&server.gateway, Some(&old)).get("/api/v1/tickets").await.0, 401);
 
     // A part started after the block refuses the token from its first call.
     let later = env.start().await;
@@ -126,7 +126,6 @@ async fn blocking_a_contact_stops_its_tokens_everywhere_within_seconds_and_unblo
 
     later.stop().await.expect("stop");
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -155,7 +154,6 @@ async fn a_deactivated_agent_loses_its_tokens_within_seconds_and_gets_new_ones_w
     assert_eq!(tickets_and_kb(&server, &old).await.0, Code::Unauthenticated, "the old token stays dead");
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -173,7 +171,6 @@ async fn a_missing_token_is_unauthenticated_on_every_token_call() {
     assert_eq!(code(&tokens.issue_contact_token(bearer(request, &contact).expect("request")).await), Code::PermissionDenied);
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 async fn file_ticket(server: &Server, token: &str, subject: &str) -> pb::Ticket {
@@ -210,7 +207,6 @@ async fn an_assignee_must_be_an_active_staff_member() {
     assert_eq!(cleared.assignee_id, "");
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 async fn admin_rpc(server: &Server) -> TicketAdminServiceClient<Channel> {
@@ -228,7 +224,7 @@ async fn an_unknown_group_is_not_found_for_grants_and_balances() {
     assert_eq!(code(&rpc.grant_group_time(bearer(grant, &admin).expect("request")).await), Code::NotFound);
     let get = pb::GetGroupTimeRequest { group_id: unknown.clone() };
     assert_eq!(code(&rpc.get_group_time(bearer(get, &admin).expect("request")).await), Code::NotFound);
-    assert_eq!(Api::new(&server.gateway, Some(&admin)).get(&format!("/api/v1/groups/{unknown}/time")).await.0, 404);
+    assert_eq!(Client::new(&server.gateway, Some(&admin)).get(&format!("/api/v1/groups/{unknown}/time")).await.0, 404);
 
     // A group identity just created is known at once, before its event reached tickets.
     let service = server.service_token().await;
@@ -242,7 +238,6 @@ async fn an_unknown_group_is_not_found_for_grants_and_balances() {
     assert_eq!(balance.remaining_minutes, 60);
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -281,12 +276,11 @@ async fn list_messages_pages_by_size_and_token_and_the_gateway_still_shows_the_w
     assert_eq!(bad.code(), Code::InvalidArgument);
     assert!(bad.message().contains("page_token"), "{}", bad.message());
 
-    let (status, all) = Api::new(&server.gateway, Some(&token)).get(&format!("/api/v1/tickets/{}/messages", ticket.id)).await;
+    let (status, all) = Client::new(&server.gateway, Some(&token)).get(&format!("/api/v1/tickets/{}/messages", ticket.id)).await;
     assert_eq!(status, 200);
     assert_eq!(all.as_array().map(Vec::len), Some(121), "the gateway follows the pages");
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -319,19 +313,15 @@ async fn reply_answers_with_the_attachments_it_stored() {
     assert_eq!(message.attachments, listed.attachments, "the same shape as ListMessages");
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 /// Files a ticket as the contact, retrying until the group membership reached tickets.
 async fn file_in_group(server: &Server, token: &str, group: Uuid, subject: &str) -> String {
-    for _ in 0..100 {
-        let ticket = file_ticket(server, token, subject).await;
-        if ticket.group_id == group.to_string() {
-            return ticket.id;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the membership never reached tickets");
+    let group = group.to_string();
+    let what = format!("tickets files the contact's tickets in group {group}");
+    wait_until(Duration::from_secs(10), &what, async || file_ticket(server, token, subject).await, |t| t.group_id == group)
+        .await
+        .id
 }
 
 #[tokio::test]
@@ -377,14 +367,13 @@ async fn group_time_shows_a_member_the_balance_but_only_the_history_of_tickets_s
     let seen_by_staff = time_of(&agent).await;
     assert_eq!(tickets_in(&seen_by_staff.history).len(), 2, "staff see all");
 
-    let (status, http) = Api::new(&server.gateway, Some(&bob)).get(&format!("/api/v1/groups/{group}/time")).await;
+    let (status, http) = Client::new(&server.gateway, Some(&bob)).get(&format!("/api/v1/groups/{group}/time")).await;
     assert_eq!(status, 200);
     assert_eq!(http["remaining_minutes"], 90);
     let text = http["history"].to_string();
     assert!(text.contains(&bob_ticket) && !text.contains(&ann_ticket) && !text.contains("printer"), "{text}");
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -408,5 +397,4 @@ async fn passwords_are_compared_after_unicode_normalization() {
     assert_eq!(code(&accounts.login(login("cafe au lait 123")).await), Code::Unauthenticated, "a different password");
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }

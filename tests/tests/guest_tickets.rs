@@ -6,7 +6,7 @@
 
 use helpdesk_kit::auth::{StaffRole, bearer};
 use helpdesk_proto::identity::v1::{self as pb, group_service_client::GroupServiceClient};
-use helpdesk_tests::{Api, TestEnv, eventually, header, http, link_token, mail_to, wait_for_mail};
+use helpdesk_tests::{Client, TestEnv, eventually, header, http, link_token, mail_to, wait_for_mail};
 use serde_json::{Value, json};
 
 fn unique(name: &str) -> String {
@@ -26,8 +26,8 @@ async fn a_guest_ticket_in_an_existing_contacts_name_is_held_until_she_confirms_
     let env = TestEnv::new().await;
     let server = env.start().await;
     let (ann_email, bob_email) = (unique("ann"), unique("bob"));
-    let ann = Api::new(&server.gateway, Some(&server.contact_token(&ann_email).await));
-    let bob = Api::new(&server.gateway, Some(&server.contact_token(&bob_email).await));
+    let ann = Client::new(&server.gateway, Some(&server.contact_token(&ann_email).await));
+    let bob = Client::new(&server.gateway, Some(&server.contact_token(&bob_email).await));
     // Ann and Bob share their group's tickets.
     let service = server.service_token().await;
     let mut groups = GroupServiceClient::new(server.identity_channel());
@@ -50,14 +50,14 @@ async fn a_guest_ticket_in_an_existing_contacts_name_is_held_until_she_confirms_
     .await;
 
     // A guest writes in Ann's name.
-    let guest = Api::new(&server.gateway, None);
+    let guest = Client::new(&server.gateway, None);
     let (status, answer) = guest.post("/api/v1/tickets", guest_form(&ann_email, "Wire the refund")).await;
     assert_eq!(status, 201, "{answer}");
     assert!(answer["message"].as_str().is_some_and(|m| m.contains("Check your mail")), "{answer}");
 
     // Staff see it, marked unverified; Ann and her group see nothing of it anywhere.
     let (_, agent_token) = env.staff_token(StaffRole::Agent);
-    let agent = Api::new(&server.gateway, Some(&agent_token));
+    let agent = Client::new(&server.gateway, Some(&agent_token));
     let (_, queue) = agent.get("/api/v1/tickets").await;
     let held = &queue["tickets"][0];
     assert_eq!(held["subject"], "Wire the refund", "{queue}");
@@ -81,7 +81,7 @@ async fn a_guest_ticket_in_an_existing_contacts_name_is_held_until_she_confirms_
     assert_eq!(mails.len(), 1, "one mail to ann");
     assert!(header(&mails[0], "Subject").is_some_and(|s| s.contains("Confirm your support request")), "{}", mails[0]);
     assert!(!mails[0].contains("Wire the refund"), "the mail quotes nothing the guest wrote");
-    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    env.ticket_mail_barrier().await;
     assert_eq!(mail_to(&ann_email).len(), 1, "no acknowledgement while held");
 
     // The link releases it: Ann and her group see it, and the acknowledgement follows.
@@ -104,7 +104,6 @@ async fn a_guest_ticket_in_an_existing_contacts_name_is_held_until_she_confirms_
     assert_eq!(guest.post("/api/v1/tickets/confirm", json!({ "token": "made-up" })).await.0, 422);
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -114,7 +113,7 @@ async fn a_guest_is_answered_alike_for_a_known_and_a_new_address_and_a_new_one_f
     let known = unique("known");
     server.contact_token(&known).await;
     let new = unique("new");
-    let guest = Api::new(&server.gateway, None);
+    let guest = Client::new(&server.gateway, None);
 
     let (known_status, mut known_answer) = guest.post("/api/v1/tickets", guest_form(&known, "Same subject")).await;
     let (new_status, mut new_answer) = guest.post("/api/v1/tickets", guest_form(&new, "Same subject")).await;
@@ -127,7 +126,7 @@ async fn a_guest_is_answered_alike_for_a_known_and_a_new_address_and_a_new_one_f
     assert!(new_answer.get("id").is_none() && new_answer.get("contact_id").is_none(), "{new_answer}");
 
     // The new address filed directly: its owner sees it at once and gets the acknowledgement.
-    let owner = Api::new(&server.gateway, Some(&server.contact_token(&new).await));
+    let owner = Client::new(&server.gateway, Some(&server.contact_token(&new).await));
     assert_eq!(subjects(&owner.get("/api/v1/tickets").await.1), ["Same subject"]);
     let mails = wait_for_mail(&new, 1).await;
     assert!(header(&mails[0], "Subject").is_some_and(|s| s.contains("[#")), "an acknowledgement: {}", mails[0]);
@@ -140,7 +139,7 @@ async fn a_guest_is_answered_alike_for_a_known_and_a_new_address_and_a_new_one_f
     let blocked = unique("blocked");
     let blocked_id = server.clients.find_or_create_contact(&blocked, "").await.expect("contact");
     let (_, admin_token) = env.staff_token(StaffRole::Admin);
-    let admin = Api::new(&server.gateway, Some(&admin_token));
+    let admin = Client::new(&server.gateway, Some(&admin_token));
     let response = http()
         .put(format!("{}/api/v1/contacts/{blocked_id}/block", server.gateway))
         .bearer_auth(&admin_token)
@@ -157,11 +156,10 @@ async fn a_guest_is_answered_alike_for_a_known_and_a_new_address_and_a_new_one_f
     let held: Vec<&Value> = queue["tickets"].as_array().expect("tickets").iter().filter(|t| t["contact_id"] == json!(blocked_id)).collect();
     assert_eq!(held.len(), 1, "{queue}");
     assert_eq!(held[0]["unverified"], true);
-    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    env.ticket_mail_barrier().await;
     assert!(mail_to(&blocked).is_empty(), "nothing is mailed to a blocked address");
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 /// A POST as the client `client` behind the trusted proxy at 127.0.0.1: (status, Retry-After).
@@ -206,11 +204,10 @@ async fn guests_and_sign_ups_are_rate_limited_per_client_address() {
         assert!(status == 201 || status == 202, "{path}: {status} {body}");
     }
     // Signed-in contacts file as often as they like.
-    let contact = Api::new(&server.gateway, Some(&server.contact_token(&unique("member")).await));
+    let contact = Client::new(&server.gateway, Some(&server.contact_token(&unique("member")).await));
     for _ in 0..4 {
         assert_eq!(contact.post("/api/v1/tickets", json!({ "subject": "Mine", "message": "ok" })).await.0, 201);
     }
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }

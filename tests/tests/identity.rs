@@ -56,7 +56,6 @@ async fn concurrent_find_or_create_with_differently_cased_addresses_yields_one_c
     assert_eq!((contacts, addresses), (1, 1));
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -148,5 +147,4 @@ async fn tokens_and_contacts_are_guarded() {
     assert!(malformed.message().starts_with("email:"), "{}", malformed.message());
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }

@@ -8,11 +8,11 @@ use helpdesk_proto::identity::v1::{
     self as pb, account_service_client::AccountServiceClient, contact_service_client::ContactServiceClient,
 };
 use helpdesk_tests::{
-    Server, TestEnv,
-    gateway::{Cookies, SESSION_COOKIE, set_cookies},
-    http, link_token, wait_for_mail,
+    Client, Server, TestEnv,
+    gateway::{CSRF_COOKIE, SESSION_COOKIE, set_cookies},
+    link_token, wait_for_mail,
 };
-use reqwest::{Response, StatusCode};
+use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 use tonic::Code;
 
@@ -20,54 +20,68 @@ fn unique_address(tag: &str) -> String {
     format!("{tag}-{}@example.com", uuid::Uuid::new_v4().simple())
 }
 
+/// The gateway's account API. A signed-in session is a [`Client`]; every call with it goes from
+/// a fork of it, so the session's cookies are replayed as they were whatever the server answered
+/// (a logout's expired cookies included).
 struct Portal {
     base: String,
-    client: reqwest::Client,
 }
 
 impl Portal {
     fn new(server: &Server) -> Self {
-        Self {
-            base: server.gateway.clone(),
-            client: http(),
-        }
+        Self { base: server.gateway.clone() }
+    }
+
+    /// A JSON POST from a new browser: that browser (holding what the answer set) and the answer.
+    async fn post_from_new_browser(&self, path: &str, body: Value) -> (Client, Response) {
+        let browser = Client::browser(&self.base);
+        let response = browser.send(browser.request(Method::POST, path).json(&body)).await;
+        (browser, response)
     }
 
     async fn post(&self, path: &str, body: Value) -> Response {
-        self.client
-            .post(format!("{}{path}", self.base))
-            .json(&body)
-            .send()
-            .await
-            .expect("request")
+        self.post_from_new_browser(path, body).await.1
     }
 
-    async fn with_cookies(&self, method: reqwest::Method, path: &str, cookies: &Cookies, csrf: bool, body: Option<Value>) -> Response {
-        let mut request = self
-            .client
-            .request(method, format!("{}{path}", self.base))
-            .header("cookie", cookies.header());
+    async fn with_cookies(&self, method: Method, path: &str, cookies: &Client, csrf: bool, body: Option<Value>) -> Response {
+        let replay = cookies.fork();
+        let mut request = replay.request(method, path);
         if csrf {
-            request = request.header("x-csrf-token", &cookies.csrf);
+            request = request.header("x-csrf-token", cookies.cookie(CSRF_COOKIE).unwrap_or_default());
         }
         if let Some(body) = body {
             request = request.json(&body);
         }
-        request.send().await.expect("request")
+        replay.send(request).await
     }
 
-    async fn whoami(&self, cookies: &Cookies) -> Response {
-        self.with_cookies(reqwest::Method::GET, "/api/v1/session", cookies, false, None).await
+    async fn whoami(&self, cookies: &Client) -> Response {
+        self.with_cookies(Method::GET, "/api/v1/session", cookies, false, None).await
+    }
+
+    async fn login_from_new_browser(&self, email: &str, password: &str) -> (Client, Response) {
+        self.post_from_new_browser("/api/v1/session", json!({ "email": email, "password": password })).await
     }
 
     async fn login(&self, email: &str, password: &str) -> Response {
-        self.post("/api/v1/session", json!({ "email": email, "password": password })).await
+        self.login_from_new_browser(email, password).await.1
     }
 
-    /// Sign-up → activation mail → activation; the session cookies.
-    async fn sign_up_and_activate(&self, name: &str, email: &str, password: &str) -> Cookies {
-        helpdesk_tests::gateway::sign_up_and_activate(&self.client, &self.base, name, email, password).await
+    /// A new browser signed in with the password.
+    async fn signed_in(&self, email: &str, password: &str) -> Client {
+        let (browser, response) = self.login_from_new_browser(email, password).await;
+        assert!(browser.cookie(SESSION_COOKIE).is_some(), "no {SESSION_COOKIE} cookie set: {}", response.status());
+        browser
     }
+
+    /// Sign-up → activation mail → activation; a browser signed in to the new account.
+    async fn sign_up_and_activate(&self, name: &str, email: &str, password: &str) -> Client {
+        helpdesk_tests::gateway::signed_up(&self.base, name, email, password).await
+    }
+}
+
+fn session_of(browser: &Client) -> String {
+    browser.cookie(SESSION_COOKIE).expect("a session cookie")
 }
 
 async fn error_of(response: Response) -> (StatusCode, String) {
@@ -102,8 +116,8 @@ async fn sign_up_mail_link_login_and_logout_work_end_to_end() {
     let (status, _) = error_of(portal.post("/api/v1/account/activate", json!({ "token": token, "password": "short" })).await).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 
-    let response = portal
-        .post("/api/v1/account/activate", json!({ "token": token, "password": "a long and unusual passphrase" }))
+    let (cookies, response) = portal
+        .post_from_new_browser("/api/v1/account/activate", json!({ "token": token, "password": "a long and unusual passphrase" }))
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     let set_cookies = set_cookies(&response);
@@ -111,8 +125,7 @@ async fn sign_up_mail_link_login_and_logout_work_end_to_end() {
     for flag in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/"] {
         assert!(session_cookie.contains(flag), "{session_cookie} lacks {flag}");
     }
-    let cookies = Cookies::from(&response);
-    assert_eq!(cookies.session.len(), 22, "128 random bits, base64url");
+    assert_eq!(session_of(&cookies).len(), 22, "128 random bits, base64url");
 
     // The link works once.
     let (status, message) = error_of(portal.post("/api/v1/account/activate", json!({ "token": token, "password": "another fine passphrase" })).await).await;
@@ -122,7 +135,7 @@ async fn sign_up_mail_link_login_and_logout_work_end_to_end() {
     // The session is stored hashed, never raw.
     let pg = env.pg().await;
     let raw_stored: i64 = sqlx::query_scalar("SELECT count(*) FROM identity.sessions WHERE id_hash = convert_to($1, 'UTF8')")
-        .bind(&cookies.session)
+        .bind(session_of(&cookies))
         .fetch_one(&pg)
         .await
         .expect("query");
@@ -136,25 +149,23 @@ async fn sign_up_mail_link_login_and_logout_work_end_to_end() {
 
     // The cookie works for the rest of the API; state changes need the CSRF header.
     let ticket = json!({ "subject": "Printer", "message": "It is on fire" });
-    let response = portal.with_cookies(reqwest::Method::POST, "/api/v1/tickets", &cookies, false, Some(ticket.clone())).await;
+    let response = portal.with_cookies(Method::POST, "/api/v1/tickets", &cookies, false, Some(ticket.clone())).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    let response = portal.with_cookies(reqwest::Method::POST, "/api/v1/tickets", &cookies, true, Some(ticket)).await;
+    let response = portal.with_cookies(Method::POST, "/api/v1/tickets", &cookies, true, Some(ticket)).await;
     assert_eq!(response.status(), StatusCode::CREATED);
 
     // Password login.
-    let response = portal.login(&email, "a long and unusual passphrase").await;
+    let (second, response) = portal.login_from_new_browser(&email, "a long and unusual passphrase").await;
     assert_eq!(response.status(), StatusCode::OK);
-    let second = Cookies::from(&response);
-    assert_ne!(second.session, cookies.session);
+    assert_ne!(session_of(&second), session_of(&cookies));
 
     // Logout ends the session on the server: the old cookie, replayed, is worthless.
-    let response = portal.with_cookies(reqwest::Method::DELETE, "/api/v1/session", &second, true, None).await;
+    let response = portal.with_cookies(Method::DELETE, "/api/v1/session", &second, true, None).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_eq!(portal.whoami(&second).await.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(portal.whoami(&cookies).await.status(), StatusCode::OK, "other sessions live on");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -178,7 +189,6 @@ async fn activation_claims_the_contact_a_channel_created_before() {
     assert_eq!(contacts, 1);
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -208,7 +218,6 @@ async fn sign_up_and_reset_answer_the_same_whether_or_not_the_address_is_known()
     assert_eq!(wrong_password.0, StatusCode::UNAUTHORIZED);
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -230,7 +239,6 @@ async fn expired_links_are_refused() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 fn login_request(email: &str, password: &str, ip: &str, token: &str) -> tonic::Request<pb::LoginRequest> {
@@ -322,7 +330,6 @@ async fn login_is_throttled_per_address_without_locking_the_owner_out() {
         .expect("the claimed address was not charged");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -339,11 +346,11 @@ async fn reset_by_mail_sets_a_new_password_and_ends_old_sessions() {
     assert_eq!(mails.len(), 2);
     assert!(mails[1].to_lowercase().contains("subject: reset your"));
     let token = link_token(&mails[1], "password/reset");
-    let response = portal
-        .post("/api/v1/account/password-reset/confirm", json!({ "token": token, "password": "second passphrase here" }))
+    let (fresh, response) = portal
+        .post_from_new_browser("/api/v1/account/password-reset/confirm", json!({ "token": token, "password": "second passphrase here" }))
         .await;
     assert_eq!(response.status(), StatusCode::OK);
-    let fresh = Cookies::from(&response);
+    assert!(fresh.cookie(SESSION_COOKIE).is_some(), "no {SESSION_COOKIE} cookie set");
 
     assert_eq!(portal.whoami(&old).await.status(), StatusCode::UNAUTHORIZED, "old session ended");
     assert_eq!(portal.whoami(&fresh).await.status(), StatusCode::OK);
@@ -355,7 +362,6 @@ async fn reset_by_mail_sets_a_new_password_and_ends_old_sessions() {
     assert_eq!(reused.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -365,16 +371,16 @@ async fn changing_the_password_needs_the_current_one_and_ends_other_sessions() {
     let portal = Portal::new(&server);
     let email = unique_address("changer");
     let here = portal.sign_up_and_activate("Changer", &email, "the original words").await;
-    let elsewhere = Cookies::from(&portal.login(&email, "the original words").await);
+    let elsewhere = portal.signed_in(&email, "the original words").await;
 
     let path = "/api/v1/account/password";
     let wrong = json!({ "current_password": "not the original", "new_password": "brand new words here" });
-    let response = portal.with_cookies(reqwest::Method::POST, path, &here, true, Some(wrong)).await;
+    let response = portal.with_cookies(Method::POST, path, &here, true, Some(wrong)).await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let right = json!({ "current_password": "the original words", "new_password": "brand new words here" });
-    let response = portal.with_cookies(reqwest::Method::POST, path, &here, false, Some(right.clone())).await;
+    let response = portal.with_cookies(Method::POST, path, &here, false, Some(right.clone())).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN, "CSRF header required");
-    let response = portal.with_cookies(reqwest::Method::POST, path, &here, true, Some(right)).await;
+    let response = portal.with_cookies(Method::POST, path, &here, true, Some(right)).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
 
     assert_eq!(portal.whoami(&here).await.status(), StatusCode::OK, "this session stays");
@@ -382,17 +388,16 @@ async fn changing_the_password_needs_the_current_one_and_ends_other_sessions() {
     // Guessing the current password is throttled like a login.
     for _ in 0..4 {
         let guess = json!({ "current_password": "a wrong guess", "new_password": "whatever words here" });
-        let response = portal.with_cookies(reqwest::Method::POST, path, &here, true, Some(guess)).await;
+        let response = portal.with_cookies(Method::POST, path, &here, true, Some(guess)).await;
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     }
     let guess = json!({ "current_password": "brand new words here", "new_password": "whatever words here" });
-    let response = portal.with_cookies(reqwest::Method::POST, path, &here, true, Some(guess)).await;
+    let response = portal.with_cookies(Method::POST, path, &here, true, Some(guess)).await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(portal.whoami(&elsewhere).await.status(), StatusCode::UNAUTHORIZED, "others end");
     assert_eq!(portal.login(&email, "brand new words here").await.status(), StatusCode::OK);
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -425,7 +430,6 @@ async fn blocking_a_contact_ends_its_sessions_and_logins() {
     assert_eq!(portal.login(&email, "blocked person words").await.status(), StatusCode::OK);
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -441,11 +445,10 @@ async fn the_reset_form_cannot_flood_an_inbox() {
     }
     // One activation mail and five reset mails; the rest were not sent.
     assert_eq!(wait_for_mail(&email, 6).await.len(), 6);
-    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    env.account_mail_barrier().await;
     assert_eq!(helpdesk_tests::mail_to(&email).len(), 6);
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -458,7 +461,7 @@ async fn sessions_end_after_idling_and_after_their_absolute_lifetime() {
     let portal = Portal::new(&server);
     let email = unique_address("brief");
     let idle = portal.sign_up_and_activate("Brief", &email, "short lived session words").await;
-    let busy = Cookies::from(&portal.login(&email, "short lived session words").await);
+    let busy = portal.signed_in(&email, "short lived session words").await;
 
     // Used every second, `busy` outlives the idle limit; left alone, `idle` does not …
     for _ in 0..3 {
@@ -471,19 +474,12 @@ async fn sessions_end_after_idling_and_after_their_absolute_lifetime() {
     assert_eq!(portal.whoami(&busy).await.status(), StatusCode::UNAUTHORIZED, "absolute expiry");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 async fn login_from(portal: &Portal, email: &str, password: &str, forwarded_for: &str) -> StatusCode {
-    portal
-        .client
-        .post(format!("{}/api/v1/session", portal.base))
-        .header("x-forwarded-for", forwarded_for)
-        .json(&json!({ "email": email, "password": password }))
-        .send()
-        .await
-        .expect("request")
-        .status()
+    let browser = Client::browser(&portal.base);
+    let request = browser.request(Method::POST, "/api/v1/session").header("x-forwarded-for", forwarded_for);
+    browser.send(request.json(&json!({ "email": email, "password": password }))).await.status()
 }
 
 #[tokio::test]
@@ -511,5 +507,4 @@ async fn the_gateway_believes_x_forwarded_for_only_from_trusted_proxies() {
     assert_eq!(login_from(&portal, &email, "guess", "203.0.113.1").await, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(login_from(&portal, &email, "guess", "203.0.113.2, 127.0.0.1").await, StatusCode::UNAUTHORIZED);
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }

@@ -3,18 +3,18 @@
 //! the provider's login and consent pages, the redirect back with code and state, the gateway's
 //! callback. Covers: a new contact; sign-in again by the stable subject; an existing contact
 //! linked only on a verified email (otherwise by mail); tampered or replayed state and a foreign
-//! nonce refused. The providers and the provider-side browser are `helpdesk_tests::sso`'s.
+//! nonce refused. The providers and the sign-in at the provider are `helpdesk_tests::sso`'s.
 //! ID tokens the real provider never sends — an algorithm its discovery does not list, several
 //! audiences without us as the authorized party, a wrong `at_hash` — come from
 //! `helpdesk_tests::fake_issuer` and are refused.
 
 use helpdesk_proto::identity::v1::{self as pb, sso_service_client::SsoServiceClient};
 use helpdesk_tests::{
-    Server, TestEnv,
+    Client, Server, TestEnv,
     fake_issuer::{CLIENT_ID, FORGED, FakeIssuer},
     gateway::SESSION_COOKIE,
     link_token,
-    sso::{Browser, OAUTH2, PROVIDER, start},
+    sso::{OAUTH2, PROVIDER, sign_in_at_provider, start},
     wait_for_mail,
 };
 use reqwest::{StatusCode, Url};
@@ -22,30 +22,25 @@ use serde_json::{Value, json};
 use tonic::{Code, transport::Channel};
 
 /// The whole round trip through the gateway; the gateway's answer to the callback.
-async fn sign_in(server: &Server, browser: &mut Browser, login: &str) -> reqwest::Response {
+async fn sign_in(server: &Server, browser: &Client, login: &str) -> reqwest::Response {
     sign_in_with(server, browser, PROVIDER, login).await
 }
 
-async fn sign_in_with(server: &Server, browser: &mut Browser, provider: &str, login: &str) -> reqwest::Response {
-    let begin = browser.get(&format!("{}/api/v1/sso/{provider}/begin", server.gateway)).await;
+async fn sign_in_with(server: &Server, browser: &Client, provider: &str, login: &str) -> reqwest::Response {
+    let begin = browser.get_raw(&format!("{}/api/v1/sso/{provider}/begin", server.gateway)).await;
     assert_eq!(begin.status(), StatusCode::SEE_OTHER);
-    assert!(browser.cookies.contains_key("hd_sso_state"), "the state is bound to this browser");
+    assert!(browser.cookie("hd_sso_state").is_some(), "the state is bound to this browser");
     let authorization = begin.headers()["location"].to_str().expect("location").to_string();
-    let callback = browser.sign_in_at_provider(&authorization, login).await;
+    let callback = sign_in_at_provider(browser, &authorization, login).await;
     let ours = format!("{}{}?{}", server.gateway, callback.path(), callback.query().unwrap_or_default());
-    browser.get(&ours).await
+    browser.get_raw(&ours).await
 }
 
+/// Who the session is, asked from a browser that has only that session cookie.
 async fn whoami(server: &Server, session: &str) -> Value {
-    reqwest::Client::new()
-        .get(format!("{}/api/v1/session", server.gateway))
-        .header("cookie", format!("{SESSION_COOKIE}={session}"))
-        .send()
-        .await
-        .expect("GET")
-        .json()
-        .await
-        .expect("json")
+    let browser = Client::browser(&server.gateway);
+    browser.set_cookie(SESSION_COOKIE, session);
+    browser.get("/api/v1/session").await.1
 }
 
 fn unique(tag: &str) -> String {
@@ -70,11 +65,11 @@ async fn a_new_contact_signs_in_and_comes_back_by_the_same_subject() {
 
     let email = format!("{}@example.com", unique("nia"));
     let login = format!("{}|{email}|yes|Nia Verified", unique("sub"));
-    let mut browser = Browser::new();
-    let response = sign_in(&server, &mut browser, &login).await;
+    let browser = Client::browser(&server.gateway);
+    let response = sign_in(&server, &browser, &login).await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(!browser.cookies.contains_key("hd_sso_state"), "the state cookie is spent");
-    let session = browser.cookies.get(SESSION_COOKIE).expect("session cookie").clone();
+    assert!(browser.cookie("hd_sso_state").is_none(), "the state cookie is spent");
+    let session = browser.cookie(SESSION_COOKIE).expect("session cookie");
     let me = whoami(&server, &session).await;
     assert_eq!(me["emails"][0]["address"], email.as_str());
     assert_eq!(me["emails"][0]["verified"], true);
@@ -82,9 +77,9 @@ async fn a_new_contact_signs_in_and_comes_back_by_the_same_subject() {
     assert_eq!(me["name"], "Nia Verified");
 
     // Again, in another browser: the same contact, found by the subject.
-    let mut other = Browser::new();
-    assert_eq!(sign_in(&server, &mut other, &login).await.status(), StatusCode::OK);
-    let again = whoami(&server, other.cookies.get(SESSION_COOKIE).expect("session")).await;
+    let other = Client::browser(&server.gateway);
+    assert_eq!(sign_in(&server, &other, &login).await.status(), StatusCode::OK);
+    let again = whoami(&server, &other.cookie(SESSION_COOKIE).expect("session")).await;
     assert_eq!(again["id"], me["id"]);
     let pg = env.pg().await;
     let (contacts, links): (i64, i64) = sqlx::query_as(
@@ -96,7 +91,6 @@ async fn a_new_contact_signs_in_and_comes_back_by_the_same_subject() {
     assert_eq!((contacts, links), (1, 1));
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -108,10 +102,10 @@ async fn an_existing_contact_is_linked_only_on_a_verified_email() {
     let existing = server.clients.find_or_create_contact(&email, "Olly").await.expect("contact");
 
     // The provider does not vouch for the address: nothing is linked, a ticket comes back.
-    let mut browser = Browser::new();
-    let response = sign_in(&server, &mut browser, &format!("{}|{email}|no|Olly", unique("unverified"))).await;
+    let browser = Client::browser(&server.gateway);
+    let response = sign_in(&server, &browser, &format!("{}|{email}|no|Olly", unique("unverified"))).await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(!browser.cookies.contains_key(SESSION_COOKIE), "no session without a verified address");
+    assert!(browser.cookie(SESSION_COOKIE).is_none(), "no session without a verified address");
     let body: Value = response.json().await.expect("json");
     let ticket = body["email_verification_ticket"].as_str().expect("a ticket").to_string();
     let pg = env.pg().await;
@@ -144,10 +138,10 @@ async fn an_existing_contact_is_linked_only_on_a_verified_email() {
     assert_eq!(body["contact_id"], existing.as_str());
 
     // A provider that does vouch for the address links straight to the existing contact.
-    let mut browser = Browser::new();
-    let response = sign_in(&server, &mut browser, &format!("{}|{email}|yes|Olly", unique("verified"))).await;
+    let browser = Client::browser(&server.gateway);
+    let response = sign_in(&server, &browser, &format!("{}|{email}|yes|Olly", unique("verified"))).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let me = whoami(&server, browser.cookies.get(SESSION_COOKIE).expect("session")).await;
+    let me = whoami(&server, &browser.cookie(SESSION_COOKIE).expect("session")).await;
     assert_eq!(me["id"], existing.as_str());
     let contacts: i64 = sqlx::query_scalar("SELECT count(*) FROM identity.contacts")
         .fetch_one(&pg)
@@ -156,7 +150,6 @@ async fn an_existing_contact_is_linked_only_on_a_verified_email() {
     assert_eq!(contacts, 1, "no duplicate contact");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -166,13 +159,13 @@ async fn tampered_or_replayed_state_and_a_foreign_nonce_are_refused() {
     let login = format!("{}|{}@example.com|yes|Tam", unique("tam"), unique("tam"));
 
     // A callback whose state is not this browser's.
-    let mut browser = Browser::new();
-    let begin = browser.get(&format!("{}/api/v1/sso/{PROVIDER}/begin", server.gateway)).await;
+    let browser = Client::browser(&server.gateway);
+    let begin = browser.get_raw(&format!("{}/api/v1/sso/{PROVIDER}/begin", server.gateway)).await;
     let authorization = begin.headers()["location"].to_str().expect("location").to_string();
-    let callback = browser.sign_in_at_provider(&authorization, &login).await;
-    browser.cookies.insert("hd_sso_state".into(), "someone-elses-state".into());
+    let callback = sign_in_at_provider(&browser, &authorization, &login).await;
+    browser.set_cookie("hd_sso_state", "someone-elses-state");
     let ours = format!("{}{}?{}", server.gateway, callback.path(), callback.query().unwrap_or_default());
-    assert_eq!(browser.get(&ours).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(browser.get_raw(&ours).await.status(), StatusCode::UNAUTHORIZED);
 
     // The real state, once: works; replayed: refused.
     let state: String = callback
@@ -180,10 +173,10 @@ async fn tampered_or_replayed_state_and_a_foreign_nonce_are_refused() {
         .find(|(k, _)| k == "state")
         .map(|(_, v)| v.into_owned())
         .expect("state");
-    browser.cookies.insert("hd_sso_state".into(), state.clone());
-    assert_eq!(browser.get(&ours).await.status(), StatusCode::OK);
-    browser.cookies.insert("hd_sso_state".into(), state);
-    assert_eq!(browser.get(&ours).await.status(), StatusCode::UNAUTHORIZED, "a state works once");
+    browser.set_cookie("hd_sso_state", &state);
+    assert_eq!(browser.get_raw(&ours).await.status(), StatusCode::OK);
+    browser.set_cookie("hd_sso_state", &state);
+    assert_eq!(browser.get_raw(&ours).await.status(), StatusCode::UNAUTHORIZED, "a state works once");
 
     // A nonce other than ours in the authorization request: the ID token is refused.
     let mut sso = SsoServiceClient::new(server.identity_channel());
@@ -201,7 +194,7 @@ async fn tampered_or_replayed_state_and_a_foreign_nonce_are_refused() {
         })
         .collect();
     url.query_pairs_mut().clear().extend_pairs(pairs);
-    let callback = Browser::new().sign_in_at_provider(url.as_str(), &login).await;
+    let callback = sign_in_at_provider(&Client::browser(&server.gateway), url.as_str(), &login).await;
     let code = callback.query_pairs().find(|(k, _)| k == "code").map(|(_, v)| v.into_owned()).expect("code");
     let error = sso
         .complete_sso(pb::CompleteSsoRequest { provider_id: PROVIDER.into(), state: begun.state, code })
@@ -217,7 +210,6 @@ async fn tampered_or_replayed_state_and_a_foreign_nonce_are_refused() {
     assert_eq!(error.code(), Code::NotFound);
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -227,14 +219,14 @@ async fn a_plain_oauth2_provider_signs_in_and_a_verified_email_joins_providers_o
     let email = format!("{}@example.com", unique("pat"));
     let login = format!("{}|{email}|yes|Pat", unique("sub"));
 
-    let mut browser = Browser::new();
-    assert_eq!(sign_in_with(&server, &mut browser, OAUTH2, &login).await.status(), StatusCode::OK);
-    let by_oauth2 = whoami(&server, browser.cookies.get(SESSION_COOKIE).expect("session")).await;
+    let browser = Client::browser(&server.gateway);
+    assert_eq!(sign_in_with(&server, &browser, OAUTH2, &login).await.status(), StatusCode::OK);
+    let by_oauth2 = whoami(&server, &browser.cookie(SESSION_COOKIE).expect("session")).await;
     assert_eq!(by_oauth2["emails"][0]["address"], email.as_str());
 
-    let mut browser = Browser::new();
-    assert_eq!(sign_in_with(&server, &mut browser, PROVIDER, &login).await.status(), StatusCode::OK);
-    let by_oidc = whoami(&server, browser.cookies.get(SESSION_COOKIE).expect("session")).await;
+    let browser = Client::browser(&server.gateway);
+    assert_eq!(sign_in_with(&server, &browser, PROVIDER, &login).await.status(), StatusCode::OK);
+    let by_oidc = whoami(&server, &browser.cookie(SESSION_COOKIE).expect("session")).await;
     assert_eq!(by_oidc["id"], by_oauth2["id"], "one contact, two linked identities");
     let pg = env.pg().await;
     let providers: Vec<String> = sqlx::query_scalar("SELECT provider FROM identity.external_identities ORDER BY provider")
@@ -244,7 +236,6 @@ async fn a_plain_oauth2_provider_signs_in_and_a_verified_email_joins_providers_o
     assert_eq!(providers, [OAUTH2, PROVIDER]);
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 /// A sign-in at the fake issuer whose token endpoint answers with the ID token `forge` makes
@@ -299,7 +290,6 @@ async fn an_id_token_signed_otherwise_than_the_provider_lists_is_refused() {
     assert!(refused(&verdict), "a key the provider does not publish: {verdict:?}");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -318,7 +308,6 @@ async fn an_id_token_for_several_audiences_must_name_us_as_its_authorized_party(
     }
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -332,5 +321,4 @@ async fn an_at_hash_must_match_the_access_token_it_came_with() {
     assert!(signed_in(&verdict), "the right at_hash: {verdict:?}");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }

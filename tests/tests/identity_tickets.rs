@@ -7,7 +7,7 @@ use helpdesk_kit::auth::bearer;
 use helpdesk_proto::identity::v1::{
     self as pb, group_service_client::GroupServiceClient, settings_service_client::SettingsServiceClient,
 };
-use helpdesk_tests::{Api, TestEnv, eventually};
+use helpdesk_tests::{Client, TestEnv, eventually};
 use serde_json::json;
 
 /// Changes the portal settings through identity, as an admin would.
@@ -47,20 +47,11 @@ async fn groups_and_settings_made_in_identity_govern_tickets() {
             .await
             .expect("add member");
     }
-    let peter_api = Api::new(&server.gateway, Some(&server.contact_token("peter@initech.example").await));
-    let milton_api = Api::new(&server.gateway, Some(&server.contact_token("milton@initech.example").await));
+    let peter_api = Client::new(&server.gateway, Some(&server.contact_token("peter@initech.example").await));
+    let milton_api = Client::new(&server.gateway, Some(&server.contact_token("milton@initech.example").await));
 
     // Peter's next ticket belongs to the group once the membership event arrived; Milton sees it.
-    let mut id = None;
-    for _ in 0..100 {
-        let (_, ticket) = peter_api.post("/api/v1/tickets", json!({ "subject": "TPS reports", "message": "new cover sheets" })).await;
-        if ticket["group_id"] == json!(group.id) {
-            id = ticket["id"].as_str().map(str::to_string);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let id = id.expect("the membership reached tickets");
+    let id = peter_api.file_in_group(&group.id, json!({ "subject": "TPS reports", "message": "new cover sheets" })).await;
     eventually("milton sees the group's ticket", || async { milton_api.get(&format!("/api/v1/tickets/{id}")).await.0 == 200 }).await;
 
     // Sharing off in identity: Milton loses sight of it.
@@ -79,12 +70,23 @@ async fn groups_and_settings_made_in_identity_govern_tickets() {
         .update_group(bearer(pb::UpdateGroupRequest { id: group.id.clone(), share_tickets: Some(true), ..Default::default() }, &service).expect("req"))
         .await
         .expect("update group");
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // Barrier: tickets handles identity's events in order, so once sharing is back on there, the
+    // removal before it was handled too.
+    let pg = env.pg().await;
+    let group_id: uuid::Uuid = group.id.parse().expect("group id");
+    eventually("tickets has the group's sharing back on", async || {
+        sqlx::query_scalar::<_, bool>("SELECT share_tickets FROM tickets.contact_groups WHERE id = $1")
+            .bind(group_id)
+            .fetch_optional(&pg)
+            .await
+            .expect("group")
+            == Some(true)
+    })
+    .await;
     assert_eq!(milton_api.get(&format!("/api/v1/tickets/{id}")).await.0, 404);
 
     // Closing tickets: allowed by default, then turned off by the admin in identity.
     change_settings(&server, |s| s.contacts_may_close_tickets = false).await;
-    let pg = env.pg().await;
     eventually("tickets has the setting", || async {
         !sqlx::query_scalar::<_, bool>("SELECT contacts_may_close FROM tickets.settings").fetch_one(&pg).await.expect("setting")
     })
@@ -94,14 +96,13 @@ async fn groups_and_settings_made_in_identity_govern_tickets() {
     assert_eq!(ticket["status_kind"], "pending");
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 #[tokio::test]
 async fn guests_file_tickets_only_while_the_setting_allows_and_see_nothing_back() {
     let env = TestEnv::new().await;
     let server = env.start().await;
-    let guest = Api::new(&server.gateway, None);
+    let guest = Client::new(&server.gateway, None);
     let form = |email: &str| json!({ "subject": "Locked out", "message": "cannot sign in", "email": email, "name": "Quinn" });
 
     // Allowed by default: the ticket is filed for the contact with that address.
@@ -109,7 +110,7 @@ async fn guests_file_tickets_only_while_the_setting_allows_and_see_nothing_back(
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["number"], 1001);
     assert!(body.get("contact_id").is_none() && body.get("id").is_none(), "a guest learns nothing more: {body}");
-    let quinn = Api::new(&server.gateway, Some(&server.contact_token("quinn@example.org").await));
+    let quinn = Client::new(&server.gateway, Some(&server.contact_token("quinn@example.org").await));
     let (_, mine) = quinn.get("/api/v1/tickets").await;
     assert_eq!(mine["tickets"][0]["subject"], "Locked out");
     assert_eq!(mine["tickets"][0]["channel"], "portal");
@@ -135,7 +136,6 @@ async fn guests_file_tickets_only_while_the_setting_allows_and_see_nothing_back(
     assert_eq!(quinn.post("/api/v1/tickets", json!({ "subject": "Signed in", "message": "ok" })).await.0, 201);
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -153,8 +153,8 @@ async fn login_required_for_the_kb_turns_anonymous_readers_away() {
         })
         .await
         .expect("article");
-    let anonymous = Api::new(&server.gateway, None);
-    let contact = Api::new(&server.gateway, Some(&server.contact_token("uma@example.org").await));
+    let anonymous = Client::new(&server.gateway, None);
+    let contact = Client::new(&server.gateway, Some(&server.contact_token("uma@example.org").await));
     let (status, hits) = anonymous.get("/api/v1/kb/search?q=pin").await;
     assert_eq!((status, hits.as_array().map(Vec::len)), (200, Some(1)));
 
@@ -167,5 +167,4 @@ async fn login_required_for_the_kb_turns_anonymous_readers_away() {
     assert_eq!((status, hits.as_array().map(Vec::len)), (200, Some(1)));
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }

@@ -57,7 +57,6 @@ async fn the_same_inbound_message_published_twice_makes_exactly_one_ticket() {
     assert_eq!(name, "Carol Customer");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -100,7 +99,6 @@ async fn an_unusable_inbound_message_is_quarantined_and_does_not_block_the_next(
     assert_eq!(kept, b"\xff\xfe definitely not protobuf".to_vec());
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -139,7 +137,6 @@ async fn a_chat_message_finds_its_sender_by_handle() {
     assert_eq!(identities, 1);
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -178,5 +175,4 @@ async fn a_burst_of_mails_and_replies_to_them_threads_every_reply_despite_concur
         assert_eq!(subject, format!("Case {n}"), "{reply} threads onto its original's ticket");
     }
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }

@@ -58,7 +58,6 @@ async fn nul_and_control_characters_are_removed_and_the_mail_is_stored_at_once()
     assert_eq!(quarantined(&pg).await, vec![], "stored on the first delivery, nothing quarantined");
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -84,7 +83,6 @@ async fn a_message_the_database_refuses_as_data_is_quarantined_at_its_first_deli
     assert_eq!(placed(&pg, "next@mail").await.1, "new");
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -115,7 +113,6 @@ async fn an_over_long_text_is_cut_to_the_one_limit_and_recorded_never_quarantine
     assert_eq!(quarantined(&pg).await, vec![]);
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -133,7 +130,6 @@ async fn an_html_only_mail_is_stored_with_its_words_as_text() {
     assert_eq!(text_of(&pg, "html@mail").await, "The invoice is wrong,\nplease fix & resend.");
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -153,7 +149,6 @@ async fn in_reply_to_wins_over_an_older_reference_to_another_ticket() {
     assert_eq!(placed(&pg, "r2@mail").await, (1001, "message_id".into()));
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -184,7 +179,6 @@ async fn a_parent_arriving_after_its_reply_joins_the_replys_ticket() {
     }
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -216,7 +210,6 @@ async fn a_reused_message_id_with_other_content_is_its_own_message() {
     assert_eq!(tickets, 2);
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -258,5 +251,4 @@ async fn mail_without_a_readable_sender_is_filed_under_one_unknown_sender_contac
     assert_eq!(reasons, vec!["the sender has no address or handle".to_string()]);
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }

@@ -115,7 +115,6 @@ async fn search_shows_each_caller_only_what_it_may_read() {
     assert_eq!(write.code(), tonic::Code::PermissionDenied);
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 async fn get_json(url: String, query: &[(&str, &str)]) -> (u16, Value) {
@@ -263,7 +262,6 @@ async fn suggestions_while_typing_tolerate_typos_and_count_as_deflection() {
     assert_eq!(list(String::new(), Some(token.clone())).await.articles.len(), 1, "page size is honoured");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -295,7 +293,6 @@ async fn a_folder_of_markdown_imports_as_searchable_articles_and_bad_files_are_r
     assert!(summary.failed[0].0.ends_with("huge.md") && summary.failed[0].1.contains("title"), "{:?}", summary.failed);
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 /// `helpdesk kb import` run as a user runs it: twice over the same folder, then after edits.
@@ -371,7 +368,6 @@ async fn importing_again_upserts_by_slug_says_what_it_did_and_never_renames_sile
     assert!(ok && output.contains("0 created, 2 updated, 0 unchanged, 0 failed"), "{output}");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 /// Words next to a non-breaking space, an ideographic space, emoji and combining marks: each such
@@ -418,5 +414,4 @@ async fn articles_with_multi_byte_spaces_emoji_and_combining_marks_around_the_ma
     assert_eq!((status, hits.as_array().map(Vec::len)), (200, Some(3)), "{hits}");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }

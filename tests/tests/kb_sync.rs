@@ -3,7 +3,7 @@
 //! `ArticleChanged` events, since neither calls the other), and an instance started later loads
 //! what is already there.
 
-use std::{future::Future, time::Duration};
+use std::time::Duration;
 
 use helpdesk::{
     cli::Clients,
@@ -13,7 +13,7 @@ use helpdesk_kit::{CancellationToken, auth::bearer};
 use helpdesk_proto::kb::v1::{
     ArticleStatus, CreateArticleRequest, DeleteArticleRequest, SearchArticlesRequest, UpdateArticleRequest, Visibility,
 };
-use helpdesk_tests::{Server, TestEnv};
+use helpdesk_tests::{Server, TestEnv, wait_until};
 
 /// Another kb instance beside the test server's, sharing its database and NATS prefix.
 async fn second_kb(server: &Server) -> (Running, Clients, CancellationToken) {
@@ -37,20 +37,7 @@ async fn titles(clients: &Clients, query: &str, anonymous: bool) -> Vec<String> 
 }
 
 /// Polls `check` for up to ten seconds; returns its last value.
-async fn eventually<F, Fut>(mut check: F) -> Vec<String>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = (bool, Vec<String>)>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let (done, value) = check().await;
-        if done || tokio::time::Instant::now() > deadline {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+const WAIT: Duration = Duration::from_secs(10);
 
 #[tokio::test]
 async fn two_kb_instances_agree_on_every_change() {
@@ -68,10 +55,12 @@ async fn two_kb_instances_agree_on_every_change() {
         })
         .await
         .expect("create");
-    let found = eventually(|| async {
-        let t = titles(&b, "replacement", true).await;
-        (t == ["Replacing a lost card"], t)
-    })
+    let found = wait_until(
+        WAIT,
+        "kb instances agree on the change",
+        async || titles(&b, "replacement", true).await,
+        |t| *t == ["Replacing a lost card"],
+    )
     .await;
     assert_eq!(found, vec!["Replacing a lost card"], "B sees A's new article");
 
@@ -84,10 +73,12 @@ async fn two_kb_instances_agree_on_every_change() {
         ..Default::default()
     };
     a.kb().update_article(bearer(update, &token).expect("request")).await.expect("update");
-    let found = eventually(|| async {
-        let t = titles(&b, "stolen", true).await;
-        (t == ["Replacing a stolen card"], t)
-    })
+    let found = wait_until(
+        WAIT,
+        "kb instances agree on the change",
+        async || titles(&b, "stolen", true).await,
+        |t| *t == ["Replacing a stolen card"],
+    )
     .await;
     assert_eq!(found, vec!["Replacing a stolen card"]);
     assert!(titles(&b, "freeze", false).await.is_empty(), "the old body is gone from B's index");
@@ -99,10 +90,12 @@ async fn two_kb_instances_agree_on_every_change() {
         ..Default::default()
     };
     a.kb().update_article(bearer(unpublish, &token).expect("request")).await.expect("unpublish");
-    let found = eventually(|| async {
-        let t = titles(&b, "stolen", true).await;
-        (t.is_empty(), t)
-    })
+    let found = wait_until(
+        WAIT,
+        "kb instances agree on the change",
+        async || titles(&b, "stolen", true).await,
+        |t| t.is_empty(),
+    )
     .await;
     assert!(found.is_empty(), "a draft is not shown to anonymous callers: {found:?}");
     assert_eq!(titles(&b, "stolen", false).await, vec!["Replacing a stolen card"], "staff see drafts");
@@ -115,10 +108,12 @@ async fn two_kb_instances_agree_on_every_change() {
         ..Default::default()
     };
     b.kb().update_article(bearer(internal, &token).expect("request")).await.expect("update on B");
-    let found = eventually(|| async {
-        let t = titles(a, "stolen", false).await;
-        (!t.is_empty(), t)
-    })
+    let found = wait_until(
+        WAIT,
+        "kb instances agree on the change",
+        async || titles(a, "stolen", false).await,
+        |t| !t.is_empty(),
+    )
     .await;
     assert_eq!(found, vec!["Replacing a stolen card"]);
     assert!(titles(a, "stolen", true).await.is_empty());
@@ -131,10 +126,12 @@ async fn two_kb_instances_agree_on_every_change() {
     let delete = DeleteArticleRequest { id: article.id.clone() };
     b.kb().delete_article(bearer(delete, &token).expect("request")).await.expect("delete");
     for (name, clients) in [("A", a), ("C", &c)] {
-        let found = eventually(|| async {
-            let t = titles(clients, "stolen", false).await;
-            (t.is_empty(), t)
-        })
+        let found = wait_until(
+            WAIT,
+            "kb instances agree on the change",
+            async || titles(clients, "stolen", false).await,
+            |t| t.is_empty(),
+        )
         .await;
         assert!(found.is_empty(), "{name} still finds a deleted article: {found:?}");
     }
@@ -144,5 +141,4 @@ async fn two_kb_instances_agree_on_every_change() {
     running_b.wait().await.expect("B stops cleanly");
     running_c.wait().await.expect("C stops cleanly");
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }

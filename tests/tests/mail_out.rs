@@ -4,7 +4,6 @@
 //! mail lands on the same ticket; auto-replies and no-reply senders get nothing back; a customer's
 //! malformed Message-ID is never echoed into our threading headers.
 
-use std::time::Duration;
 
 use helpdesk_kit::auth::{StaffRole, bearer};
 use helpdesk_proto::{
@@ -67,13 +66,12 @@ async fn ticket_mail_threads_in_the_customers_client_and_replies_come_back() {
     env.deliver_inbound(&out_of_office).await;
     let robot = format!("no-reply-{}@shop.example", &unique[..8]);
     env.deliver_inbound(&mail("shop@robot.example", &robot, "Your order", &[])).await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    env.ticket_mail_barrier().await;
     assert!(mail_to(&bob).is_empty(), "no acknowledgement for an auto-reply");
     assert!(mail_to(&robot).is_empty(), "no mail to a no-reply address");
     assert_eq!(mail_to(&ann).len(), 2, "Ann's own reply triggered nothing new");
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -111,5 +109,4 @@ async fn malformed_message_ids_are_not_echoed_into_our_threading_headers() {
     assert_eq!(header(&mails[1], "References"), Some("<root@ann.example>"), "{}", mails[1]);
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }

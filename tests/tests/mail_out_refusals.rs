@@ -52,7 +52,6 @@ impl Desk {
 
     async fn stop(self) {
         self.server.stop().await.expect("stop");
-        self.env.cleanup().await;
     }
 
     /// The ticket's ledger once its first mail's outcome is on the ticket, after long enough for

@@ -73,7 +73,6 @@ async fn replies_thread_by_rule_and_strangers_cannot_inject() {
     assert_eq!(placed(&pg, "c2@mail").await.1, "new");
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -142,7 +141,6 @@ async fn automatic_mail_never_reopens_and_bounces_mark_the_address() {
     assert!(listed[0].1.starts_with("a bounce for no mail we sent"), "{listed:?}");
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -208,7 +206,6 @@ async fn bounces_match_only_our_own_mail_and_delay_notices_mark_nobody() {
     assert!(listed[1].1.starts_with("a delay notice for no mail we sent"), "{listed:?}");
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -271,5 +268,4 @@ bounced", &[], Some(bounce))).await;
     assert_eq!(refused.code(), tonic::Code::NotFound);
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }

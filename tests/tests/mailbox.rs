@@ -121,7 +121,6 @@ async fn a_mail_becomes_a_ticket_and_the_conversation_threads_both_ways() {
     assert_eq!(placed(&pg, "x1@evil.example").await, (1002, "new".into()));
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -164,7 +163,7 @@ async fn automatic_and_list_mail_get_no_answer_and_reopen_nothing() {
         .append(&customer_mail("n1@news.example", &list, &support.address, "Our news", "Hello!", &["List-Id: <news.example>", "Precedence: bulk"]))
         .await;
     placed(&pg, "n1@news.example").await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    env.ticket_mail_barrier().await;
     assert_eq!(mail_to(&bea).len(), sent, "nothing answers an auto-reply");
     assert!(mail_to(&list).is_empty(), "no acknowledgement for list mail");
 
@@ -191,11 +190,10 @@ async fn automatic_and_list_mail_get_no_answer_and_reopen_nothing() {
     assert!(!deliverable, "the address is marked undeliverable");
     let request = pb::ReplyRequest { ticket_id: ticket_id.to_string(), text: "Are you there?".into(), ..Default::default() };
     server.clients.tickets().reply(bearer(request, &agent).expect("request")).await.expect("reply");
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    env.ticket_mail_barrier().await;
     assert_eq!(mail_to(&bea).len(), sent, "no mail to an undeliverable address");
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -225,7 +223,7 @@ async fn the_same_mail_twice_or_in_two_mailboxes_is_one_ticket_with_its_attachme
         a.len() == 2 && b.len() == 1 && a.iter().chain(&b).all(|(_, f)| imported(f))
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    env.wait_inbound_drained().await;
     assert_eq!(ticket_count(&pg).await, 1, "one ticket for one mail");
     let messages: i64 = sqlx::query_scalar("SELECT count(*) FROM tickets.messages").fetch_one(&pg).await.expect("messages");
     assert_eq!(messages, 1);
@@ -243,7 +241,7 @@ async fn the_same_mail_twice_or_in_two_mailboxes_is_one_ticket_with_its_attachme
     assert!(raws.len() == 1 && raws[0].starts_with("mail/raw/"), "{raws:?}");
     let (attachment, ticket) = (files[0].0, files[0].1);
     let token = server.contact_token(&cid).await;
-    let api = helpdesk_tests::Api::new(&server.gateway, Some(&token));
+    let api = helpdesk_tests::Client::new(&server.gateway, Some(&token));
     let (status, messages) = api.get(&format!("/api/v1/tickets/{ticket}/messages")).await;
     assert_eq!(status, 200, "{messages}");
     assert!(messages.to_string().contains("photo.png"), "{messages}");
@@ -253,7 +251,6 @@ async fn the_same_mail_twice_or_in_two_mailboxes_is_one_ticket_with_its_attachme
     assert_eq!(bytes.len(), 70);
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 fn crash_mail(i: usize, support: &TestMailbox) -> String {
@@ -303,14 +300,13 @@ async fn killed_between_publish_and_flag_nothing_is_lost_or_doubled() {
     within(WAIT, "every mail is flagged again", async || support.flags("INBOX").await.iter().all(|(_, f)| imported(f))).await;
     let last: i64 = sqlx::query_scalar("SELECT last_uid FROM mail.mailbox_cursors").fetch_one(&pg).await.expect("cursor");
     assert_eq!(last, MAILS);
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    env.wait_inbound_drained().await;
     let distinct: i64 = sqlx::query_scalar("SELECT count(DISTINCT external_id) FROM tickets.inbound_messages")
         .fetch_one(&pg)
         .await
         .expect("count");
     assert_eq!((ticket_count(&pg).await, distinct), (MAILS, MAILS));
     child.kill().await;
-    env.cleanup().await;
 }
 
 /// A nats-server of the test's own (the stack's binary, a private port and store), which the
@@ -387,7 +383,6 @@ async fn while_nats_is_down_mail_waits_in_the_mailbox_and_flows_after() {
     assert_eq!(ticket_count(&pg).await, 3);
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
     nats.stop().await;
 }
 
@@ -481,7 +476,6 @@ async fn poison_mail_is_quarantined_without_blocking_and_an_admin_can_retry_it()
     assert!(String::from_utf8_lossy(&retried.stderr).contains("still cannot be imported"), "{retried:?}");
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -526,7 +520,6 @@ async fn a_changed_uidvalidity_rescans_without_importing_twice_and_moved_mail_le
     assert_eq!(last, 4);
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -549,7 +542,6 @@ async fn one_replica_holds_a_mailbox_lease_until_it_lets_go_or_stops_renewing() 
     tokio::time::sleep(ttl + Duration::from_secs(2)).await;
     let _new = first.acquire("support").await.expect("acquire").expect("expired");
     assert!(!second.renew(&mut taken).await.expect("renew"), "lost");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -583,5 +575,4 @@ async fn mailboxes_over_implicit_tls_and_starttls_verify_the_server() {
     assert!(untrusted.flags("INBOX").await.iter().all(|(_, f)| !imported(f)), "its mail stays unread");
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }

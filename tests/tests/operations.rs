@@ -45,7 +45,6 @@ async fn every_grpc_server_is_serving_and_reflects_its_services_to_an_outside_cl
         assert_eq!(services, expected, "{part}");
     }
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 /// The `helpdesk` binary as a CLI pointed at a running child server.
@@ -99,7 +98,6 @@ async fn agents_work_a_ticket_from_the_cli() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("ticket not found"));
 
     child.kill().await;
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -135,5 +133,4 @@ async fn the_cli_issues_a_contact_token_that_the_gateway_accepts() {
     assert_eq!(list["tickets"][0]["subject"], "From the CLI");
 
     child.kill().await;
-    env.cleanup().await;
 }

@@ -3,7 +3,7 @@
 //! between publishing and deleting its row (so it publishes again) still leaves one copy.
 
 use helpdesk_proto::events::v1::event::Payload;
-use helpdesk_tests::{Api, TestEnv};
+use helpdesk_tests::{Client, TestEnv, wait_until};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -17,7 +17,7 @@ async fn a_process_killed_between_commit_and_publish_delivers_the_event_once_aft
     // First life: the relay is off, so the event can only wait in the outbox.
     let first = env.spawn_process(BINARY, &[("HELPDESK_OUTBOX__RELAY_ENABLED", "false")]).await;
     let token = contact_token(&env, &first.identity).await;
-    let (status, ticket) = Api::new(&first.gateway, Some(&token))
+    let (status, ticket) = Client::new(&first.gateway, Some(&token))
         .post("/api/v1/tickets", json!({ "subject": "Lost in a crash?", "message": "Hopefully not." }))
         .await;
     assert_eq!(status, 201);
@@ -53,18 +53,11 @@ async fn a_process_killed_between_commit_and_publish_delivers_the_event_once_aft
     assert_eq!(events.len(), 1, "the stream dropped the re-published duplicate");
 
     second.kill().await;
-    env.cleanup().await;
 }
 
 async fn wait_for_empty_outbox(pg: &sqlx::PgPool) {
-    for _ in 0..200 {
-        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM tickets.outbox").fetch_one(pg).await.expect("count");
-        if left == 0 {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("the outbox relay did not publish");
+    let left = async || -> i64 { sqlx::query_scalar("SELECT count(*) FROM tickets.outbox").fetch_one(pg).await.expect("count") };
+    wait_until(std::time::Duration::from_secs(20), "the outbox relay published everything (rows left)", left, |&left| left == 0).await;
 }
 
 /// A contact token from the child's identity, through the CLI's client code.

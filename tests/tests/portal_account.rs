@@ -7,107 +7,59 @@
 //! JavaScript, and the sign-up limit's page. Single sign-on through the stack's OpenID provider:
 //! the login page's provider links, landing on `next`, the "prove your email" step, a failure.
 
-use std::collections::BTreeMap;
-
 use helpdesk_kit::auth::bearer;
 use helpdesk_proto::identity::v1::{self as pb, settings_service_client::SettingsServiceClient};
 use helpdesk_tests::{
-    Server, TestEnv,
+    Client, Server, TestEnv,
     gateway::{CSRF_COOKIE, SESSION_COOKIE},
     link_token,
     sso::{self, OAUTH2, PROVIDER},
     wait_for_mail,
 };
-use reqwest::{Response, StatusCode, Url, header};
+use reqwest::{StatusCode, header};
 
-/// A browser that follows no redirects and keeps its cookies by hand, so every `Set-Cookie` and
-/// `Location` the portal sends is seen; `csrf` is the token of the last page it read.
+/// A browser on the portal's pages (a [`Client`]: no automatic redirects, so every
+/// `Set-Cookie` and `Location` is seen), posting forms with the CSRF token of the last page read.
 struct Browser {
-    client: reqwest::Client,
-    base: String,
-    cookies: BTreeMap<String, String>,
-    csrf: String,
+    client: Client,
 }
 
 impl Browser {
     fn new(server: &Server) -> Self {
-        helpdesk_tests::install_tls_provider();
-        Self {
-            client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
-            base: server.gateway.clone(),
-            cookies: BTreeMap::new(),
-            csrf: String::new(),
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
-    }
-
-    fn absorb(&mut self, response: &Response) {
-        for value in response.headers().get_all(header::SET_COOKIE) {
-            let value = value.to_str().expect("ascii cookie");
-            let (pair, attributes) = value.split_once(';').unwrap_or((value, ""));
-            let Some((name, content)) = pair.split_once('=') else { continue };
-            if content.is_empty() || attributes.contains("Max-Age=0") {
-                self.cookies.remove(name);
-            } else {
-                self.cookies.insert(name.to_string(), content.to_string());
-            }
-        }
+        Self { client: Client::browser(&server.gateway) }
     }
 
     /// GET `path`; the status and the page (its CSRF token remembered).
     async fn get(&mut self, path: &str) -> (StatusCode, String, Option<String>) {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .header(header::COOKIE, self.cookie_header())
-            .header(header::ACCEPT, "text/html")
-            .send()
-            .await
-            .expect("GET");
-        self.read(response).await
+        let (status, html, headers) = self.client.page(path).await;
+        (status, html, location(&headers))
     }
 
     /// POST a form from the page last read (its CSRF token first, as the portal's forms send it).
     async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String, Option<String>) {
-        let mut all = vec![("csrf_token", self.csrf.clone())];
+        let mut all = vec![("csrf_token", self.client.csrf())];
         all.extend(fields.iter().map(|(k, v)| (*k, v.to_string())));
         self.post_raw(path, &all).await
     }
 
     async fn post_raw(&mut self, path: &str, fields: &[(&str, String)]) -> (StatusCode, String, Option<String>) {
-        // The form encoding of a URL's query is the one forms are posted in.
-        let mut encoder = Url::parse("http://form.invalid/").expect("url");
-        encoder.query_pairs_mut().extend_pairs(fields);
-        let body = encoder.query().unwrap_or("").to_string();
-        let response = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .header(header::COOKIE, self.cookie_header())
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .expect("POST");
-        self.read(response).await
-    }
-
-    async fn read(&mut self, response: Response) -> (StatusCode, String, Option<String>) {
-        self.absorb(&response);
-        let status = response.status();
-        let location = response.headers().get(header::LOCATION).map(|l| l.to_str().expect("location").to_string());
-        let html = response.text().await.expect("body");
-        if let Some(token) = html.split("<meta name=\"csrf-token\" content=\"").nth(1).and_then(|r| r.split('"').next()) {
-            self.csrf = token.to_string();
-        }
-        (status, html, location)
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let response = self.client.post_form(path, &fields).await;
+        let (status, html, headers) = self.client.read_page(response).await;
+        (status, html, location(&headers))
     }
 
     fn signed_in(&self) -> bool {
-        self.cookies.contains_key(SESSION_COOKIE) && self.cookies.contains_key(CSRF_COOKIE)
+        self.client.cookie(SESSION_COOKIE).is_some() && self.client.cookie(CSRF_COOKIE).is_some()
     }
+
+    fn has_cookie(&self, name: &str) -> bool {
+        self.client.cookie(name).is_some()
+    }
+}
+
+fn location(headers: &header::HeaderMap) -> Option<String> {
+    headers.get(header::LOCATION).map(|l| l.to_str().expect("location").to_string())
 }
 
 fn unique_email(tag: &str) -> String {
@@ -198,7 +150,7 @@ async fn sign_up_mails_a_link_to_the_set_password_page_which_signs_in() {
         .post("/activate", &[("token", &token), ("password", "correct horse battery"), ("next", "//evil.example")])
         .await;
     assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some("/")));
-    assert!(browser.signed_in(), "session and CSRF cookies: {:?}", browser.cookies.keys());
+    assert!(browser.signed_in(), "session and CSRF cookies: {}", browser.client.cookie_header());
     let (status, html, _) = browser.get("/account").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("value=\"Ada\"") && html.contains(&email), "{html}");
@@ -214,7 +166,6 @@ async fn sign_up_mails_a_link_to_the_set_password_page_which_signs_in() {
     assert!(html.contains("This link does not work") && !html.contains("name=\"password\""));
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -266,7 +217,6 @@ async fn sign_up_and_forgotten_password_answer_the_same_for_known_and_unknown_ad
     assert!(login.signed_in());
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -300,7 +250,7 @@ async fn login_keeps_next_on_this_site_and_says_the_same_for_a_wrong_password_an
         let (status, _, location) =
             browser.post("/login", &[("email", &email), ("password", "lin's long password"), ("next", next)]).await;
         assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some(expected)), "next={next}");
-        let session = browser.cookies.get(SESSION_COOKIE).expect("session cookie");
+        let session = browser.client.cookie(SESSION_COOKIE).expect("session cookie");
         assert!(!session.is_empty());
         // Signed in already: the login page sends the contact on.
         let (status, _, location) = browser.get("/login?next=%2Fkb").await;
@@ -308,7 +258,6 @@ async fn login_keeps_next_on_this_site_and_says_the_same_for_a_wrong_password_an
     }
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -355,13 +304,13 @@ async fn the_account_page_needs_a_session_renames_escapes_changes_the_password_a
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     // Logout ends the session at identity: the old cookie opens nothing any more.
-    let session = browser.cookies.get(SESSION_COOKIE).expect("session").clone();
+    let session = browser.client.cookie(SESSION_COOKIE).expect("session");
     browser.get("/account").await;
     let (status, _, location) = browser.post("/logout", &[]).await;
     assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some("/")));
-    assert!(!browser.signed_in(), "cookies cleared: {:?}", browser.cookies.keys());
+    assert!(!browser.signed_in(), "cookies cleared: {}", browser.client.cookie_header());
     let mut replay = Browser::new(&server);
-    replay.cookies.insert(SESSION_COOKIE.into(), session);
+    replay.client.set_cookie(SESSION_COOKIE, &session);
     let (status, _, location) = replay.get("/account").await;
     assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some("/login?next=%2Faccount")));
 
@@ -372,7 +321,6 @@ async fn the_account_page_needs_a_session_renames_escapes_changes_the_password_a
     assert_eq!(status, StatusCode::SEE_OTHER);
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -420,7 +368,6 @@ async fn the_settings_close_sign_up_limit_it_to_domains_or_ask_for_the_captcha()
     assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some("/signup?sent=1")));
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -441,7 +388,6 @@ async fn sign_up_draws_on_the_per_client_limit_and_says_so_in_a_page() {
     assert!(html.contains("<h1 id=\"error-title\">Too many requests</h1>"), "the page, not JSON: {html}");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 /// `/sso/{provider}?next=…` → the provider's pages → its redirect to the API's callback, which
@@ -449,9 +395,11 @@ async fn sign_up_draws_on_the_per_client_limit_and_says_so_in_a_page() {
 async fn sso_round_trip(browser: &mut Browser, provider: &str, next: &str, login: &str) -> (StatusCode, String, Option<String>) {
     let (status, _, location) = browser.get(&format!("/sso/{provider}?next={next}")).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    assert!(browser.cookies.contains_key("hd_sso_state"), "{:?}", browser.cookies);
-    assert_eq!(browser.cookies.contains_key("hd_sso_next"), !next.is_empty(), "{:?}", browser.cookies);
-    let callback = sso::Browser::new().sign_in_at_provider(&location.expect("to the provider"), login).await;
+    assert!(browser.has_cookie("hd_sso_state"), "{}", browser.client.cookie_header());
+    assert_eq!(browser.has_cookie("hd_sso_next"), !next.is_empty(), "{}", browser.client.cookie_header());
+    // At the provider in a browser of its own (only absolute URLs, so no base).
+    let at_provider = Client::browser("");
+    let callback = sso::sign_in_at_provider(&at_provider, &location.expect("to the provider"), login).await;
     browser.get(&format!("{}?{}", callback.path(), callback.query().unwrap_or_default())).await
 }
 
@@ -471,7 +419,7 @@ async fn single_sign_on_lands_on_next_and_proves_an_email_the_provider_did_not_v
     let (status, _, location) = sso_round_trip(&mut browser, PROVIDER, "%2Fkb", &login).await;
     assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some("/kb")));
     assert!(browser.signed_in());
-    assert!(!browser.cookies.contains_key("hd_sso_state") && !browser.cookies.contains_key("hd_sso_next"));
+    assert!(!browser.has_cookie("hd_sso_state") && !browser.has_cookie("hd_sso_next"));
     let (_, html, _) = browser.get("/account").await;
     assert!(html.contains("value=\"Sam Sso\"") && html.contains(&email), "{html}");
 
@@ -486,7 +434,7 @@ async fn single_sign_on_lands_on_next_and_proves_an_email_the_provider_did_not_v
     let login = format!("{}|{email}|no|Pat Prove", uuid::Uuid::new_v4().simple());
     let (status, _, location) = sso_round_trip(&mut unverified, OAUTH2, "", &login).await;
     assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some("/sso/confirm-email")));
-    assert!(!unverified.signed_in() && unverified.cookies.contains_key("hd_sso_ticket"));
+    assert!(!unverified.signed_in() && unverified.has_cookie("hd_sso_ticket"));
     let (status, html, _) = unverified.get("/sso/confirm-email").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Confirm your email address") && html.contains("<label for=\"email\">Email</label>"), "{html}");
@@ -495,7 +443,7 @@ async fn single_sign_on_lands_on_next_and_proves_an_email_the_provider_did_not_v
     assert!(html.contains("id=\"email-error\""), "{html}");
     let (status, _, location) = unverified.post("/sso/confirm-email", &[("email", &email)]).await;
     assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some("/sso/confirm-email?sent=1")));
-    assert!(!unverified.cookies.contains_key("hd_sso_ticket"), "the ticket is spent");
+    assert!(!unverified.has_cookie("hd_sso_ticket"), "the ticket is spent");
     let mails = wait_for_mail(&email, 1).await;
     assert!(helpdesk_tests::decode_quoted_printable(&mails[0]).contains("/sso/verify-email?token="), "{}", mails[0]);
     let token = link_token(&mails[0], "sso/verify-email");
@@ -515,5 +463,4 @@ async fn single_sign_on_lands_on_next_and_proves_an_email_the_provider_did_not_v
     assert!(html.contains("did not work"), "{html}");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }

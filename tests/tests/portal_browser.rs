@@ -165,5 +165,4 @@ async fn the_portal_works_in_headless_chromium() {
     println!("browser screenshots: {}", screenshots.display());
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }

@@ -131,7 +131,6 @@ async fn kb_pages_show_each_reader_only_what_the_kb_service_lets_them_read() {
     assert!(html.contains("action=\"/kb/search\""), "{html}");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -167,7 +166,6 @@ async fn search_results_highlight_matches_and_escape_hostile_text() {
     assert!(html.contains("aria-describedby=\"query-error\"") && html.contains("is longer than 500 characters"), "{html}");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -200,7 +198,6 @@ async fn with_login_required_for_the_kb_guests_are_sent_to_log_in_and_home_hides
         assert!(html.contains("Reset your password"), "{path}: {html}");
     }
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 async fn answered(server: &Server, article_id: &str) -> u64 {
@@ -266,7 +263,6 @@ async fn the_helpful_form_records_feedback_with_this_browsers_token_only() {
         assert_eq!(answered(&server, &hidden.id).await, 0);
     }
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 /// The newcomer's demo (`serve all --demo`): the printed login works, the home page shows the
@@ -293,13 +289,12 @@ async fn the_demo_seeds_a_support_center_a_newcomer_can_log_in_to() {
     let (_, html) = page(&server, "/kb", None).await;
     assert_eq!(html.matches("href=\"/kb/articles/").count(), 8, "the demo's eight articles, once each: {html}");
 
-    let (_, tickets) = helpdesk_tests::Api::new(&server.gateway, Some(&token)).get("/api/v1/tickets").await;
+    let (_, tickets) = helpdesk_tests::Client::new(&server.gateway, Some(&token)).get("/api/v1/tickets").await;
     let tickets = tickets.as_array().or(tickets["tickets"].as_array()).cloned().expect("tickets");
     assert_eq!(tickets.len(), 4, "seeding twice files the tickets once: {tickets:?}");
     let states: std::collections::BTreeSet<String> = tickets.iter().map(|t| t["status"].to_string()).collect();
     assert!(states.len() >= 3, "{states:?}");
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 /// Identity's admin call that sets a contact's password (the demo uses it): admins and services
@@ -331,5 +326,4 @@ async fn only_admins_and_services_set_a_contacts_password() {
     let response = browser().post(format!("{}/api/v1/session", server.gateway)).json(&login).send().await.expect("POST");
     assert_eq!(response.status(), 200, "the contact, pending activation before, can now log in");
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }

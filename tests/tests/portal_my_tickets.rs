@@ -96,7 +96,6 @@ async fn a_guest_is_sent_to_log_in_and_back_to_the_same_list() {
     let location = response.headers()[header::LOCATION].to_str().expect("location");
     assert_eq!(location, "/login?next=%2Ftickets%3Fqueue%3Dall%26q%3Dvpn");
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -195,7 +194,6 @@ async fn queues_categories_filters_sort_and_search_change_the_rows_and_nobody_el
     assert!(!html.contains("My group's tickets</a>") && html.contains("the choice of whose tickets to show"), "{html}");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -233,7 +231,6 @@ async fn pages_go_forward_back_and_to_the_first_through_the_links() {
     }
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -301,7 +298,6 @@ async fn a_group_member_sees_a_colleagues_ticket_and_the_groups_time_alert() {
     assert!(html.contains("used up") && html.contains("Balance: 30 min over what was granted."), "{html}");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -339,5 +335,4 @@ async fn parameters_the_page_cannot_use_are_ignored_with_a_notice_never_a_500() 
         assert_eq!(status, StatusCode::OK, "{query}: {html}");
     }
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }

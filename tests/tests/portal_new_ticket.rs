@@ -12,11 +12,11 @@ use helpdesk_proto::{
     tickets::v1::{self as pb, ticket_admin_service_client::TicketAdminServiceClient},
 };
 use helpdesk_tests::{
-    Api, Server, TestEnv,
-    gateway::{set_cookies, sign_up_and_activate},
+    Client, Server, TestEnv,
+    gateway::{VISITOR_COOKIE, signed_up},
     http,
 };
-use reqwest::{StatusCode, header, multipart};
+use reqwest::{Method, StatusCode, header, multipart};
 
 fn unique(name: &str) -> String {
     format!("{name}-{}@portal.example", &uuid::Uuid::new_v4().simple().to_string()[..12])
@@ -69,41 +69,32 @@ async fn set_login_required(server: &Server, required: bool) {
     client.update_portal_settings(bearer(update, &service).expect("req")).await.expect("update settings");
 }
 
-/// A browser: its cookies, and the CSRF token of the last page it loaded.
+/// A browser on the portal, and the CSRF token of the last page it loaded.
 struct Browser {
-    gateway: String,
-    cookie: String,
+    client: Client,
     token: String,
-    client: reqwest::Client,
 }
 
 impl Browser {
     /// A visitor (no session): the visitor cookie from a first visit.
     async fn visitor(gateway: &str) -> Self {
-        let client = no_redirects();
-        let response = client.get(format!("{gateway}/")).send().await.expect("GET /");
-        let cookie = set_cookies(&response)
-            .into_iter()
-            .find_map(|c| c.strip_prefix("__Host-hd_visitor=").map(|v| format!("__Host-hd_visitor={}", v.split(';').next().unwrap_or(""))))
-            .expect("visitor cookie");
-        Self { gateway: gateway.into(), cookie, token: String::new(), client }
+        let client = Client::browser(gateway);
+        client.get_raw("/").await;
+        assert!(client.cookie(VISITOR_COOKIE).is_some(), "visitor cookie");
+        Self { client, token: String::new() }
     }
 
     /// A contact who signed up and activated, signed in.
     async fn contact(gateway: &str, email: &str) -> Self {
-        let cookies = sign_up_and_activate(&http(), gateway, "Pat Portal", email, "correct horse battery staple").await;
-        Self { gateway: gateway.into(), cookie: cookies.header(), token: String::new(), client: no_redirects() }
+        let client = signed_up(gateway, "Pat Portal", email, "correct horse battery staple").await;
+        Self { client, token: String::new() }
     }
 
     async fn get(&mut self, path: &str) -> (StatusCode, String, header::HeaderMap) {
-        let response =
-            self.client.get(format!("{}{path}", self.gateway)).header(header::COOKIE, &self.cookie).send().await.expect("GET");
-        let (status, headers) = (response.status(), response.headers().clone());
-        let html = response.text().await.expect("html");
-        if let Some(token) = html.split("<meta name=\"csrf-token\" content=\"").nth(1).and_then(|r| r.split('"').next()) {
-            self.token = token.to_string();
-        }
-        (status, html, headers)
+        let response = self.client.get_raw(path).await;
+        let page = self.client.read_page(response).await;
+        self.token = self.client.csrf();
+        page
     }
 
     /// Posts the new ticket form: `csrf_token` first (as the page's form has it), then `fields`,
@@ -120,22 +111,10 @@ impl Browser {
             let part = multipart::Part::bytes(data.to_vec()).file_name(filename.to_string()).mime_str("text/plain").expect("mime");
             form = form.part("attachments", part);
         }
-        let response = self
-            .client
-            .post(format!("{}/tickets/new", self.gateway))
-            .header(header::COOKIE, &self.cookie)
-            .multipart(form)
-            .send()
-            .await
-            .expect("POST");
+        let response = self.client.post_multipart("/tickets/new", form).await;
         let (status, headers) = (response.status(), response.headers().clone());
         (status, response.text().await.expect("html"), headers)
     }
-}
-
-fn no_redirects() -> reqwest::Client {
-    helpdesk_tests::install_tls_provider();
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
 }
 
 fn location(headers: &header::HeaderMap) -> String {
@@ -197,7 +176,7 @@ async fn a_contact_files_a_ticket_with_a_custom_field_and_two_attachments() {
     assert!(uuid::Uuid::parse_str(&id).is_ok(), "{target}");
 
     // What the service stored, as the contact's own API sees it.
-    let api = Api::new(&server.gateway, Some(&server.contact_token(&email).await));
+    let api = Client::new(&server.gateway, Some(&server.contact_token(&email).await));
     let (status, ticket) = api.get(&format!("/api/v1/tickets/{id}")).await;
     assert_eq!(status, 200, "{ticket}");
     assert_eq!(ticket["subject"], "Card declined at checkout");
@@ -219,7 +198,6 @@ async fn a_contact_files_a_ticket_with_a_custom_field_and_two_attachments() {
     assert!(body == b"total 12.50" || body == b"tried twice", "{body:?}");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -279,11 +257,10 @@ async fn a_missing_required_field_comes_back_422_with_everything_typed_and_escap
     assert_eq!(status, 422, "{html}");
     assert!(html.contains("<a href=\"#category\">"), "{html}");
 
-    let api = Api::new(&server.gateway, Some(&server.contact_token(&email).await));
+    let api = Client::new(&server.gateway, Some(&server.contact_token(&email).await));
     let (_, page) = api.get("/api/v1/tickets").await;
     assert_eq!(page["tickets"].as_array().map(Vec::len), Some(0), "nothing was filed: {page}");
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -314,7 +291,7 @@ async fn guests_file_through_the_confirmation_page_or_are_sent_to_log_in() {
     assert_eq!(status, 200);
     assert!(html.contains("Check your mail"), "{html}");
     let (_, agent_token) = env.staff_token(StaffRole::Agent);
-    let (_, queue) = Api::new(&server.gateway, Some(&agent_token)).get("/api/v1/tickets").await;
+    let (_, queue) = Client::new(&server.gateway, Some(&agent_token)).get("/api/v1/tickets").await;
     assert_eq!(queue["tickets"][0]["subject"], "Guest question", "{queue}");
 
     // Login required to submit: the form sends a guest to log in and back.
@@ -326,7 +303,6 @@ async fn guests_file_through_the_confirmation_page_or_are_sent_to_log_in() {
     assert_eq!(status, 303);
     assert!(location(&headers).starts_with("/login"), "{headers:?}");
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 /// Chromium's boundary has capitals (`----WebKitFormBoundary…`); it is case-sensitive, so a form
@@ -344,19 +320,12 @@ async fn a_browser_style_multipart_boundary_is_read_as_sent() {
         body.push_str(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"));
     }
     body.push_str(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"\"\r\nContent-Type: application/octet-stream\r\n\r\n\r\n--{boundary}--\r\n"));
-    let response = browser
-        .client
-        .post(format!("{}/tickets/new", server.gateway))
-        .header(header::COOKIE, &browser.cookie)
-        .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
-        .body(body)
-        .send()
-        .await
-        .expect("POST");
+    let request = browser.client.request(Method::POST, "/tickets/new");
+    let request = request.header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}")).body(body);
+    let response = browser.client.send(request).await;
     assert_eq!(response.status(), 303, "{}", response.text().await.unwrap_or_default());
     assert!(location(response.headers()).starts_with("/tickets/"));
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -374,11 +343,10 @@ async fn a_form_without_this_browsers_csrf_token_files_nothing() {
         assert_eq!(status, 403, "{token:?}");
         assert!(html.contains("Please send the form again"), "{html}");
     }
-    let api = Api::new(&server.gateway, Some(&server.contact_token(&email).await));
+    let api = Client::new(&server.gateway, Some(&server.contact_token(&email).await));
     let (_, page) = api.get("/api/v1/tickets").await;
     assert_eq!(page["tickets"].as_array().map(Vec::len), Some(0), "{page}");
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -386,9 +354,9 @@ async fn the_mailed_confirm_link_opens_a_page_whose_button_releases_the_held_tic
     let env = TestEnv::new().await;
     let server = env.start().await;
     let email = unique("held");
-    let owner = Api::new(&server.gateway, Some(&server.contact_token(&email).await));
+    let owner = Client::new(&server.gateway, Some(&server.contact_token(&email).await));
     let before = helpdesk_tests::mail_to(&email).len();
-    let guest = Api::new(&server.gateway, None);
+    let guest = Client::new(&server.gateway, None);
     let body = serde_json::json!({ "subject": "Held request", "message": "in her name", "email": email, "name": "Someone" });
     assert_eq!(guest.post("/api/v1/tickets", body).await.0, 201);
     let mails = helpdesk_tests::wait_for_mail(&email, before + 1).await;
@@ -419,5 +387,4 @@ async fn the_mailed_confirm_link_opens_a_page_whose_button_releases_the_held_tic
     assert_eq!(again.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(again.text().await.expect("html").contains("This link does not work"));
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }

@@ -51,7 +51,6 @@ async fn pages_carry_a_strict_csp_no_store_and_hashed_immutable_assets() {
     assert_eq!(header_of(&response, header::CONTENT_ENCODING), "gzip");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -71,7 +70,6 @@ async fn unknown_pages_get_the_404_page_in_the_sites_look_and_the_api_keeps_json
     assert_eq!(response.status(), 404);
     assert!(header_of(&response, header::CONTENT_TYPE).starts_with("application/json"));
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -137,7 +135,6 @@ async fn form_posts_need_this_browsers_token_in_the_form_or_a_header() {
         .expect("POST");
     assert_eq!(response.status(), 403);
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -159,5 +156,4 @@ async fn stored_text_is_escaped_on_the_page() {
     assert!(html.contains("&#60;script&#62;alert(&#39;x&#39;)&#60;/script&#62; &#38; &#60;b&#62;bold&#60;/b&#62;"), "{html}");
     assert!(!html.contains("<script>alert"), "{html}");
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }

@@ -15,38 +15,29 @@ use helpdesk_proto::{
     tickets::v1::{self as pb, ticket_admin_service_client::TicketAdminServiceClient},
 };
 use helpdesk_tests::{
-    Server, TestEnv,
-    gateway::{Cookies, sign_up_and_activate},
+    Client, Server, TestEnv,
+    gateway::signed_up,
     http,
 };
-use reqwest::{StatusCode, header, redirect};
+use reqwest::{Method, StatusCode, header};
 
 const PASSWORD: &str = "correct-horse-battery-42";
 
-/// A signed-in browser: its session cookies and the CSRF token its pages carry.
+/// A signed-in contact: the browser, and the contact's own token for making tickets over gRPC.
 struct Browser {
-    client: reqwest::Client,
-    gateway: String,
-    cookies: Cookies,
-    /// The contact's own token, for making tickets over gRPC as them.
+    client: Client,
     token: String,
 }
 
 impl Browser {
     async fn sign_up(server: &Server, name: &str) -> Self {
         let email = format!("{}-{}@ticket-page.example", name.to_lowercase(), &uuid::Uuid::new_v4().simple().to_string()[..10]);
-        let client = reqwest::Client::builder().redirect(redirect::Policy::none()).build().expect("client");
-        let cookies = sign_up_and_activate(&client, &server.gateway, name, &email, PASSWORD).await;
-        Self { token: server.contact_token(&email).await, client, gateway: server.gateway.clone(), cookies }
+        let client = signed_up(&server.gateway, name, &email, PASSWORD).await;
+        Self { token: server.contact_token(&email).await, client }
     }
 
     async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(format!("{}{path}", self.gateway))
-            .header(header::COOKIE, self.cookies.header())
-            .send()
-            .await
-            .expect("GET")
+        self.client.get_raw(path).await
     }
 
     async fn page(&self, path: &str) -> (StatusCode, String) {
@@ -60,25 +51,12 @@ impl Browser {
         html.split("name=\"csrf_token\" value=\"").nth(1).and_then(|r| r.split('"').next()).expect("a form with a token").to_string()
     }
 
-    async fn post_form(&self, path: &str, body: String) -> reqwest::Response {
-        self.client
-            .post(format!("{}{path}", self.gateway))
-            .header(header::COOKIE, self.cookies.header())
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .expect("POST")
+    async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.client.post_form(path, fields).await
     }
 
     async fn post_multipart(&self, path: &str, form: reqwest::multipart::Form) -> reqwest::Response {
-        self.client
-            .post(format!("{}{path}", self.gateway))
-            .header(header::COOKIE, self.cookies.header())
-            .multipart(form)
-            .send()
-            .await
-            .expect("POST")
+        self.client.post_multipart(path, form).await
     }
 
     /// A ticket filed over gRPC as this contact.
@@ -194,19 +172,17 @@ async fn a_contact_sees_their_ticket_with_its_properties_and_nobody_else_does() 
     }
     // Olga cannot reply or complete it either (and learns nothing).
     let token = olga.csrf(&olga_ticket(&server, &olga).await).await;
-    let response = olga.post_form(&format!("/tickets/{}/complete", ticket.id), format!("csrf_token={token}")).await;
+    let response = olga.post_form(&format!("/tickets/{}/complete", ticket.id), &[("csrf_token", token.as_str())]).await;
     assert_eq!(response.status(), 404);
 
     // Signed out: to the login page and back here.
     let response = http().get(format!("{}/tickets/{}", server.gateway, ticket.id)).send().await.expect("GET");
     assert!(response.url().path() == "/login" || response.status() == 303, "{}", response.url());
-    let anonymous = reqwest::Client::builder().redirect(redirect::Policy::none()).build().expect("client");
-    let response = anonymous.get(format!("{}/tickets/{}", server.gateway, ticket.id)).send().await.expect("GET");
+    let response = Client::browser(&server.gateway).get_raw(&format!("/tickets/{}", ticket.id)).await;
     assert_eq!(response.status(), 303);
     assert_eq!(location(&response), format!("/login?next=%2Ftickets%2F{}", ticket.id.replace('-', "%2D")));
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 /// A ticket of Olga's own, whose page gives her a CSRF token.
@@ -245,7 +221,6 @@ async fn internal_notes_never_show_and_message_html_is_sanitized_and_text_escape
     assert!(!fragment.contains("<html") && fragment.contains("id=\"conversation\"") && fragment.contains("id=\"ticket-state\""), "{fragment}");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -294,15 +269,9 @@ async fn the_reply_form_posts_with_attachments_keeps_the_text_on_errors_and_need
          --{boundary}\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"\"\r\n\
          Content-Type: application/octet-stream\r\n\r\n\r\n--{boundary}--\r\n"
     );
-    let response = ann
-        .client
-        .post(format!("{}{path}", server.gateway))
-        .header(header::COOKIE, ann.cookies.header())
-        .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
-        .body(body)
-        .send()
-        .await
-        .expect("POST");
+    let request = ann.client.request(Method::POST, &path);
+    let request = request.header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}")).body(body);
+    let response = ann.client.send(request).await;
     assert_eq!(response.status(), 303, "{}", response.text().await.unwrap_or_default());
 
     // An empty message: 422, the error summary, the field tied to its message.
@@ -335,7 +304,6 @@ async fn the_reply_form_posts_with_attachments_keeps_the_text_on_errors_and_need
     assert!(messages.iter().all(|m| m.text != "forged" && !m.text.starts_with("Six files")));
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -345,7 +313,7 @@ async fn mark_as_complete_is_offered_and_done_only_while_the_setting_allows() {
     let ann = Browser::sign_up(&server, "Ann").await;
     let first = ann.ticket(&server, ticket_request("Done soon", "Please close me.")).await;
     let token = ann.csrf(&first.id).await;
-    let response = ann.post_form(&format!("/tickets/{}/complete", first.id), format!("csrf_token={token}")).await;
+    let response = ann.post_form(&format!("/tickets/{}/complete", first.id), &[("csrf_token", token.as_str())]).await;
     assert_eq!(response.status(), 303);
     assert_eq!(location(&response), format!("/tickets/{}", first.id));
     let (_, html) = ann.page(&format!("/tickets/{}", first.id)).await;
@@ -353,19 +321,18 @@ async fn mark_as_complete_is_offered_and_done_only_while_the_setting_allows() {
     assert!(!html.contains("Mark as complete"), "not offered once completed: {html}");
     // Without the token: refused.
     let second = ann.ticket(&server, ticket_request("Stays open", "Keep me.")).await;
-    assert_eq!(ann.post_form(&format!("/tickets/{}/complete", second.id), String::new()).await.status(), 403);
+    assert_eq!(ann.post_form(&format!("/tickets/{}/complete", second.id), &[]).await.status(), 403);
 
     change_settings(&server, |s| s.contacts_may_close_tickets = false).await;
     let (_, html) = ann.page(&format!("/tickets/{}", second.id)).await;
     assert!(!html.contains("Mark as complete"), "absent while contacts may not close: {html}");
     let token = ann.csrf(&second.id).await;
-    let response = ann.post_form(&format!("/tickets/{}/complete", second.id), format!("csrf_token={token}")).await;
+    let response = ann.post_form(&format!("/tickets/{}/complete", second.id), &[("csrf_token", token.as_str())]).await;
     assert_eq!(response.status(), 403);
     let (_, html) = ann.page(&format!("/tickets/{}", second.id)).await;
     assert!(html.contains("data-status-kind=\"pending\">Pending<"), "{html}");
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 /// Reads an event stream until `until` holds for what arrived, or `limit` passes; what arrived.
@@ -395,14 +362,8 @@ async fn the_event_stream_signals_an_agent_reply_and_nothing_for_notes_or_other_
     let agent = agent(&env);
 
     // Asked for gzip, as browsers do: the stream must not be held back by the compression layer.
-    let mut response = ann
-        .client
-        .get(format!("{}/tickets/{}/events", server.gateway, watched.id))
-        .header(header::COOKIE, ann.cookies.header())
-        .header(header::ACCEPT_ENCODING, "gzip")
-        .send()
-        .await
-        .expect("GET events");
+    let request = ann.client.request(Method::GET, &format!("/tickets/{}/events", watched.id));
+    let mut response = ann.client.send(request.header(header::ACCEPT_ENCODING, "gzip")).await;
     assert_eq!(response.status(), 200);
     let content_type = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     assert!(content_type.starts_with("text/event-stream"), "{content_type}");
@@ -427,7 +388,7 @@ async fn the_event_stream_signals_an_agent_reply_and_nothing_for_notes_or_other_
 
     // A status change is a signal too.
     let token = ann.csrf(&watched.id).await;
-    let completed = ann.post_form(&format!("/tickets/{}/complete", watched.id), format!("csrf_token={token}")).await;
+    let completed = ann.post_form(&format!("/tickets/{}/complete", watched.id), &[("csrf_token", token.as_str())]).await;
     assert_eq!(completed.status(), 303);
     read_stream(&mut response, &mut seen, Duration::from_secs(10), |s| s.contains("data: status")).await;
     assert!(seen.contains("event: changed\ndata: status\n"), "{seen:?}");
@@ -437,5 +398,4 @@ async fn the_event_stream_signals_an_agent_reply_and_nothing_for_notes_or_other_
     read_stream(&mut response, &mut seen, Duration::from_secs(15), |s| s.ends_with("<end>")).await;
     assert!(seen.ends_with("<end>"), "the stream ended on shutdown: {seen:?}");
     stopping.await.expect("join").expect("clean shutdown");
-    env.cleanup().await;
 }

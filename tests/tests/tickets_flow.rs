@@ -2,7 +2,7 @@
 //! JetStream, and who may see the result.
 
 use helpdesk_proto::events::v1::event::Payload;
-use helpdesk_tests::{Api, TestEnv, http};
+use helpdesk_tests::{Client, TestEnv, http};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -12,7 +12,7 @@ async fn a_ticket_filed_over_rest_is_stored_published_and_visible_only_to_its_ow
     let server = env.start().await;
     let alice = server.contact_token("alice@example.com").await;
     let mallory = server.contact_token("mallory@example.com").await;
-    let (alice, mallory) = (Api::new(&server.gateway, Some(&alice)), Api::new(&server.gateway, Some(&mallory)));
+    let (alice, mallory) = (Client::new(&server.gateway, Some(&alice)), Client::new(&server.gateway, Some(&mallory)));
 
     let (status, ticket) = alice
         .post("/api/v1/tickets", json!({ "subject": "Printer on fire", "message": "It is really on fire." }))
@@ -57,7 +57,6 @@ async fn a_ticket_filed_over_rest_is_stored_published_and_visible_only_to_its_ow
     assert_eq!(theirs["tickets"].as_array().expect("array").len(), 0);
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 fn created_id(event: &helpdesk_proto::events::v1::Event) -> Option<String> {
@@ -135,7 +134,6 @@ async fn the_gateway_refuses_missing_forged_and_malformed_requests_clearly() {
     assert_eq!(count, 0);
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -184,5 +182,4 @@ async fn pages_cover_every_ticket_once_even_while_tickets_are_added() {
     assert_eq!(junk.status(), 422);
 
     server.stop().await.expect("clean shutdown");
-    env.cleanup().await;
 }

@@ -8,7 +8,7 @@ use helpdesk_proto::{
     events::v1::{GroupMembershipChanged, GroupUpdated, PortalSettingsChanged, event::Payload},
     tickets::v1::{self as pb, ticket_admin_service_client::TicketAdminServiceClient},
 };
-use helpdesk_tests::{Api, Server, TestEnv, eventually};
+use helpdesk_tests::{Client, Server, TestEnv, eventually};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -69,7 +69,7 @@ async fn custom_fields_are_validated_against_the_category_naming_the_field() {
     let server = env.start().await;
     let (_, admin) = env.staff_token(StaffRole::Admin);
     let category = add_category(&server, &admin).await;
-    let alice = Api::new(&server.gateway, Some(&server.contact_token("alice@example.com").await));
+    let alice = Client::new(&server.gateway, Some(&server.contact_token("alice@example.com").await));
 
     let file = |fields: Value| {
         json!({ "subject": "Card stolen", "message": "Please block it", "category_id": category, "custom_fields": fields })
@@ -102,45 +102,28 @@ async fn custom_fields_are_validated_against_the_category_naming_the_field() {
 
     // Filtering by a field value.
     alice.post("/api/v1/tickets", file(json!({ "card_last4": "9999", "product": "credit" }))).await;
-    let filter = urlencode(r#"{"product":"credit"}"#);
+    let filter = percent_encoding::utf8_percent_encode(r#"{"product":"credit"}"#, percent_encoding::NON_ALPHANUMERIC);
     let (_, page) = alice.get(&format!("/api/v1/tickets?fields={filter}")).await;
     assert_eq!(page["tickets"].as_array().expect("tickets").len(), 1);
     assert_eq!(page["tickets"][0]["custom_fields"]["card_last4"], "9999");
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 /// Files tickets until one carries the group (identity's membership event arrives
 /// asynchronously); returns that ticket's id.
-async fn file_in_group(api: &Api, group: Uuid, subject: &str) -> String {
-    for _ in 0..100 {
-        let (_, ticket) = api.post("/api/v1/tickets", json!({ "subject": subject, "message": "please" })).await;
-        if ticket["group_id"] == json!(group.to_string()) {
-            return ticket["id"].as_str().expect("id").to_string();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("the membership never reached tickets");
-}
-
-fn urlencode(raw: &str) -> String {
-    raw.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+async fn file_in_group(api: &Client, group: Uuid, subject: &str) -> String {
+    api.file_in_group(&group.to_string(), json!({ "subject": subject, "message": "please" })).await
 }
 
 #[tokio::test]
 async fn my_tickets_filters_sorts_searches_and_counts() {
     let env = TestEnv::new().await;
     let server = env.start().await;
-    let bob = Api::new(&server.gateway, Some(&server.contact_token("bob@example.com").await));
-    let other = Api::new(&server.gateway, Some(&server.contact_token("other@example.com").await));
+    let bob = Client::new(&server.gateway, Some(&server.contact_token("bob@example.com").await));
+    let other = Client::new(&server.gateway, Some(&server.contact_token("other@example.com").await));
     let (_, agent) = env.staff_token(StaffRole::Agent);
-    let agent_api = Api::new(&server.gateway, Some(&agent));
+    let agent_api = Client::new(&server.gateway, Some(&agent));
 
     let tickets = [
         ("Printer jammed", "paper stuck in tray two", "high", "2030-01-05T00:00:00Z"),
@@ -200,7 +183,6 @@ async fn my_tickets_filters_sorts_searches_and_counts() {
     assert_eq!(status, 422);
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -208,7 +190,7 @@ async fn internal_notes_never_reach_the_contact_and_self_close_follows_the_setti
     let env = TestEnv::new().await;
     let server = env.start().await;
     let carol_token = server.contact_token("carol@example.com").await;
-    let carol = Api::new(&server.gateway, Some(&carol_token));
+    let carol = Client::new(&server.gateway, Some(&carol_token));
     let (_, agent) = env.staff_token(StaffRole::Agent);
 
     let (_, ticket) = carol.post("/api/v1/tickets", json!({ "subject": "VPN down", "message": "since 9am" })).await;
@@ -265,7 +247,6 @@ async fn internal_notes_never_reach_the_contact_and_self_close_follows_the_setti
     assert_eq!(still["status_kind"], "pending");
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -289,9 +270,9 @@ async fn group_members_share_tickets_only_while_the_group_shares() {
     }
     env.publish_event(Payload::GroupUpdated(GroupUpdated { group_id: group.to_string(), name: "ACME".into(), share_tickets: true })).await;
 
-    let dan = Api::new(&server.gateway, Some(&server.contact_token("dan@acme.example").await));
-    let eve = Api::new(&server.gateway, Some(&server.contact_token("eve@acme.example").await));
-    let fay = Api::new(&server.gateway, Some(&server.contact_token("fay@other.example").await));
+    let dan = Client::new(&server.gateway, Some(&server.contact_token("dan@acme.example").await));
+    let eve = Client::new(&server.gateway, Some(&server.contact_token("eve@acme.example").await));
+    let fay = Client::new(&server.gateway, Some(&server.contact_token("fay@other.example").await));
 
     // Dan's ticket carries his group once identity's events have arrived.
     let id = file_in_group(&dan, group, "Office printer").await;
@@ -316,7 +297,6 @@ async fn group_members_share_tickets_only_while_the_group_shares() {
     assert_eq!(dan.get(&format!("/api/v1/tickets/{id}")).await.0, 200);
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }
 
 #[tokio::test]
@@ -331,8 +311,8 @@ async fn support_time_is_granted_drawn_down_and_alerts_as_it_runs_out() {
         member: true,
     }))
     .await;
-    let gina = Api::new(&server.gateway, Some(&server.contact_token("gina@acme.example").await));
-    let outsider = Api::new(&server.gateway, Some(&server.contact_token("hal@else.example").await));
+    let gina = Client::new(&server.gateway, Some(&server.contact_token("gina@acme.example").await));
+    let outsider = Client::new(&server.gateway, Some(&server.contact_token("hal@else.example").await));
     let (_, admin) = env.staff_token(StaffRole::Admin);
     let (_, agent) = env.staff_token(StaffRole::Agent);
 
@@ -388,5 +368,4 @@ async fn support_time_is_granted_drawn_down_and_alerts_as_it_runs_out() {
     assert_eq!(outsider.get(&format!("/api/v1/groups/{group}/time")).await.0, 404);
 
     server.stop().await.expect("stop");
-    env.cleanup().await;
 }

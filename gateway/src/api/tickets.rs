@@ -703,14 +703,9 @@ async fn download(
     let request = pb::GetAttachmentRequest { ticket_id, attachment_id };
     let file = clients.tickets.download_attachment(as_caller(request, Some(&token))?).await?.into_inner();
     let meta = file.attachment.unwrap_or_default();
-    let encoded: String = meta
-        .filename
-        .bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'-' | b'_' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
+    // RFC 8187 `filename*`: everything but letters, digits and `.-_` percent-encoded as UTF-8.
+    const FILENAME: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'.').remove(b'-').remove(b'_');
+    let encoded = percent_encoding::utf8_percent_encode(&meta.filename, FILENAME);
     Response::builder()
         .header(header::CONTENT_TYPE, meta.content_type)
         .header(header::CONTENT_DISPOSITION, format!("attachment; filename*=UTF-8''{encoded}"))
