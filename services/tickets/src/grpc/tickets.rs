@@ -94,13 +94,7 @@ impl TicketsGrpc {
     /// The ticket if the caller may see it, else NOT_FOUND.
     async fn visible(&self, caller: &Caller, id: Uuid) -> Result<crate::domain::Ticket, Status> {
         let viewer = viewer(caller)?;
-        // `Store::ticket` answers the database's own error, which the inbound consumer needs.
-        Ok(self
-            .store
-            .ticket(id, viewer)
-            .await
-            .map_err(TicketError::from)?
-            .ok_or(TicketError::NotFound)?)
+        Ok(self.store.ticket(id, viewer).await?.ok_or(TicketError::NotFound)?)
     }
 
     /// Custom-field values checked against the category (or refused when there is none).

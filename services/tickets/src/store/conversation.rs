@@ -238,18 +238,6 @@ impl Store {
         }))
     }
 
-    /// [`Store::add_message`] for the inbound consumer, which tells a data error (never retried)
-    /// from an outage (retried) by the database's own error (a missing ticket is `RowNotFound`).
-    pub async fn add_message_sql(
-        &self,
-        ticket_id: Uuid,
-        message: NewMessage<'_>,
-        automatic: bool,
-        inbound: Option<InboundKey<'_>>,
-    ) -> sqlx::Result<Option<StoredMessage>> {
-        self.add_message(ticket_id, message, automatic, inbound).await.map_err(super::for_consumer)
-    }
-
     /// Applies an agent's changes (validated by the caller) with a system entry and an event.
     #[tracing::instrument(skip(self, change), err)]
     pub async fn update_ticket(&self, ticket_id: Uuid, change: TicketChange, actor: &str) -> Result<(), TicketError> {

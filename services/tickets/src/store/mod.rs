@@ -3,10 +3,9 @@
 //! redelivery finds it and does nothing.
 //!
 //! What the gRPC handlers call answers [`TicketError`] (an unexpected database failure is its
-//! `Database`, through `?`). What the inbound and identity consumers call answers the database's
-//! own `sqlx::Error`, because they tell poison from a reason to retry by it; where both call the
-//! same operation the consumer's is a thin adapter ([`Store::create_ticket`],
-//! [`Store::add_message_sql`]).
+//! `Database`, through `?`); so does what the consumers share with them (filing a ticket, adding
+//! a message), and the consumers tell poison from a reason to retry by that `Database` error
+//! (`events`). Queries only the consumers make answer the database's own `sqlx::Error`.
 //!
 //! - this module: the store handle, reading tickets, creating them;
 //! - `list`: My Tickets and agent queues (filters, sorts, search, keyset pages, counts);
@@ -222,16 +221,9 @@ impl Store {
         Ok(Some(ticket))
     }
 
-    /// [`Store::file_ticket`] (not held) for the inbound consumer, which tells a data error (never
-    /// retried) from an outage (retried) by the database's own error.
-    pub async fn create_ticket(&self, new: NewTicket<'_>) -> sqlx::Result<Option<Ticket>> {
-        self.file_ticket(new, false).await.map_err(for_consumer)
-    }
-
-    /// The ticket, if the viewer may see it. The database's own error, as the inbound consumer
-    /// needs it (see [`Store::create_ticket`]).
-    pub async fn ticket(&self, id: Uuid, viewer: Viewer) -> sqlx::Result<Option<Ticket>> {
-        self.ticket_where("t.id = $1", id, viewer).await
+    /// The ticket, if the viewer may see it.
+    pub async fn ticket(&self, id: Uuid, viewer: Viewer) -> Result<Option<Ticket>, TicketError> {
+        Ok(self.ticket_where("t.id = $1", id, viewer).await?)
     }
 
     pub async fn ticket_by_number(&self, number: i64, viewer: Viewer) -> Result<Option<Ticket>, TicketError> {
@@ -257,18 +249,6 @@ impl Store {
 
     pub(crate) fn wake_relay(&self) {
         self.relay.wake();
-    }
-}
-
-/// A domain error as the database's own, for the consumer's adapters ([`Store::create_ticket`],
-/// [`Store::add_message_sql`]) until it tells poison from retry on [`TicketError`] itself: an
-/// unexpected failure is the database's error again, a missing ticket `RowNotFound`, anything
-/// else (refused input, which a channel message never carries) a protocol error naming it.
-fn for_consumer(error: TicketError) -> sqlx::Error {
-    match error {
-        TicketError::Database(error) => error,
-        TicketError::NotFound => sqlx::Error::RowNotFound,
-        other => sqlx::Error::Protocol(other.to_string()),
     }
 }
 

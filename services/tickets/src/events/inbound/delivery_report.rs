@@ -70,7 +70,7 @@ impl Intake {
             files,
             thread_rule: if permanent { BOUNCE } else { DELIVERY_DELAYED },
         };
-        self.store.add_message_sql(ticket_id, note, true, Some(key)).await?;
+        self.store.add_message(ticket_id, note, true, Some(key)).await?;
         tracing::info!(ticket = %ticket_id, permanent, "delivery report noted on the ticket");
         Ok(Received::Stored)
     }

@@ -101,7 +101,7 @@ impl Intake {
                     files: &files,
                     thread_rule: rule,
                 };
-                let added = self.store.add_message_sql(ticket, message, automatic, Some(key)).await?;
+                let added = self.store.add_message(ticket, message, automatic, Some(key)).await?;
                 tracing::info!(%ticket, rule, stored = added.is_some(), automatic, "inbound message threaded into a ticket");
                 added.is_some()
             }
@@ -109,7 +109,7 @@ impl Intake {
                 let category_id = self.category(&inbound.category).await?;
                 let created = self
                     .store
-                    .create_ticket(NewTicket {
+                    .file_ticket(NewTicket {
                         contact_id: sender.id,
                         subject: &incoming.subject,
                         body: &incoming.body,
@@ -126,7 +126,7 @@ impl Intake {
                         inbound: Some(key),
                         automatic,
                         thread_rule: NEW_TICKET,
-                    })
+                    }, false)
                     .await?;
                 if let Some(ticket) = &created {
                     tracing::info!(ticket = %ticket.id, number = ticket.number, "ticket created from inbound message");
