@@ -1,0 +1,77 @@
+//! The names of the environment variables the local stack exports (`deploy/stack.sh env`) and the
+//! harness reads. Their one definition is `deploy/stack/variables`: `stack.sh` refuses to export a
+//! name that is not there, and the unit tests below check every constant here against it (and
+//! that the browser tests read Chromium's path by the same name), so a renamed variable fails the
+//! build's tests instead of a test run far away with "… is not set".
+
+/// `deploy/stack/variables`: `NAME DIR MEANING` a line, `#` comments.
+const VARIABLES: &str = include_str!("../../deploy/stack/variables");
+
+macro_rules! stack_variables {
+    ($($(#[doc = $doc:literal])* $name:ident = $value:literal;)*) => {
+        $($(#[doc = $doc])* pub const $name: &str = $value;)*
+        /// Every name above, for the tests.
+        #[cfg(test)]
+        const ALL: &[&str] = &[$($name),*];
+    };
+}
+
+stack_variables! {
+    /// The tests' admin connection to the stack's Postgres (each test makes its own database).
+    TEST_DATABASE_URL = "HELPDESK_TEST_DATABASE_URL";
+    /// The stack's NATS (each test takes its own subject prefix).
+    TEST_NATS_URL = "HELPDESK_TEST_NATS_URL";
+    /// The venv's nats-server binary, for tests that run a private server.
+    STACK_NATS_BIN = "HELPDESK_STACK_NATS_BIN";
+    /// The venv's python (grpcio), which runs `deploy/grpc_probe.py`.
+    STACK_PYTHON = "HELPDESK_STACK_PYTHON";
+    /// The kb's word-vectors file (the `kb.word_vectors` setting).
+    KB_WORD_VECTORS = "HELPDESK_KB__WORD_VECTORS";
+    /// The Maildir the stack's SMTP sink writes every mail to.
+    TEST_SMTP_MAILDIR = "HELPDESK_TEST_SMTP_MAILDIR";
+    /// The issuer URL of the stack's OpenID provider.
+    TEST_OIDC_ISSUER = "HELPDESK_TEST_OIDC_ISSUER";
+    /// Dovecot's plain IMAP port.
+    TEST_IMAP_PORT = "HELPDESK_TEST_IMAP_PORT";
+    /// The password every IMAP user name accepts.
+    TEST_IMAP_PASSWORD = "HELPDESK_TEST_IMAP_PASSWORD";
+    /// Dovecot's implicit-TLS port.
+    TEST_IMAPS_PORT = "HELPDESK_TEST_IMAPS_PORT";
+    /// The test CA (PEM) that signed Dovecot's certificate.
+    TEST_IMAP_CA = "HELPDESK_TEST_IMAP_CA";
+    /// The Chromium binary the browser tests drive.
+    CHROMIUM = "HD_CHROMIUM";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names `deploy/stack/variables` marks `out` (exported by `stack.sh env`).
+    fn exported() -> Vec<&'static str> {
+        VARIABLES
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .filter_map(|line| {
+                let mut fields = line.split_whitespace();
+                let name = fields.next()?;
+                (fields.next() == Some("out")).then_some(name)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_name_the_harness_reads_is_one_the_stack_exports() {
+        let exported = exported();
+        for name in ALL {
+            assert!(exported.contains(name), "{name} is not an `out` variable in deploy/stack/variables");
+        }
+    }
+
+    #[test]
+    fn the_browser_tests_read_chromium_by_the_same_name() {
+        let portal = include_str!("../browser/lib/portal.mjs");
+        assert!(portal.contains(&format!("process.env.{CHROMIUM}")), "tests/browser/lib/portal.mjs reads {CHROMIUM}");
+    }
+}
