@@ -18,7 +18,9 @@ die() { printf 'stack: ERROR: %s\n' "$*" >&2; exit 1; }
 
 # ---------------------------------------------------------------- environment variables
 
-# stack_variables DIR: the names deploy/stack/variables declares with direction DIR (in/out).
+# The lines of deploy/stack/variables are `NAME DIR DEFAULT MEANING`.
+
+# stack_variables DIR: the names declared with direction DIR (in/out).
 stack_variables() {
     awk -v dir="$1" '!/^[[:space:]]*(#|$)/ && $2 == dir { print $1 }' "$STACK_VARIABLES"
 }
@@ -26,10 +28,13 @@ stack_variables() {
 # stack_declares DIR NAME: NAME is declared with direction DIR.
 stack_declares() { stack_variables "$1" | grep -qxF -- "$2"; }
 
-# setting NAME DEFAULT: the value of the `in` variable NAME, or DEFAULT.
+# setting NAME: the value of the `in` variable NAME, or its declared default.
 setting() {
     stack_declares in "$1" || die "$1 is read but not declared \`in\` in $STACK_VARIABLES"
-    printf '%s\n' "${!1:-$2}"
+    local default
+    default="$(awk -v name="$1" '$1 == name { print $3 }' "$STACK_VARIABLES")"
+    [[ "$default" != - ]] || default=""
+    printf '%s\n' "${!1:-$default}"
 }
 
 # export_line NAME VALUE: one `export` line of `stack.sh env` (the value shell-quoted).
@@ -38,7 +43,7 @@ export_line() {
     printf 'export %s=%q\n' "$1" "$2"
 }
 
-READY_TIMEOUT="$(setting HELPDESK_STACK_READY_TIMEOUT 30)"
+READY_TIMEOUT="$(setting HELPDESK_STACK_READY_TIMEOUT)"
 
 # ---------------------------------------------------------------- waiting and probing
 
@@ -239,7 +244,7 @@ daemon_stop() {
 daemon_status() {
     local label="$1" where="$2" pid_file="$3" marker="$4" ready="$5" details="$6" pid
     if ! "$ready" 2>/dev/null; then
-        echo "$label: not running ($where)"
+        echo "$label: not running on $where"
     elif pid="$(daemon_pid "$pid_file" "$marker")"; then
         echo "$label: running on $where, pid $pid, $details"
     else

@@ -4,7 +4,7 @@
 //! that the browser tests read Chromium's path by the same name), so a renamed variable fails the
 //! build's tests instead of a test run far away with "… is not set".
 
-/// `deploy/stack/variables`: `NAME DIR MEANING` a line, `#` comments.
+/// `deploy/stack/variables`: `NAME DIR DEFAULT MEANING` a line, `#` comments.
 const VARIABLES: &str = include_str!("../../deploy/stack/variables");
 
 macro_rules! stack_variables {

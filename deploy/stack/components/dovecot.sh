@@ -7,8 +7,8 @@
 # lib.sh) holds dovecot.conf, run/ (base_dir: its unix sockets), state/, tls/ (a test CA and
 # the server certificate, made once), mail/<user>/Maildir and dovecot.log.
 
-IMAP_PORT="$(setting HELPDESK_STACK_IMAP_PORT 55143)"
-IMAPS_PORT="$(setting HELPDESK_STACK_IMAPS_PORT 55993)"
+IMAP_PORT="$(setting HELPDESK_STACK_IMAP_PORT)"
+IMAPS_PORT="$(setting HELPDESK_STACK_IMAPS_PORT)"
 DOVECOT_PASSWORD="helpdesk"
 DOVECOT_PID="$STACK_DIR/dovecot.pid"
 DOVECOT_BIN=/usr/sbin/dovecot

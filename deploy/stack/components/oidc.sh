@@ -3,7 +3,7 @@
 # dev login/consent pages, installed in .stack/oidc; deploy/oidc-provider.mjs says how
 # accounts and the test client are set up (it reads HELPDESK_STACK_OIDC_PORT).
 
-OIDC_PORT="$(setting HELPDESK_STACK_OIDC_PORT 55090)"
+OIDC_PORT="$(setting HELPDESK_STACK_OIDC_PORT)"
 OIDC_DIR="$STACK_DIR/oidc"
 OIDC_LOG="$STACK_DIR/oidc.log"
 OIDC_PID="$STACK_DIR/oidc.pid"

@@ -6,7 +6,7 @@
 # writes data/postmaster.pid itself; it is stopped like every daemon (daemon_stop), with
 # SIGINT: PostgreSQL's fast shutdown, what `pg_ctl -m fast stop` sends.
 
-PG_PORT="$(setting HELPDESK_STACK_PG_PORT 55432)"
+PG_PORT="$(setting HELPDESK_STACK_PG_PORT)"
 PG_DB="helpdesk"
 
 pg_bin_dir() { # highest installed /usr/lib/postgresql/<ver>/bin with initdb

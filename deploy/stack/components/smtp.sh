@@ -3,7 +3,7 @@
 # mail and writes it to a Maildir: the tests read activation and reset mail there.
 # Needs the venv.
 
-SMTP_PORT="$(setting HELPDESK_STACK_SMTP_PORT 55025)"
+SMTP_PORT="$(setting HELPDESK_STACK_SMTP_PORT)"
 SMTP_DIR="$STACK_DIR/smtp"
 SMTP_MAILDIR="$SMTP_DIR/Maildir"
 SMTP_LOG="$STACK_DIR/smtp.log"

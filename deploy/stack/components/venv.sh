@@ -18,7 +18,7 @@ venv_install() {
     fi
     if [[ ! -x "$VENV_PY" ]]; then
         local base
-        base="$(setting HELPDESK_STACK_BASE_PYTHON "")"
+        base="$(setting HELPDESK_STACK_BASE_PYTHON)"
         if [[ -z "$base" ]]; then
             base="$(command -v python3 || true)"
             [[ -n "$base" ]] || base=/usr/bin/python3
