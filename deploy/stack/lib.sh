@@ -122,6 +122,17 @@ need_command() {
 # need_node: node and npm (Debian's), for the components that run or install npm packages.
 need_node() { { command -v node && command -v npm; } >/dev/null 2>&1 || apt_install nodejs npm; }
 
+# installed_status LABEL PATH DESCRIBE_COMMAND...: the status line of a component that
+# installs PATH and runs nothing: "LABEL: PATH (what DESCRIBE_COMMAND prints)", or missing.
+installed_status() {
+    local label="$1" path="$2"; shift 2
+    if [[ -e "$path" ]]; then
+        echo "$label: $path ($("$@" 2>&1))"
+    else
+        echo "$label: missing ($path; deploy/stack.sh up installs it)"
+    fi
+}
+
 # ---------------------------------------------------------------- private instance roots
 
 # A daemon that runs as another user (postgres, nobody) keeps its files in .stack/<name>

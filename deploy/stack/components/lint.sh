@@ -4,10 +4,6 @@
 
 lint_install() { need_command shellcheck shellcheck; }
 
-lint_status() {
-    if command -v shellcheck >/dev/null 2>&1; then
-        echo "lint: shellcheck $(shellcheck --version | sed -n 's/^version: //p')"
-    else
-        echo "lint: shellcheck missing (deploy/stack.sh up installs it)"
-    fi
-}
+shellcheck_version() { shellcheck --version | sed -n 's/^version: /shellcheck /p'; }
+
+lint_status() { installed_status lint "$(command -v shellcheck || echo shellcheck)" shellcheck_version; }

@@ -4,8 +4,7 @@
 # Needs the venv.
 
 SMTP_PORT="$(setting HELPDESK_STACK_SMTP_PORT)"
-SMTP_DIR="$STACK_DIR/smtp"
-SMTP_MAILDIR="$SMTP_DIR/Maildir"
+SMTP_MAILDIR="$STACK_DIR/smtp/Maildir"
 SMTP_LOG="$STACK_DIR/smtp.log"
 SMTP_PID="$STACK_DIR/smtp.pid"
 

@@ -34,12 +34,8 @@ vectors_install() {
     log "word vectors ready in $((SECONDS - started))s: $VECTORS_FILE"
 }
 
-vectors_status() {
-    if [[ -s "$VECTORS_FILE" ]]; then
-        echo "vectors: $VECTORS_FILE ($(du -h "$VECTORS_FILE" | cut -f1))"
-    else
-        echo "vectors: missing ($VECTORS_FILE; deploy/stack.sh up makes it)"
-    fi
-}
+vectors_size() { du -h "$VECTORS_FILE" | cut -f1; }
+
+vectors_status() { installed_status vectors "$VECTORS_FILE" vectors_size; }
 
 vectors_env() { export_line HELPDESK_KB__WORD_VECTORS "$VECTORS_FILE"; }

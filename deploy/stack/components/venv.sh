@@ -39,12 +39,6 @@ venv_install() {
     fi
 }
 
-venv_status() {
-    if [[ -x "$VENV_PY" ]]; then
-        echo "venv: $VENV_DIR ($("$VENV_PY" --version 2>&1))"
-    else
-        echo "venv: not installed"
-    fi
-}
+venv_status() { installed_status venv "$VENV_PY" "$VENV_PY" --version; }
 
 venv_env() { export_line HELPDESK_STACK_PYTHON "$VENV_PY"; }
