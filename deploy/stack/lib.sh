@@ -26,7 +26,10 @@ stack_variables() {
 }
 
 # stack_declares DIR NAME: NAME is declared with direction DIR.
-stack_declares() { stack_variables "$1" | grep -qxF -- "$2"; }
+stack_declares() {
+    awk -v dir="$1" -v name="$2" '!/^[[:space:]]*(#|$)/ && $1 == name && $2 == dir { found = 1 } END { exit !found }' \
+        "$STACK_VARIABLES"
+}
 
 # setting NAME: the value of the `in` variable NAME, or its declared default.
 setting() {
