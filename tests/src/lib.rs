@@ -49,8 +49,8 @@ pub struct TestEnv {
 impl TestEnv {
     pub async fn new() -> Self {
         install_tls_provider();
-        let admin_url = required_env(stack_env::TEST_DATABASE_URL);
-        let nats_url = required_env(stack_env::TEST_NATS_URL);
+        let admin_url = required_env(stack_env::HELPDESK_TEST_DATABASE_URL);
+        let nats_url = required_env(stack_env::HELPDESK_TEST_NATS_URL);
         let unique = uuid::Uuid::new_v4().simple().to_string();
         let database = format!("hd_test_{}", &unique[..16]);
         let mut admin = PgConnection::connect(&admin_url).await.expect("connect to the test Postgres");
@@ -73,7 +73,7 @@ impl TestEnv {
         config.tickets.listen = any_port;
         config.kb.listen = any_port;
         // The stack's word vectors (`deploy/stack.sh env`), as `serve all` would read them.
-        config.kb.word_vectors = std::env::var_os(stack_env::KB_WORD_VECTORS).map(Into::into);
+        config.kb.word_vectors = std::env::var_os(stack_env::HELPDESK_KB__WORD_VECTORS).map(Into::into);
         config.mail.listen = any_port;
         config.gateway.listen = any_port;
         Self {
@@ -494,7 +494,7 @@ pub fn http() -> reqwest::Client {
 
 /// Mail the stack's SMTP sink (aiosmtpd) received for `to`, oldest first, as raw RFC 5322 text.
 pub fn mail_to(to: &str) -> Vec<String> {
-    let maildir = std::path::PathBuf::from(required_env(stack_env::TEST_SMTP_MAILDIR));
+    let maildir = std::path::PathBuf::from(required_env(stack_env::HELPDESK_TEST_SMTP_MAILDIR));
     let needle = to.to_lowercase();
     let mut mails: Vec<(std::time::SystemTime, String)> = Vec::new();
     for sub in ["new", "cur"] {

@@ -36,7 +36,7 @@ impl TestMailbox {
     }
 
     pub fn port() -> u16 {
-        required_env(stack_env::TEST_IMAP_PORT).parse().expect("the IMAP port is a port")
+        required_env(stack_env::HELPDESK_TEST_IMAP_PORT).parse().expect("the IMAP port is a port")
     }
 
     /// The `[[mail.mailboxes]]` entry that reads this mailbox.
@@ -48,7 +48,7 @@ impl TestMailbox {
             port: Self::port(),
             tls: ImapTls::None,
             username: self.user.clone(),
-            password: required_env(stack_env::TEST_IMAP_PASSWORD).into(),
+            password: required_env(stack_env::HELPDESK_TEST_IMAP_PASSWORD).into(),
             ..MailboxConfig::default()
         }
     }
@@ -62,7 +62,7 @@ impl TestMailbox {
             self.address,
             Self::port(),
             self.user,
-            required_env(stack_env::TEST_IMAP_PASSWORD)
+            required_env(stack_env::HELPDESK_TEST_IMAP_PASSWORD)
         )
     }
 
@@ -71,7 +71,7 @@ impl TestMailbox {
         let mut client = async_imap::Client::new(tcp);
         client.read_response().await.expect("greeting").expect("greeting");
         client
-            .login(&self.user, required_env(stack_env::TEST_IMAP_PASSWORD))
+            .login(&self.user, required_env(stack_env::HELPDESK_TEST_IMAP_PASSWORD))
             .await
             .map_err(|(e, _)| e)
             .expect("login to Dovecot")

@@ -22,7 +22,7 @@ pub const REGISTERED_CALLBACKS: &str = "http://127.0.0.1:8080/api/v1/sso/";
 
 pub fn settings_with_provider() -> PartSettings {
     let mut settings = PartSettings::load(None).expect("part settings");
-    let issuer = std::env::var(stack_env::TEST_OIDC_ISSUER)
+    let issuer = std::env::var(stack_env::HELPDESK_TEST_OIDC_ISSUER)
         .expect("the OpenID provider's issuer: run the tests with deploy/test.sh, which starts it");
     settings.identity.portal_url = "http://127.0.0.1:8080".into();
     settings.identity.sso = vec![

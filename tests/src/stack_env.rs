@@ -8,39 +8,22 @@
 const VARIABLES: &str = include_str!("../../deploy/stack/variables");
 
 macro_rules! stack_variables {
-    ($($(#[doc = $doc:literal])* $name:ident = $value:literal;)*) => {
-        $($(#[doc = $doc])* pub const $name: &str = $value;)*
+    ($($name:ident)*) => {
+        $(
+            #[doc = concat!("`", stringify!($name), "`, as deploy/stack/variables declares and explains it.")]
+            pub const $name: &str = stringify!($name);
+        )*
         /// Every name above, for the tests.
         #[cfg(test)]
         const ALL: &[&str] = &[$($name),*];
     };
 }
 
+// The names the harness reads, each a constant of the same name.
 stack_variables! {
-    /// The tests' admin connection to the stack's Postgres (each test makes its own database).
-    TEST_DATABASE_URL = "HELPDESK_TEST_DATABASE_URL";
-    /// The stack's NATS (each test takes its own subject prefix).
-    TEST_NATS_URL = "HELPDESK_TEST_NATS_URL";
-    /// The venv's nats-server binary, for tests that run a private server.
-    STACK_NATS_BIN = "HELPDESK_STACK_NATS_BIN";
-    /// The venv's python (grpcio), which runs `deploy/grpc_probe.py`.
-    STACK_PYTHON = "HELPDESK_STACK_PYTHON";
-    /// The kb's word-vectors file (the `kb.word_vectors` setting).
-    KB_WORD_VECTORS = "HELPDESK_KB__WORD_VECTORS";
-    /// The Maildir the stack's SMTP sink writes every mail to.
-    TEST_SMTP_MAILDIR = "HELPDESK_TEST_SMTP_MAILDIR";
-    /// The issuer URL of the stack's OpenID provider.
-    TEST_OIDC_ISSUER = "HELPDESK_TEST_OIDC_ISSUER";
-    /// Dovecot's plain IMAP port.
-    TEST_IMAP_PORT = "HELPDESK_TEST_IMAP_PORT";
-    /// The password every IMAP user name accepts.
-    TEST_IMAP_PASSWORD = "HELPDESK_TEST_IMAP_PASSWORD";
-    /// Dovecot's implicit-TLS port.
-    TEST_IMAPS_PORT = "HELPDESK_TEST_IMAPS_PORT";
-    /// The test CA (PEM) that signed Dovecot's certificate.
-    TEST_IMAP_CA = "HELPDESK_TEST_IMAP_CA";
-    /// The Chromium binary the browser tests drive.
-    CHROMIUM = "HD_CHROMIUM";
+    HELPDESK_TEST_DATABASE_URL HELPDESK_TEST_NATS_URL HELPDESK_STACK_NATS_BIN HELPDESK_STACK_PYTHON
+    HELPDESK_KB__WORD_VECTORS HELPDESK_TEST_SMTP_MAILDIR HELPDESK_TEST_OIDC_ISSUER HELPDESK_TEST_IMAP_PORT
+    HELPDESK_TEST_IMAP_PASSWORD HELPDESK_TEST_IMAPS_PORT HELPDESK_TEST_IMAP_CA HD_CHROMIUM
 }
 
 #[cfg(test)]
@@ -72,6 +55,6 @@ mod tests {
     #[test]
     fn the_browser_tests_read_chromium_by_the_same_name() {
         let portal = include_str!("../browser/lib/portal.mjs");
-        assert!(portal.contains(&format!("process.env.{CHROMIUM}")), "tests/browser/lib/portal.mjs reads {CHROMIUM}");
+        assert!(portal.contains(&format!("process.env.{HD_CHROMIUM}")), "tests/browser/lib/portal.mjs reads {HD_CHROMIUM}");
     }
 }
