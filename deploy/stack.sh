@@ -8,20 +8,9 @@
 #   deploy/stack.sh status   show what runs, with ports
 #   deploy/stack.sh env      print `export` lines; use as: eval "$(deploy/stack.sh env)"
 #
-# The components, in start order (`down` stops in reverse):
-#   venv      python tools in .stack/venv (nats-server, aiosmtpd, grpcio, numpy)
-#   vectors   the kb's word vectors, .stack/word-vectors/glove-6b-100d.hdwv
-#   postgres  PostgreSQL, database `helpdesk`
-#   nats      NATS with JetStream
-#   smtp      an SMTP sink (aiosmtpd): every mail lands in a Maildir
-#   oidc      an OpenID provider for the SSO tests (npm oidc-provider)
-#   dovecot   Dovecot IMAP and IMAPS; any user name logs in with the password `helpdesk`
-#             and gets its own empty Maildir (TLS certificate from a test CA made once)
-#   browser   Debian's chromium and tests/browser's npm packages, for the portal's browser tests
-#   lint      shellcheck, which deploy/test.sh runs on every shell script (deploy/lint-shell.sh)
-#
-# Each is one file, deploy/stack/components/<name>.sh; the shared helpers (and the one
-# way a daemon is started, stopped and reported from its pid file) are in deploy/stack/lib.sh.
+# The components (`help` lists them) are one file each, deploy/stack/components/<name>.sh, started
+# in the order of COMPONENTS below (`down` stops in reverse); the shared helpers (and the one way
+# a daemon is started, stopped and reported from its pid file) are in deploy/stack/lib.sh.
 # Every environment variable the stack reads (ports: `in`) or exports (`out`) is declared,
 # with its meaning and default, in deploy/stack/variables; `help` lists them.
 set -euo pipefail
@@ -91,6 +80,11 @@ cmd_env() {
 
 usage() {
     sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+    printf '\nComponents, in start order (their file headers):\n'
+    local c
+    for c in "${COMPONENTS[@]}"; do
+        sed -n '2,/^[^#]/{/^#/!d; s/^# \{0,1\}/  /; p}' "$STACK_LIB_DIR/components/$c.sh"
+    done
     printf '\nEnvironment variables (%s):\n' "${STACK_VARIABLES#"$ROOT/"}"
     grep -v '^[[:space:]]*#' "$STACK_VARIABLES" | sed '/^[[:space:]]*$/d; s/^/  /'
 }

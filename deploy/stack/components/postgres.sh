@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Component postgres: Debian's PostgreSQL (the highest installed version) as a private
 # instance run by the postgres user, on 127.0.0.1 only, with the database `helpdesk`.
-# Its root (instance_root postgres: .stack/pg, see lib.sh) holds data/ (also the socket
+# Its root (instance_root pg: .stack/pg, see lib.sh) holds data/ (also the socket
 # dir) and postgres.log. It is started with pg_ctl, which knows when the server is up and
 # writes data/postmaster.pid itself; it is stopped like every daemon (daemon_stop), with
 # SIGINT: PostgreSQL's fast shutdown, what `pg_ctl -m fast stop` sends.
