@@ -4,9 +4,6 @@
 //! that the browser tests read Chromium's path by the same name), so a renamed variable fails the
 //! build's tests instead of a test run far away with "… is not set".
 
-/// `deploy/stack/variables`: `NAME DIR DEFAULT MEANING` a line, `#` comments.
-const VARIABLES: &str = include_str!("../../deploy/stack/variables");
-
 macro_rules! stack_variables {
     ($($name:ident)*) => {
         $(
@@ -29,6 +26,9 @@ stack_variables! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `deploy/stack/variables`: `NAME DIR DEFAULT MEANING` a line, `#` comments.
+    const VARIABLES: &str = include_str!("../../deploy/stack/variables");
 
     /// The names `deploy/stack/variables` marks `out` (exported by `stack.sh env`).
     fn exported() -> Vec<&'static str> {
