@@ -8,8 +8,6 @@ OIDC_DIR="$STACK_DIR/oidc"
 OIDC_LOG="$STACK_DIR/oidc.log"
 OIDC_PID="$STACK_DIR/oidc.pid"
 
-oidc_ready() { http_ok "http://127.0.0.1:$OIDC_PORT/.well-known/openid-configuration"; }
-
 oidc_install() {
     need_node
     mkdir -p "$OIDC_DIR"
@@ -20,6 +18,8 @@ oidc_install() {
             || die "npm install oidc-provider failed"
     fi
 }
+
+oidc_ready() { http_ok "http://127.0.0.1:$OIDC_PORT/.well-known/openid-configuration"; }
 
 oidc_start() {
     if oidc_ready; then

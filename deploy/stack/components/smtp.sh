@@ -8,11 +8,11 @@ SMTP_MAILDIR="$STACK_DIR/smtp/Maildir"
 SMTP_LOG="$STACK_DIR/smtp.log"
 SMTP_PID="$STACK_DIR/smtp.pid"
 
-smtp_ready() { tcp_greets "$SMTP_PORT"; }
-
 smtp_install() {
     "$VENV_PY" -c 'import aiosmtpd' 2>/dev/null || die "aiosmtpd missing from the venv; try: rm -rf $VENV_DIR"
 }
+
+smtp_ready() { tcp_greets "$SMTP_PORT"; }
 
 smtp_start() {
     if smtp_ready 2>/dev/null; then
