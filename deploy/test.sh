@@ -3,10 +3,11 @@
 #
 #   deploy/test.sh [extra args for cargo nextest run / cargo test]
 #
-# 1. deploy/stack.sh up      local Postgres + NATS JetStream on 127.0.0.1 (installed if missing)
+# 1. deploy/stack.sh up      the local test services on 127.0.0.1 (installed if missing)
 # 2. eval "$(deploy/stack.sh env)"   HELPDESK_* / HELPDESK_TEST_* variables for the tests
-# 3. cargo nextest run --workspace --no-fail-fast   (cargo test when nextest is missing)
-# 4. cargo clippy --workspace --all-targets -- -D warnings
+# 3. deploy/lint-shell.sh    shellcheck on every shell script (a finding fails the run here)
+# 4. cargo nextest run --workspace --no-fail-fast   (cargo test when nextest is missing)
+# 5. cargo clippy --workspace --all-targets -- -D warnings
 #
 # Exits non-zero if any step fails (clippy still runs after failing tests).
 # The stack is left running and reused by the next run; stop it with:
@@ -24,6 +25,7 @@ command -v cargo >/dev/null 2>&1 || { echo "test.sh: cargo not found" >&2; exit 
 
 deploy/stack.sh up
 eval "$(deploy/stack.sh env)"
+deploy/lint-shell.sh
 
 status=0
 if cargo nextest --version >/dev/null 2>&1; then

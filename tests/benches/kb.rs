@@ -116,7 +116,7 @@ async fn main() {
     let env = TestEnv::new().await;
     match &env.config.kb.word_vectors {
         Some(path) => println!("ranking: words and meaning (word vectors {})", path.display()),
-        None => println!("ranking: words only (HELPDESK_KB__WORD_VECTORS is not set)"),
+        None => println!("ranking: words only ({} is not set)", helpdesk_tests::stack_env::HELPDESK_KB__WORD_VECTORS),
     }
     let server = env.start().await;
 

@@ -21,6 +21,7 @@ pub mod mailbox;
 pub mod portal_seed;
 pub mod smtp_peer;
 pub mod sso;
+pub mod stack_env;
 pub mod wait;
 
 pub use client::Client;
@@ -71,8 +72,8 @@ impl TestEnv {
     pub async fn new() -> Self {
         install_tls_provider();
         install_test_log();
-        let admin_url = required_env("HELPDESK_TEST_DATABASE_URL");
-        let nats_url = required_env("HELPDESK_TEST_NATS_URL");
+        let admin_url = required_env(stack_env::HELPDESK_TEST_DATABASE_URL);
+        let nats_url = required_env(stack_env::HELPDESK_TEST_NATS_URL);
         cleanup::sweep_once(&admin_url, &nats_url).await;
         let owner = cleanup::Owner::new();
         let database = owner.database();
@@ -99,7 +100,7 @@ impl TestEnv {
         config.tickets.listen = any_port;
         config.kb.listen = any_port;
         // The stack's word vectors (`deploy/stack.sh env`), as `serve all` would read them.
-        config.kb.word_vectors = std::env::var_os("HELPDESK_KB__WORD_VECTORS").map(Into::into);
+        config.kb.word_vectors = std::env::var_os(stack_env::HELPDESK_KB__WORD_VECTORS).map(Into::into);
         config.mail.listen = any_port;
         config.gateway.listen = any_port;
         Self {
@@ -487,7 +488,7 @@ pub fn http() -> reqwest::Client {
 
 /// Mail the stack's SMTP sink (aiosmtpd) received for `to`, oldest first, as raw RFC 5322 text.
 pub fn mail_to(to: &str) -> Vec<String> {
-    let maildir = std::path::PathBuf::from(required_env("HELPDESK_TEST_SMTP_MAILDIR"));
+    let maildir = std::path::PathBuf::from(required_env(stack_env::HELPDESK_TEST_SMTP_MAILDIR));
     let needle = to.to_lowercase();
     let mut mails: Vec<(std::time::SystemTime, String)> = Vec::new();
     for sub in ["new", "cur"] {

@@ -7,6 +7,8 @@ use futures::TryStreamExt;
 use helpdesk_mail::{ImapTls, MailboxConfig};
 use tokio::net::TcpStream;
 
+use crate::stack_env;
+
 fn required_env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the tests with deploy/test.sh (it starts Dovecot)"))
 }
@@ -34,7 +36,7 @@ impl TestMailbox {
     }
 
     pub fn port() -> u16 {
-        required_env("HELPDESK_TEST_IMAP_PORT").parse().expect("HELPDESK_TEST_IMAP_PORT is a port")
+        required_env(stack_env::HELPDESK_TEST_IMAP_PORT).parse().expect("the IMAP port is a port")
     }
 
     /// The `[[mail.mailboxes]]` entry that reads this mailbox.
@@ -46,7 +48,7 @@ impl TestMailbox {
             port: Self::port(),
             tls: ImapTls::None,
             username: self.user.clone(),
-            password: required_env("HELPDESK_TEST_IMAP_PASSWORD").into(),
+            password: required_env(stack_env::HELPDESK_TEST_IMAP_PASSWORD).into(),
             ..MailboxConfig::default()
         }
     }
@@ -60,7 +62,7 @@ impl TestMailbox {
             self.address,
             Self::port(),
             self.user,
-            required_env("HELPDESK_TEST_IMAP_PASSWORD")
+            required_env(stack_env::HELPDESK_TEST_IMAP_PASSWORD)
         )
     }
 
@@ -69,7 +71,7 @@ impl TestMailbox {
         let mut client = async_imap::Client::new(tcp);
         client.read_response().await.expect("greeting").expect("greeting");
         client
-            .login(&self.user, required_env("HELPDESK_TEST_IMAP_PASSWORD"))
+            .login(&self.user, required_env(stack_env::HELPDESK_TEST_IMAP_PASSWORD))
             .await
             .map_err(|(e, _)| e)
             .expect("login to Dovecot")

@@ -10,7 +10,7 @@ use helpdesk_kit::auth::bearer;
 use helpdesk_proto::identity::v1::{self as pb, settings_service_client::SettingsServiceClient};
 use reqwest::{StatusCode, Url};
 
-use crate::{Client, Server, TestEnv};
+use crate::{Client, Server, TestEnv, stack_env};
 
 pub const PROVIDER: &str = "test-oidc";
 /// The same provider, configured as a plain OAuth 2.0 one (endpoints and user-info fields).
@@ -20,8 +20,8 @@ pub const REGISTERED_CALLBACKS: &str = "http://127.0.0.1:8080/api/v1/sso/";
 
 pub fn settings_with_provider() -> PartSettings {
     let mut settings = PartSettings::load(None).expect("part settings");
-    let issuer = std::env::var("HELPDESK_TEST_OIDC_ISSUER")
-        .expect("HELPDESK_TEST_OIDC_ISSUER: run the tests with deploy/test.sh, which starts the OpenID provider");
+    let issuer = std::env::var(stack_env::HELPDESK_TEST_OIDC_ISSUER)
+        .expect("the OpenID provider's issuer: run the tests with deploy/test.sh, which starts it");
     settings.identity.portal_url = "http://127.0.0.1:8080".into();
     settings.identity.sso = vec![
         SsoProviderConfig {

@@ -3,7 +3,7 @@
 
 use async_nats::jetstream::{self, kv};
 use futures::StreamExt;
-use helpdesk_tests::{TestEnv, cleanup};
+use helpdesk_tests::{TestEnv, cleanup, stack_env};
 use sqlx::{Connection, PgConnection};
 
 fn env_var(name: &str) -> String {
@@ -11,7 +11,7 @@ fn env_var(name: &str) -> String {
 }
 
 async fn database_exists(name: &str) -> bool {
-    let mut admin = PgConnection::connect(&env_var("HELPDESK_TEST_DATABASE_URL")).await.expect("connect");
+    let mut admin = PgConnection::connect(&env_var(stack_env::HELPDESK_TEST_DATABASE_URL)).await.expect("connect");
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
         .bind(name)
         .fetch_one(&mut admin)
@@ -20,7 +20,7 @@ async fn database_exists(name: &str) -> bool {
 }
 
 async fn jetstream() -> jetstream::Context {
-    jetstream::new(async_nats::connect(env_var("HELPDESK_TEST_NATS_URL")).await.expect("connect to NATS"))
+    jetstream::new(async_nats::connect(env_var(stack_env::HELPDESK_TEST_NATS_URL)).await.expect("connect to NATS"))
 }
 
 /// Every stream (buckets included, as `KV_…`) whose name contains `prefix` (any case).
@@ -66,8 +66,8 @@ async fn a_test_that_panics_leaves_no_database_streams_buckets_or_keys_behind() 
 
 #[tokio::test]
 async fn a_new_run_sweeps_the_slices_of_crashed_runs_and_keeps_live_ones() {
-    let admin_url = env_var("HELPDESK_TEST_DATABASE_URL");
-    let nats_url = env_var("HELPDESK_TEST_NATS_URL");
+    let admin_url = env_var(stack_env::HELPDESK_TEST_DATABASE_URL);
+    let nats_url = env_var(stack_env::HELPDESK_TEST_NATS_URL);
     let temp = tempfile::tempdir().expect("temporary directory");
     // A slice of a process that no longer exists (no pid is this high) and one of this process.
     let crashed = cleanup::Owner::crashed_for_tests();

@@ -321,7 +321,7 @@ struct PrivateNats {
 impl PrivateNats {
     async fn start() -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
-        let binary = std::env::var("HELPDESK_STACK_NATS_BIN").expect("HELPDESK_STACK_NATS_BIN (deploy/stack.sh env)");
+        let binary = std::env::var(helpdesk_tests::stack_env::HELPDESK_STACK_NATS_BIN).expect("the stack's nats-server (deploy/stack.sh env)");
         let mut nats = Self { binary, port, store: tempfile::tempdir().expect("store"), child: None };
         nats.resume().await;
         nats
@@ -547,8 +547,8 @@ async fn one_replica_holds_a_mailbox_lease_until_it_lets_go_or_stops_renewing() 
 #[tokio::test]
 async fn mailboxes_over_implicit_tls_and_starttls_verify_the_server() {
     let env = TestEnv::new().await;
-    let ca = std::env::var("HELPDESK_TEST_IMAP_CA").expect("HELPDESK_TEST_IMAP_CA (deploy/stack.sh env)");
-    let tls_port: u16 = std::env::var("HELPDESK_TEST_IMAPS_PORT").expect("HELPDESK_TEST_IMAPS_PORT").parse().expect("port");
+    let ca = std::env::var(helpdesk_tests::stack_env::HELPDESK_TEST_IMAP_CA).expect("the test CA (deploy/stack.sh env)");
+    let tls_port: u16 = std::env::var(helpdesk_tests::stack_env::HELPDESK_TEST_IMAPS_PORT).expect("the IMAPS port").parse().expect("port");
     let implicit = TestMailbox::new("imaps");
     let starttls = TestMailbox::new("starttls");
     let untrusted = TestMailbox::new("untrusted");

@@ -8,7 +8,7 @@ use serde_json::Value;
 async fn every_grpc_server_is_serving_and_reflects_its_services_to_an_outside_client() {
     let env = TestEnv::new().await;
     let server = env.start().await;
-    let python = std::env::var("HELPDESK_STACK_PYTHON").expect("HELPDESK_STACK_PYTHON is set by deploy/test.sh");
+    let python = std::env::var(helpdesk_tests::stack_env::HELPDESK_STACK_PYTHON).expect("the stack's python (set by deploy/test.sh)");
     let probe = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/grpc_probe.py");
     for (part, addr) in server.grpc_addrs() {
         let output = tokio::process::Command::new(&python)

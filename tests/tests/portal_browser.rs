@@ -39,7 +39,7 @@ fn preflight(browser_dir: &Path) -> String {
     let fix = "run deploy/stack.sh up (it installs Debian's chromium and runs npm ci in tests/browser)";
     let node = std::process::Command::new("node").arg("--version").output();
     assert!(matches!(&node, Ok(out) if out.status.success()), "node is missing: {fix}");
-    let chromium = std::env::var("HD_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let chromium = std::env::var(helpdesk_tests::stack_env::HD_CHROMIUM).unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(Path::new(&chromium).is_file(), "Chromium is missing at {chromium}: {fix}");
     for package in ["playwright-core", "@axe-core/playwright", "@grpc/grpc-js", "@grpc/proto-loader"] {
         let manifest = browser_dir.join("node_modules").join(package).join("package.json");
@@ -57,8 +57,8 @@ fn part_settings() -> PartSettings {
         rate.burst = 1000;
         rate.refill_secs = 1;
     }
-    let issuer = std::env::var("HELPDESK_TEST_OIDC_ISSUER")
-        .expect("HELPDESK_TEST_OIDC_ISSUER: run the tests with deploy/test.sh, which starts the OpenID provider");
+    let issuer = std::env::var(helpdesk_tests::stack_env::HELPDESK_TEST_OIDC_ISSUER)
+        .expect("the OpenID provider's issuer: run the tests with deploy/test.sh, which starts it");
     settings.identity.portal_url = PORTAL_URL.into();
     settings.identity.sso = vec![SsoProviderConfig {
         id: portal_seed::SSO_PROVIDER.into(),
@@ -120,11 +120,11 @@ async fn the_portal_works_in_headless_chromium() {
         .env("HD_IDENTITY_GRPC", &server.config.endpoints.identity)
         .env("HD_TICKETS_GRPC", &server.config.endpoints.tickets)
         .env("HD_KB_GRPC", &server.config.endpoints.kb)
-        .env("HD_OIDC_ISSUER", std::env::var("HELPDESK_TEST_OIDC_ISSUER").unwrap_or_default())
-        .env("HD_SMTP_MAILDIR", std::env::var("HELPDESK_TEST_SMTP_MAILDIR").expect("HELPDESK_TEST_SMTP_MAILDIR"))
+        .env("HD_OIDC_ISSUER", std::env::var(helpdesk_tests::stack_env::HELPDESK_TEST_OIDC_ISSUER).unwrap_or_default())
+        .env("HD_SMTP_MAILDIR", std::env::var(helpdesk_tests::stack_env::HELPDESK_TEST_SMTP_MAILDIR).expect("the SMTP sink's Maildir"))
         .env("HD_SCREENSHOTS", &screenshots)
         .env("HD_PROTO_DIR", root.join("proto"))
-        .env("HD_CHROMIUM", chromium)
+        .env(helpdesk_tests::stack_env::HD_CHROMIUM, chromium)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
