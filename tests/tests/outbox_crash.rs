@@ -70,7 +70,7 @@ async fn wait_for_empty_outbox(pg: &sqlx::PgPool) {
 /// A contact token from the child's identity, through the CLI's client code.
 async fn contact_token(env: &TestEnv, identity: &str) -> String {
     let mut config = env.config.clone();
-    config.endpoints.identity = identity.to_string();
+    config.shared.endpoints.identity = identity.to_string();
     let clients = helpdesk::cli::Clients::connect(&config).expect("clients");
     let id = clients.find_or_create_contact("crash@example.com", "").await.expect("contact");
     clients
