@@ -129,6 +129,9 @@ mod tests {
             let error = load(Some("sections.toml")).expect_err("refused");
             assert!(error.contains("unknown section `gatway` of ") && error.contains("sections.toml"), "{error}");
             assert!(error.contains("`gateway`"), "{error}");
+            jail.create_file("sso.toml", "[[identity.sso]]\nid = \"acme\"\nclient_idd = \"x\"\n")?;
+            let error = load(Some("sso.toml")).expect_err("refused");
+            assert!(error.contains("unknown key `client_idd` in section `identity.sso.0` of ") && error.contains("sso.toml"), "{error}");
             Ok(())
         });
     }

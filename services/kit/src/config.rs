@@ -119,7 +119,12 @@ impl Sources {
     /// was set, and for an unknown key the keys the section has.
     fn describe(&self, error: &figment::Error, figment: &Figment) -> String {
         let Some((key, section)) = error.path.split_last() else {
-            return format!("{}{}", error.kind, file_of(error.metadata.as_ref()));
+            // Reading the file failed (missing, not TOML): name the file first.
+            let problem = error.kind.to_string();
+            return match &error.metadata {
+                Some(Metadata { source: Some(Source::File(path)), .. }) => format!("{}: {}", path.display(), problem.trim_end()),
+                _ => problem,
+            };
         };
         let in_section = if section.is_empty() { String::new() } else { format!(" in section `{}`", section.join(".")) };
         let origin = match self.origin(figment, &error.path) {
