@@ -104,11 +104,18 @@ mod tests {
         });
     }
 
+    /// The refusal of a config file `name` holding `contents`; it must name the file.
+    fn refusal(jail: &figment::Jail, name: &str, contents: &str) -> figment::error::Result<String> {
+        jail.create_file(name, contents)?;
+        let error = load(Some(name)).expect_err("refused");
+        assert!(error.contains(name), "{error}");
+        Ok(error)
+    }
+
     #[test]
     fn a_misspelt_gateway_key_is_refused_naming_the_key_the_section_and_the_file() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("helpdesk.toml", "[gateway]\nsitename = \"Acme\"\n")?;
-            let error = load(Some("helpdesk.toml")).expect_err("refused");
+            let error = refusal(jail, "helpdesk.toml", "[gateway]\nsitename = \"Acme\"\n")?;
             assert!(error.starts_with("unknown key `sitename` in section `gateway` of "), "{error}");
             assert!(error.contains("helpdesk.toml; expected one of `listen`"), "{error}");
             assert!(error.contains("`site_name`"), "{error}");
@@ -119,19 +126,14 @@ mod tests {
     #[test]
     fn a_misspelt_key_in_a_nested_table_or_another_section_is_refused_too() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("nested.toml", "[gateway.rate_limits.signups]\nburst = 1\nrefil_secs = 5\n")?;
-            let error = load(Some("nested.toml")).expect_err("refused");
+            let error = refusal(jail, "nested.toml", "[gateway.rate_limits.signups]\nburst = 1\nrefil_secs = 5\n")?;
             assert!(error.contains("unknown key `refil_secs` in section `gateway.rate_limits.signups` of "), "{error}");
-            jail.create_file("mail.toml", "[mail]\nsmtp_hots = \"relay\"\n")?;
-            let error = load(Some("mail.toml")).expect_err("refused");
-            assert!(error.contains("unknown key `smtp_hots` in section `mail` of ") && error.contains("mail.toml"), "{error}");
-            jail.create_file("sections.toml", "[gatway]\nlisten = \"127.0.0.1:1\"\n")?;
-            let error = load(Some("sections.toml")).expect_err("refused");
-            assert!(error.contains("unknown section `gatway` of ") && error.contains("sections.toml"), "{error}");
-            assert!(error.contains("`gateway`"), "{error}");
-            jail.create_file("sso.toml", "[[identity.sso]]\nid = \"acme\"\nclient_idd = \"x\"\n")?;
-            let error = load(Some("sso.toml")).expect_err("refused");
-            assert!(error.contains("unknown key `client_idd` in section `identity.sso.0` of ") && error.contains("sso.toml"), "{error}");
+            let error = refusal(jail, "mail.toml", "[mail]\nsmtp_hots = \"relay\"\n")?;
+            assert!(error.contains("unknown key `smtp_hots` in section `mail` of "), "{error}");
+            let error = refusal(jail, "sso.toml", "[[identity.sso]]\nid = \"acme\"\nclient_idd = \"x\"\n")?;
+            assert!(error.contains("unknown key `client_idd` in section `identity.sso.0` of "), "{error}");
+            let error = refusal(jail, "sections.toml", "[gatway]\nlisten = \"127.0.0.1:1\"\n")?;
+            assert!(error.contains("unknown section `gatway` of ") && error.contains("`gateway`"), "{error}");
             Ok(())
         });
     }
