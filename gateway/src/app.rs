@@ -132,7 +132,7 @@ impl App {
             admin: TicketAdminServiceClient::new(tickets_channel),
             identity: identity.clone(),
             upload_limit: message_limit,
-            attachment_max_bytes: attachment_max_bytes,
+            attachment_max_bytes,
             guest_limit: limits.guest_tickets,
         };
         let pages = portal::PortalState {
