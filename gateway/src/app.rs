@@ -9,7 +9,7 @@ use axum::{
     middleware,
     routing::{get, post, put},
 };
-use helpdesk_kit::{CancellationToken, auth::keys, config::Config, nats::Nats};
+use helpdesk_kit::{CancellationToken, auth::keys, config::SharedConfig, nats::Nats};
 use helpdesk_proto::{
     kb::v1::kb_service_client::KbServiceClient,
     tickets::v1::{ticket_admin_service_client::TicketAdminServiceClient, ticket_service_client::TicketServiceClient},
@@ -21,7 +21,7 @@ use tower_http::{compression::CompressionLayer, trace::TraceLayer};
 
 use crate::{
     api,
-    config::GatewaySettings,
+    config::GatewayConfig,
     edge,
     identity::Identity,
     portal,
@@ -54,7 +54,7 @@ struct Limits {
 }
 
 impl Limits {
-    fn new(settings: &GatewaySettings) -> Self {
+    fn new(settings: &GatewayConfig) -> Self {
         let (r, proxies) = (&settings.rate_limits, &settings.trusted_proxies);
         Self {
             guest_tickets: RateLimit::new("guest tickets", r.guest_tickets, r.max_clients, proxies),
@@ -109,24 +109,22 @@ fn channel(url: &str) -> anyhow::Result<Channel> {
 }
 
 impl App {
-    /// Builds with the gateway's own settings from the environment (`HELPDESK_GATEWAY__…`).
-    pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        let settings = GatewaySettings::load(None).map_err(|e| anyhow::anyhow!("gateway configuration: {e}"))?;
-        Self::build_with(config, settings).await
-    }
-
-    pub async fn build_with(config: &Config, settings: GatewaySettings) -> anyhow::Result<Self> {
-        let service_secret = keys::service_secret(&config.auth.key_dir)?;
-        let limits = Limits::new(&settings);
-        let identity = Identity::new(channel(&config.endpoints.identity)?, service_secret, settings)
+    /// Builds the gateway from the shared sections and its own; `attachment_max_bytes` is the
+    /// tickets part's limit (`tickets.attachment_max_bytes`), which uploads are held to here
+    /// before they reach tickets.
+    pub async fn build(shared: &SharedConfig, own: GatewayConfig, attachment_max_bytes: usize) -> anyhow::Result<Self> {
+        let service_secret = keys::service_secret(&shared.auth.key_dir)?;
+        let limits = Limits::new(&own);
+        let (listen, body_limit_bytes) = (own.listen, own.body_limit_bytes);
+        let identity = Identity::new(channel(&shared.endpoints.identity)?, service_secret, own)
             .map_err(|e| anyhow::anyhow!("gateway CSRF key: {e:?}"))?;
         let backends = Backends {
-            kb: KbServiceClient::new(channel(&config.endpoints.kb)?),
+            kb: KbServiceClient::new(channel(&shared.endpoints.kb)?),
             identity: identity.clone(),
         };
-        let tickets_channel = channel(&config.endpoints.tickets)?;
+        let tickets_channel = channel(&shared.endpoints.tickets)?;
         // Attachments ride in one gRPC message: room for the largest file plus its envelope.
-        let message_limit = config.tickets.attachment_max_bytes + api::tickets::ENVELOPE_BYTES;
+        let message_limit = attachment_max_bytes + api::tickets::ENVELOPE_BYTES;
         let tickets = api::tickets::TicketClients {
             tickets: TicketServiceClient::new(tickets_channel.clone())
                 .max_decoding_message_size(message_limit)
@@ -134,7 +132,7 @@ impl App {
             admin: TicketAdminServiceClient::new(tickets_channel),
             identity: identity.clone(),
             upload_limit: message_limit,
-            attachment_max_bytes: config.tickets.attachment_max_bytes,
+            attachment_max_bytes,
             guest_limit: limits.guest_tickets,
         };
         let pages = portal::PortalState {
@@ -145,10 +143,10 @@ impl App {
         };
         let guard = portal::guard::Guard {
             identity: identity.clone(),
-            form_limit: portal::form_limit(config.tickets.attachment_max_bytes),
+            form_limit: portal::form_limit(attachment_max_bytes),
         };
         // The ticket page's live updates follow the tickets events on NATS (any replica sees them).
-        let nats = Nats::connect(&config.nats).await?;
+        let nats = Nats::connect(&shared.nats).await?;
         let live_stop = CancellationToken::new();
         let live = portal::ticket::live::Live::start(nats.client, &nats.subjects, live_stop.clone());
         let router = Router::new()
@@ -166,15 +164,15 @@ impl App {
             .layer(edge::catch_panics())
             .layer(middleware::from_fn_with_state(guard, portal::guard::guard))
             .layer(middleware::from_fn_with_state(identity, session_to_bearer))
-            .layer(DefaultBodyLimit::max(config.gateway.body_limit_bytes))
+            .layer(DefaultBodyLimit::max(body_limit_bytes))
             .layer(middleware::from_fn(edge::headers))
             // gzip for pages, styles, scripts and JSON (not event streams: the default predicate
             // leaves `text/event-stream` alone, so live updates are not held back).
             .layer(CompressionLayer::new())
             .layer(TraceLayer::new_for_http());
-        let listener = TcpListener::bind(config.gateway.listen)
+        let listener = TcpListener::bind(listen)
             .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.gateway.listen))?;
+            .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
         Ok(Self { listener, router, live_stop })
     }
 

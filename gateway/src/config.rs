@@ -1,20 +1,21 @@
-//! The `[gateway]` settings the shared config does not know (it has `listen` and the body
-//! limit): the portal's site name, cookie flags, the reverse proxies whose `X-Forwarded-For` is believed, and the
-//! per-client rate limits.
+//! The `[gateway]` section (and `HELPDESK_GATEWAY__…` variables): where the gateway listens, the
+//! body limit, the portal's site name, cookie flags, the reverse proxies whose `X-Forwarded-For`
+//! is believed, and the per-client rate limits. The `helpdesk` crate reads it with the rest of the
+//! configuration and hands it to `App::build`.
 
-use std::{net::IpAddr, path::Path};
+use std::net::{IpAddr, SocketAddr};
 
-use figment::{
-    Figment,
-    providers::{Env, Format, Serialized, Toml},
-};
 use serde::{Deserialize, Serialize};
 
 use crate::rate_limit::RateLimitSettings;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
-pub struct GatewaySettings {
+#[serde(default, deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// The HTTP listen address (port 0: any free port).
+    pub listen: SocketAddr,
+    /// Largest request body accepted (413 beyond).
+    pub body_limit_bytes: usize,
     /// The support center's name, shown in the portal's header and page titles.
     pub site_name: String,
     /// Mark cookies `Secure` (HTTPS only). Turn off only for plain-HTTP development.
@@ -27,27 +28,15 @@ pub struct GatewaySettings {
     pub rate_limits: RateLimitSettings,
 }
 
-impl Default for GatewaySettings {
+impl Default for GatewayConfig {
     fn default() -> Self {
         Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            body_limit_bytes: 1024 * 1024,
             site_name: "Support Center".into(),
             cookie_secure: true,
             trusted_proxies: Vec::new(),
             rate_limits: RateLimitSettings::default(),
         }
-    }
-}
-
-impl GatewaySettings {
-    /// Defaults, then the `[gateway]` section of `file`, then `HELPDESK_GATEWAY__…` variables.
-    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
-        let mut figment = Figment::from(Serialized::defaults(Self::default()));
-        if let Some(file) = file {
-            figment = figment.merge(Figment::from(Toml::file_exact(file)).focus("gateway"));
-        }
-        figment
-            .merge(Env::prefixed("HELPDESK_GATEWAY__").split("__"))
-            .extract()
-            .map_err(Box::new)
     }
 }

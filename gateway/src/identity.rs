@@ -14,18 +14,18 @@ use helpdesk_proto::identity::v1::{
 use secrecy::SecretString;
 use tonic::{Request, transport::Channel};
 
-use crate::{config::GatewaySettings, error::ApiError, session::CsrfKey};
+use crate::{config::GatewayConfig, error::ApiError, session::CsrfKey};
 
 #[derive(Clone)]
 pub struct Identity {
     channel: Channel,
     tokens: Arc<ServiceTokens>,
-    pub settings: Arc<GatewaySettings>,
+    pub settings: Arc<GatewayConfig>,
     pub csrf: Arc<CsrfKey>,
 }
 
 impl Identity {
-    pub fn new(channel: Channel, service_secret: SecretString, settings: GatewaySettings) -> Result<Self, ApiError> {
+    pub fn new(channel: Channel, service_secret: SecretString, settings: GatewayConfig) -> Result<Self, ApiError> {
         Ok(Self {
             csrf: Arc::new(CsrfKey::new(&service_secret)?),
             tokens: Arc::new(ServiceTokens::new(channel.clone(), "gateway", service_secret)),

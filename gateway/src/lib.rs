@@ -9,7 +9,8 @@
 //!   naming the field, and `clean`'s rule (no control characters) on every piece of input text;
 //! - `edge`: JSON 404/405 for unknown routes and methods; `nosniff` and `Cache-Control` on answers;
 //! - `auth`: the bearer token extractor;
-//! - `config`: the gateway's own settings (cookies, trusted proxies);
+//! - `config`: the `[gateway]` section (listen address, body limit, site name, cookies, trusted
+//!   proxies, rate limits);
 //! - `client_ip`: the client's address (behind trusted proxies, from `X-Forwarded-For`);
 //! - `rate_limit`: per-client limits on guests' tickets and sign-ups (429 with `Retry-After`);
 //! - `session`: session cookies, their exchange for caller tokens, CSRF;
@@ -30,5 +31,5 @@ mod rate_limit;
 mod session;
 
 pub use app::App;
-pub use config::GatewaySettings;
+pub use config::GatewayConfig;
 pub use rate_limit::{Rate, RateLimitSettings};

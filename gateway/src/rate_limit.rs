@@ -30,6 +30,7 @@ use crate::{client_ip::client_ip, error::ApiError};
 
 /// One limit: `burst` requests at once, then one more every `refill_secs`. `burst = 0` turns it off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Rate {
     pub burst: u32,
     pub refill_secs: u64,
@@ -37,7 +38,7 @@ pub struct Rate {
 
 /// `[gateway.rate_limits]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct RateLimitSettings {
     /// Guests' `POST /api/v1/tickets` (signed-in callers are not limited here).
     pub guest_tickets: Rate,

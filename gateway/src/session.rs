@@ -28,7 +28,7 @@ use helpdesk_proto::identity::v1::ExchangeSessionRequest;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
-use crate::{config::GatewaySettings, error::ApiError, identity::Identity};
+use crate::{config::GatewayConfig, error::ApiError, identity::Identity};
 
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// Binds a single sign-on to the browser that started it (login CSRF).
@@ -68,7 +68,7 @@ impl CsrfKey {
     }
 }
 
-impl GatewaySettings {
+impl GatewayConfig {
     pub fn session_cookie(&self) -> &'static str {
         if self.cookie_secure { "__Host-hd_session" } else { "hd_session" }
     }
@@ -225,23 +225,23 @@ mod tests {
 
     #[test]
     fn secure_cookies_carry_the_host_prefix_and_plain_ones_do_not() {
-        let [session, csrf] = GatewaySettings::default().session_cookies("s", "c", 60);
+        let [session, csrf] = GatewayConfig::default().session_cookies("s", "c", 60);
         assert!(session.starts_with("__Host-hd_session=s;"), "{session}");
         assert!(csrf.starts_with("__Host-hd_csrf=c;"), "{csrf}");
         for cookie in [&session, &csrf] {
             assert!(cookie.contains("Path=/;") && cookie.contains("Secure") && !cookie.contains("Domain"), "{cookie}");
         }
-        let plain = GatewaySettings { cookie_secure: false, ..Default::default() };
+        let plain = GatewayConfig { cookie_secure: false, ..Default::default() };
         let [session, csrf] = plain.session_cookies("s", "c", 60);
         assert!(session.starts_with("hd_session=s;") && csrf.starts_with("hd_csrf=c;"));
     }
 
     #[test]
     fn session_cookies_are_http_only_lax_and_secure_unless_turned_off() {
-        let [session, csrf] = GatewaySettings::default().session_cookies("s", "c", 60);
+        let [session, csrf] = GatewayConfig::default().session_cookies("s", "c", 60);
         assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax") && session.contains("Secure"));
         assert!(!csrf.contains("HttpOnly"));
-        let [plain, _] = GatewaySettings { cookie_secure: false, ..Default::default() }.session_cookies("s", "c", 60);
+        let [plain, _] = GatewayConfig { cookie_secure: false, ..Default::default() }.session_cookies("s", "c", 60);
         assert!(!plain.contains("Secure"));
     }
 }

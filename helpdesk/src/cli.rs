@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use helpdesk_kit::{
     CancellationToken,
     auth::{bearer, keys, service_token::ServiceTokens},
-    config::Config,
+    config::SharedConfig,
 };
 use helpdesk_proto::{
     identity::v1::{
@@ -22,7 +22,7 @@ use helpdesk_proto::{
 };
 use tonic::transport::{Channel, Endpoint};
 
-use crate::{admin, agent, demo, mail, serve};
+use crate::{admin, agent, config::HelpdeskConfig, demo, mail, serve};
 
 #[derive(Parser)]
 #[command(name = "helpdesk", version, about = "An open-source help desk: email, Discord and a contact portal.")]
@@ -36,9 +36,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run parts of the help desk in this process: `all`, or any of identity, tickets, kb, gateway.
+    /// Run parts of the help desk in this process: `all`, or any of identity, tickets, kb, mail,
+    /// gateway.
     Serve {
-        #[arg(required = true)]
+        /// Checked by `serve::parse_parts`, whose refusal lists the parts.
         parts: Vec<String>,
         /// Seed a demo contact, ticket and articles, and print how to use them.
         #[arg(long)]
@@ -199,11 +200,11 @@ pub fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     helpdesk_kit::telemetry::init();
-    let config = Config::load(cli.config.as_deref()).map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+    let config = HelpdeskConfig::load(cli.config.as_deref()).context("configuration")?;
     match cli.command {
-        Command::Serve { parts, demo } => serve_until_signal(config, cli.config.as_deref(), &parts, demo).await,
+        Command::Serve { parts, demo } => serve_until_signal(config, &parts, demo).await,
         Command::Token(TokenCommand::Contact { email, create, name }) => {
-            let clients = Clients::connect(&config)?;
+            let clients = Clients::connect(&config.shared)?;
             let contact = if create {
                 Some(clients.find_or_create_contact(&email, &name).await?)
             } else {
@@ -216,25 +217,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
-        Command::Tickets(command) => tickets_command(&Clients::connect(&config)?, command).await,
-        Command::Kb(command) => kb_command(&Clients::connect(&config)?, command).await,
-        Command::Agent(command) => agent::run(&Clients::connect(&config)?, command).await,
-        Command::Staff(command) => admin::staff(&Clients::connect(&config)?, command).await,
-        Command::Groups(command) => admin::groups(&Clients::connect(&config)?, command).await,
-        Command::Settings(command) => admin::settings(&Clients::connect(&config)?, command).await,
-        Command::Mail(command) => mail::run(&Clients::connect(&config)?, command).await,
+        Command::Tickets(command) => tickets_command(&Clients::connect(&config.shared)?, command).await,
+        Command::Kb(command) => kb_command(&Clients::connect(&config.shared)?, command).await,
+        Command::Agent(command) => agent::run(&Clients::connect(&config.shared)?, command).await,
+        Command::Staff(command) => admin::staff(&Clients::connect(&config.shared)?, command).await,
+        Command::Groups(command) => admin::groups(&Clients::connect(&config.shared)?, command).await,
+        Command::Settings(command) => admin::settings(&Clients::connect(&config.shared)?, command).await,
+        Command::Mail(command) => mail::run(&Clients::connect(&config.shared)?, command).await,
     }
 }
 
-async fn serve_until_signal(
-    config: Config,
-    file: Option<&std::path::Path>,
-    parts: &[String],
-    seed_demo: bool,
-) -> anyhow::Result<()> {
+async fn serve_until_signal(config: HelpdeskConfig, parts: &[String], seed_demo: bool) -> anyhow::Result<()> {
     let parts = serve::parse_parts(parts).map_err(anyhow::Error::msg)?;
     let shutdown = CancellationToken::new();
-    let running = serve::start_with_file(config.clone(), file, &parts, shutdown.clone()).await?;
+    let running = serve::start(config.clone(), &parts, shutdown.clone()).await?;
     for (part, addr) in &running.addrs {
         let kind = if *part == serve::Part::Gateway { "HTTP" } else { "gRPC" };
         println!("{part} listening on http://{addr} ({kind})");
@@ -243,7 +239,7 @@ async fn serve_until_signal(
         println!("portal and JSON API: {url}/  (health: {url}/healthz)");
     }
     if seed_demo {
-        let mut config = config;
+        let mut config = config.shared;
         if let Some(url) = running.url(serve::Part::Identity) {
             config.endpoints.identity = url;
         }
@@ -418,7 +414,7 @@ pub struct Clients {
 }
 
 impl Clients {
-    pub fn connect(config: &Config) -> anyhow::Result<Self> {
+    pub fn connect(config: &SharedConfig) -> anyhow::Result<Self> {
         let lazy = |url: &str| -> anyhow::Result<Channel> {
             Ok(Endpoint::from_shared(url.to_string())
                 .with_context(|| format!("endpoint {url}"))?

@@ -1,13 +1,16 @@
 //! Starting parts: bind each in dependency order (identity first, since the others verify its
 //! tokens and find contacts through it), point the later parts at the real addresses of the earlier
 //! ones (port 0 works), then run them all until shutdown. Parts still talk only through gRPC and
-//! NATS, exactly as they would in separate processes.
+//! NATS, exactly as they would in separate processes. Each part gets the shared sections and its
+//! own section of the one `HelpdeskConfig`.
 
-use std::{fmt, net::SocketAddr, path::Path, str::FromStr};
+use std::{fmt, net::SocketAddr, str::FromStr};
 
 use anyhow::Context;
-use helpdesk_kit::{CancellationToken, config::Config};
+use helpdesk_kit::CancellationToken;
 use tokio::task::JoinSet;
+
+use crate::config::HelpdeskConfig;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Part {
@@ -31,6 +34,13 @@ impl Part {
             Part::Gateway => "gateway",
         }
     }
+
+    /// `all, identity, tickets, kb, mail or gateway`, for messages.
+    fn choices() -> String {
+        let names = Part::ALL.map(Part::name);
+        let (last, others) = names.split_last().expect("there are parts");
+        format!("all, {} or {last}", others.join(", "))
+    }
 }
 
 impl fmt::Display for Part {
@@ -46,7 +56,7 @@ impl FromStr for Part {
         Part::ALL
             .into_iter()
             .find(|p| p.name() == raw)
-            .ok_or_else(|| format!("unknown part `{raw}`: expected all, identity, tickets, kb, mail or gateway"))
+            .ok_or_else(|| format!("unknown part `{raw}`: expected {}", Part::choices()))
     }
 }
 
@@ -61,7 +71,7 @@ pub fn parse_parts(names: &[String]) -> Result<Vec<Part>, String> {
         }
     }
     if parts.is_empty() {
-        return Err("name at least one part, or all".into());
+        return Err(format!("name the parts to serve: {}", Part::choices()));
     }
     parts.sort();
     parts.dedup();
@@ -99,83 +109,43 @@ impl Running {
     }
 }
 
-/// Settings of parts beyond the shared config: their own keys in the same file sections and
-/// `HELPDESK_…` variables (`[identity]` accounts and SSO, `[mail]`, `[gateway]` cookies and proxies).
-#[derive(Debug, Clone, Default)]
-pub struct PartSettings {
-    pub identity: helpdesk_identity::IdentityConfig,
-    pub mail: helpdesk_mail::MailConfig,
-    pub gateway: helpdesk_gateway::GatewaySettings,
-}
-
-impl PartSettings {
-    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
-        let configuration = |e: &dyn fmt::Display| anyhow::anyhow!("configuration: {e}");
-        Ok(Self {
-            identity: helpdesk_identity::IdentityConfig::load(file).map_err(|e| configuration(&e))?,
-            mail: helpdesk_mail::MailConfig::load(file).map_err(|e| configuration(&e))?,
-            gateway: helpdesk_gateway::GatewaySettings::load(file).map_err(|e| configuration(&e))?,
-        })
-    }
-}
-
-/// Builds and starts `parts`; returns once every part is listening. Part settings come from the
-/// environment.
-pub async fn start(config: Config, parts: &[Part], shutdown: CancellationToken) -> anyhow::Result<Running> {
-    start_with(config, PartSettings::load(None)?, parts, shutdown).await
-}
-
-/// As [`start`], with part settings also read from the config file.
-pub async fn start_with_file(
-    config: Config,
-    file: Option<&Path>,
-    parts: &[Part],
-    shutdown: CancellationToken,
-) -> anyhow::Result<Running> {
-    start_with(config, PartSettings::load(file)?, parts, shutdown).await
-}
-
-/// As [`start`], with the part settings given.
-pub async fn start_with(
-    mut config: Config,
-    settings: PartSettings,
-    parts: &[Part],
-    shutdown: CancellationToken,
-) -> anyhow::Result<Running> {
+/// Builds and starts `parts`; returns once every part is listening.
+pub async fn start(mut config: HelpdeskConfig, parts: &[Part], shutdown: CancellationToken) -> anyhow::Result<Running> {
     let mut tasks = JoinSet::new();
     let mut addrs = Vec::new();
     for part in parts {
         let addr = match part {
             Part::Identity => {
-                let app = helpdesk_identity::App::build_with(&config, settings.identity.clone()).await?;
+                let app = helpdesk_identity::App::build(&config.shared, config.identity.clone()).await?;
                 let addr = app.local_addr();
-                config.endpoints.identity = format!("http://{addr}");
+                config.shared.endpoints.identity = format!("http://{addr}");
                 tasks.spawn(app.run_until_stopped(shutdown.clone()));
                 addr
             }
             Part::Tickets => {
-                let app = helpdesk_tickets::App::build(&config).await?;
+                let app = helpdesk_tickets::App::build(&config.shared, config.tickets.clone()).await?;
                 let addr = app.local_addr();
-                config.endpoints.tickets = format!("http://{addr}");
+                config.shared.endpoints.tickets = format!("http://{addr}");
                 tasks.spawn(app.run_until_stopped(shutdown.clone()));
                 addr
             }
             Part::Kb => {
-                let app = helpdesk_kb::App::build(&config).await?;
+                let app = helpdesk_kb::App::build(&config.shared, config.kb.clone()).await?;
                 let addr = app.local_addr();
-                config.endpoints.kb = format!("http://{addr}");
+                config.shared.endpoints.kb = format!("http://{addr}");
                 tasks.spawn(app.run_until_stopped(shutdown.clone()));
                 addr
             }
             Part::Mail => {
-                let app = helpdesk_mail::App::build_with(&config, settings.mail.clone()).await?;
+                let app = helpdesk_mail::App::build(&config.shared, config.mail.clone()).await?;
                 let addr = app.local_addr();
-                config.endpoints.mail = format!("http://{addr}");
+                config.shared.endpoints.mail = format!("http://{addr}");
                 tasks.spawn(app.run_until_stopped(shutdown.clone()));
                 addr
             }
             Part::Gateway => {
-                let app = helpdesk_gateway::App::build_with(&config, settings.gateway.clone()).await?;
+                let attachments = config.tickets.attachment_max_bytes;
+                let app = helpdesk_gateway::App::build(&config.shared, config.gateway.clone(), attachments).await?;
                 let addr = app.local_addr();
                 tasks.spawn(app.run_until_stopped(shutdown.clone()));
                 addr
@@ -204,5 +174,10 @@ mod tests {
         assert!(parse_parts(&["mail2".into()]).is_err());
         assert_eq!(parse_parts(&["mail".into()]), Ok(vec![Part::Mail]));
         assert!(parse_parts(&[]).is_err());
+    }
+
+    #[test]
+    fn serving_no_part_is_refused_with_the_list_of_parts() {
+        assert_eq!(parse_parts(&[]), Err("name the parts to serve: all, identity, tickets, kb, mail or gateway".into()));
     }
 }

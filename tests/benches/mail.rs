@@ -8,7 +8,6 @@
 use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
-use helpdesk::serve::PartSettings;
 use helpdesk_tests::{TestEnv, mailbox::TestMailbox};
 
 const BATCH: usize = 200;
@@ -18,7 +17,7 @@ const LOADERS: usize = 4;
 async fn main() {
     let count: usize = std::env::var("HELPDESK_BENCH_MAILS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
     let mut env = TestEnv::new().await;
-    env.config.database.max_connections = 10;
+    env.config.shared.database.max_connections = 10;
     let support = TestMailbox::new("bench");
     println!("# mail ingestion benchmark: {count} mails");
 
@@ -46,7 +45,7 @@ async fn main() {
     let bare_rate = count as f64 / bare.as_secs_f64();
     println!("bare IMAP fetch (UID FETCH BODY.PEEK[] in batches of {BATCH}): {:.2} s, {bare_rate:.0} mails/s", bare.as_secs_f64());
 
-    let mut settings = PartSettings::load(None).expect("settings");
+    let mut settings = env.config.clone();
     settings.mail.mailboxes = vec![support.config()];
     settings.mail.imap_batch = BATCH;
     settings.mail.acknowledge_new_tickets = false;

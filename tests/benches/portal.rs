@@ -35,13 +35,13 @@ fn sample_contact(n: i64) -> i64 {
 async fn main() {
     let tickets = bench_seed::ticket_count();
     let mut env = TestEnv::new().await;
-    env.config.database.max_connections = 10;
+    env.config.shared.database.max_connections = 10;
     let pg = env.pg().await;
     println!("# portal benchmark: {tickets} tickets, {CONTACTS} contacts, {GROUPS} groups");
     let server = env.start().await;
     bench_seed::seed(&pg, tickets).await;
 
-    let signer = TokenSigner::from_pem(&keys::signing_pem(&env.config.auth.key_dir).expect("key"), Duration::from_secs(3600))
+    let signer = TokenSigner::from_pem(&keys::signing_pem(&env.config.shared.auth.key_dir).expect("key"), Duration::from_secs(3600))
         .expect("signer");
     let token = |c: i64| signer.issue(&Caller::Contact { id: bench_seed::contact(c) }).expect("token").0;
     let http = helpdesk_tests::http();

@@ -29,7 +29,7 @@ const CREATE_SECONDS: u64 = 10;
 async fn main() {
     let tickets = bench_seed::ticket_count();
     let mut env = TestEnv::new().await;
-    env.config.database.max_connections = CONCURRENCY as u32 + 4;
+    env.config.shared.database.max_connections = CONCURRENCY as u32 + 4;
     let pg = env.pg().await;
     println!("# tickets benchmark: {tickets} tickets, {CONTACTS} contacts, {GROUPS} groups");
 
@@ -37,13 +37,13 @@ async fn main() {
     bench_seed::seed(&pg, tickets).await;
     bench_seed::print_spread(&pg).await;
 
-    let channel = tonic::transport::Endpoint::from_shared(server.config.endpoints.tickets.clone())
+    let channel = tonic::transport::Endpoint::from_shared(server.config.shared.endpoints.tickets.clone())
         .expect("endpoint")
         .connect()
         .await
         .expect("connect");
     let signer = Arc::new(
-        TokenSigner::from_pem(&keys::signing_pem(&env.config.auth.key_dir).expect("key"), Duration::from_secs(3600))
+        TokenSigner::from_pem(&keys::signing_pem(&env.config.shared.auth.key_dir).expect("key"), Duration::from_secs(3600))
             .expect("signer"),
     );
     let tokens: Vec<String> = (0..SAMPLES as i64)

@@ -34,9 +34,10 @@ use async_nats::jetstream::{self, consumer::pull};
 use futures::StreamExt;
 use helpdesk::{
     cli::Clients,
+    config::HelpdeskConfig,
     serve::{self, Part, Running},
 };
-use helpdesk_kit::{CancellationToken, config::Config, nats::Subjects};
+use helpdesk_kit::{CancellationToken, nats::Subjects};
 use helpdesk_proto::events::v1::Event;
 use prost::Message;
 use sqlx::{Connection, PgConnection, PgPool};
@@ -54,7 +55,7 @@ fn required_env(name: &str) -> String {
 /// One test's private slice of the stack; dropping it removes the slice (database, NATS streams
 /// and buckets, key directory), whether the test passed or panicked.
 pub struct TestEnv {
-    pub config: Config,
+    pub config: HelpdeskConfig,
     admin_url: String,
     database: String,
     owner: cleanup::Owner,
@@ -87,20 +88,21 @@ impl TestEnv {
             .tempdir()
             .expect("temporary key directory");
 
-        let mut config = Config::default();
-        config.database.url = database_url(&admin_url, &database).into();
-        config.database.max_connections = 5;
-        config.nats.url = nats_url;
-        config.nats.prefix = owner.nats_prefix();
-        config.auth.key_dir = keys.path().to_path_buf();
-        config.blob.dir = keys.path().join("blobs");
-        config.outbox.poll_interval_ms = 100;
+        // The stack's settings (`deploy/stack.sh env`: word vectors, SMTP sink), as `serve all`
+        // would read them; then this test's own slice of the stack.
+        let mut config = HelpdeskConfig::load(None).expect("configuration from the environment");
+        let shared = &mut config.shared;
+        shared.database.url = database_url(&admin_url, &database).into();
+        shared.database.max_connections = 5;
+        shared.nats.url = nats_url;
+        shared.nats.prefix = owner.nats_prefix();
+        shared.auth.key_dir = keys.path().to_path_buf();
+        shared.blob.dir = keys.path().join("blobs");
+        shared.outbox.poll_interval_ms = 100;
         let any_port: SocketAddr = "127.0.0.1:0".parse().expect("address");
         config.identity.listen = any_port;
         config.tickets.listen = any_port;
         config.kb.listen = any_port;
-        // The stack's word vectors (`deploy/stack.sh env`), as `serve all` would read them.
-        config.kb.word_vectors = std::env::var_os(stack_env::HELPDESK_KB__WORD_VECTORS).map(Into::into);
         config.mail.listen = any_port;
         config.gateway.listen = any_port;
         Self {
@@ -118,27 +120,26 @@ impl TestEnv {
     }
 
     pub fn subjects(&self) -> Subjects {
-        Subjects::new(&self.config.nats.prefix)
+        Subjects::new(&self.config.shared.nats.prefix)
     }
 
     /// Runs every part in this process.
     pub async fn start(&self) -> Server {
-        self.start_with(serve::PartSettings::load(None).expect("part settings")).await
+        self.start_with(self.config.clone()).await
     }
 
-    /// Runs every part in this process with the given part settings (SSO providers, cookies …).
-    pub async fn start_with(&self, settings: serve::PartSettings) -> Server {
+    /// Runs every part in this process with `config`: a changed copy of `self.config` (SSO
+    /// providers, cookies …).
+    pub async fn start_with(&self, mut config: HelpdeskConfig) -> Server {
         let shutdown = CancellationToken::new();
-        let running = serve::start_with(self.config.clone(), settings, &Part::ALL, shutdown.clone())
-            .await
-            .expect("serve all starts");
-        let mut config = self.config.clone();
-        config.endpoints.identity = running.url(Part::Identity).expect("identity runs");
-        config.endpoints.tickets = running.url(Part::Tickets).expect("tickets runs");
-        config.endpoints.kb = running.url(Part::Kb).expect("kb runs");
-        config.endpoints.mail = running.url(Part::Mail).expect("mail runs");
+        let running = serve::start(config.clone(), &Part::ALL, shutdown.clone()).await.expect("serve all starts");
+        let endpoints = &mut config.shared.endpoints;
+        endpoints.identity = running.url(Part::Identity).expect("identity runs");
+        endpoints.tickets = running.url(Part::Tickets).expect("tickets runs");
+        endpoints.kb = running.url(Part::Kb).expect("kb runs");
+        endpoints.mail = running.url(Part::Mail).expect("mail runs");
         Server {
-            clients: Clients::connect(&config).expect("clients"),
+            clients: Clients::connect(&config.shared).expect("clients"),
             gateway: running.url(Part::Gateway).expect("gateway runs"),
             config,
             running: Some(running),
@@ -148,7 +149,7 @@ impl TestEnv {
 
     /// The environment that points a child `helpdesk` process at this test's slice of the stack.
     pub fn child_env(&self) -> Vec<(String, String)> {
-        let c = &self.config;
+        let c = &self.config.shared;
         vec![
             ("HELPDESK_DATABASE__URL".into(), database_url(&self.admin_url, &self.database)),
             ("HELPDESK_NATS__URL".into(), c.nats.url.clone()),
@@ -218,7 +219,7 @@ impl TestEnv {
     }
 
     pub async fn jetstream(&self) -> jetstream::Context {
-        let client = async_nats::connect(&self.config.nats.url).await.expect("connect to NATS");
+        let client = async_nats::connect(&self.config.shared.nats.url).await.expect("connect to NATS");
         jetstream::new(client)
     }
 
@@ -359,7 +360,7 @@ impl TestEnv {
 
     /// A token for an agent or admin, signed with this deployment's key as identity signs them.
     pub fn staff_token(&self, role: helpdesk_kit::auth::StaffRole) -> (uuid::Uuid, String) {
-        let pem = helpdesk_kit::auth::keys::signing_pem(&self.config.auth.key_dir).expect("signing key");
+        let pem = helpdesk_kit::auth::keys::signing_pem(&self.config.shared.auth.key_dir).expect("signing key");
         let signer = helpdesk_kit::auth::TokenSigner::from_pem(&pem, Duration::from_secs(600)).expect("signer");
         let id = uuid::Uuid::new_v4();
         let (token, _) = signer
@@ -376,7 +377,7 @@ fn database_url(admin_url: &str, database: &str) -> String {
 
 /// The help desk running in the test's process.
 pub struct Server {
-    pub config: Config,
+    pub config: HelpdeskConfig,
     pub clients: Clients,
     pub gateway: String,
     running: Option<Running>,
@@ -395,7 +396,7 @@ impl Server {
 
     /// A channel to identity, for calling its services directly (with `service_token`).
     pub fn identity_channel(&self) -> tonic::transport::Channel {
-        tonic::transport::Endpoint::from_shared(self.config.endpoints.identity.clone())
+        tonic::transport::Endpoint::from_shared(self.config.shared.endpoints.identity.clone())
             .expect("identity endpoint")
             .connect_lazy()
     }

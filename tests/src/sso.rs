@@ -4,7 +4,7 @@
 //! provider's pages (log in, consent) in a [`Client`], which follows no redirects by itself. The
 //! test account is the login itself: `subject|email|yes-or-no (email verified)|name`.
 
-use helpdesk::serve::PartSettings;
+use helpdesk::config::HelpdeskConfig;
 use helpdesk_identity::{SsoKind, SsoProviderConfig};
 use helpdesk_kit::auth::bearer;
 use helpdesk_proto::identity::v1::{self as pb, settings_service_client::SettingsServiceClient};
@@ -18,8 +18,9 @@ pub const OAUTH2: &str = "test-oauth2";
 /// Where the redirect URIs registered at the test provider start (identity's default portal URL).
 pub const REGISTERED_CALLBACKS: &str = "http://127.0.0.1:8080/api/v1/sso/";
 
-pub fn settings_with_provider() -> PartSettings {
-    let mut settings = PartSettings::load(None).expect("part settings");
+/// `env`'s configuration with both providers.
+pub fn settings_with_provider(env: &TestEnv) -> HelpdeskConfig {
+    let mut settings = env.config.clone();
     let issuer = std::env::var(stack_env::HELPDESK_TEST_OIDC_ISSUER)
         .expect("the OpenID provider's issuer: run the tests with deploy/test.sh, which starts it");
     settings.identity.portal_url = "http://127.0.0.1:8080".into();
@@ -52,7 +53,7 @@ pub fn settings_with_provider() -> PartSettings {
 }
 
 pub async fn start(env: &TestEnv) -> Server {
-    let server = env.start_with(settings_with_provider()).await;
+    let server = env.start_with(settings_with_provider(env)).await;
     enable_providers(&server, &[PROVIDER, OAUTH2]).await;
     server
 }

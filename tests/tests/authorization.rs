@@ -128,7 +128,7 @@ async fn every_ticket_operation_answers_each_kind_of_caller_as_it_should() {
         Role { name: "anonymous", token: None, access: Access::Anonymous, ticket: shared_ticket.clone() },
     ];
 
-    let channel = tonic::transport::Endpoint::from_shared(server.config.endpoints.tickets.clone())
+    let channel = tonic::transport::Endpoint::from_shared(server.config.shared.endpoints.tickets.clone())
         .expect("endpoint")
         .connect()
         .await

@@ -4,7 +4,6 @@
 //! `nosniff` headers, `__Host-` cookies, CSRF tokens bound to their session, and invisible
 //! formatting characters removed from subjects and file names.
 
-use helpdesk::serve::PartSettings;
 use helpdesk_kit::auth::StaffRole;
 use helpdesk_proto::kb::v1::{ArticleStatus, CreateArticleRequest, Visibility};
 use helpdesk_tests::{
@@ -283,7 +282,7 @@ async fn secure_cookies_have_the_host_prefix_and_the_csrf_token_belongs_to_one_s
 #[tokio::test]
 async fn plain_http_development_uses_plain_cookie_names() {
     let env = TestEnv::new().await;
-    let mut settings = PartSettings::load(None).expect("part settings");
+    let mut settings = env.config.clone();
     settings.gateway.cookie_secure = false;
     let server = env.start_with(settings).await;
     let client = http();

@@ -179,7 +179,7 @@ async fn the_gateway_answers_json_503_for_a_stopped_kb_and_an_opaque_500_for_a_f
     let kb_stop = helpdesk_kit::CancellationToken::new();
     let kb = serve::start(server.config.clone(), &[Part::Kb], kb_stop.clone()).await.expect("kb starts");
     let mut config = server.config.clone();
-    config.endpoints.kb = kb.url(Part::Kb).expect("kb runs");
+    config.shared.endpoints.kb = kb.url(Part::Kb).expect("kb runs");
     let gateway_stop = helpdesk_kit::CancellationToken::new();
     let gateway = serve::start(config, &[Part::Gateway], gateway_stop.clone()).await.expect("gateway starts");
     let api = Client::new(&gateway.url(Part::Gateway).expect("gateway runs"), None);

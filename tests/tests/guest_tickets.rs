@@ -179,7 +179,7 @@ async fn post_from(server: &helpdesk_tests::Server, path: &str, client: &str, bo
 #[tokio::test]
 async fn guests_and_sign_ups_are_rate_limited_per_client_address() {
     let env = TestEnv::new().await;
-    let mut settings = helpdesk::serve::PartSettings::load(None).expect("part settings");
+    let mut settings = env.config.clone();
     settings.gateway.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")];
     for rate in [&mut settings.gateway.rate_limits.guest_tickets, &mut settings.gateway.rate_limits.signups] {
         rate.burst = 3;

@@ -15,7 +15,7 @@ async fn concurrent_find_or_create_with_differently_cased_addresses_yields_one_c
     let env = TestEnv::new().await;
     let server = env.start().await;
     let token = server.clients.service_token().await.expect("service token");
-    let channel = tonic::transport::Endpoint::from_shared(server.config.endpoints.identity.clone())
+    let channel = tonic::transport::Endpoint::from_shared(server.config.shared.endpoints.identity.clone())
         .expect("endpoint")
         .connect()
         .await
@@ -62,7 +62,7 @@ async fn concurrent_find_or_create_with_differently_cased_addresses_yields_one_c
 async fn tokens_and_contacts_are_guarded() {
     let env = TestEnv::new().await;
     let server = env.start().await;
-    let channel = tonic::transport::Endpoint::from_shared(server.config.endpoints.identity.clone())
+    let channel = tonic::transport::Endpoint::from_shared(server.config.shared.endpoints.identity.clone())
         .expect("endpoint")
         .connect()
         .await

@@ -454,7 +454,7 @@ async fn the_reset_form_cannot_flood_an_inbox() {
 #[tokio::test]
 async fn sessions_end_after_idling_and_after_their_absolute_lifetime() {
     let env = TestEnv::new().await;
-    let mut settings = helpdesk::serve::PartSettings::load(None).expect("part settings");
+    let mut settings = env.config.clone();
     settings.identity.session_idle_secs = 2;
     settings.identity.session_absolute_secs = 4;
     let server = env.start_with(settings).await;
@@ -496,7 +496,7 @@ async fn the_gateway_believes_x_forwarded_for_only_from_trusted_proxies() {
     server.stop().await.expect("clean shutdown");
 
     // Behind a trusted proxy: each forwarded client is throttled on its own.
-    let mut settings = helpdesk::serve::PartSettings::load(None).expect("part settings");
+    let mut settings = env.config.clone();
     settings.gateway.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")];
     let server = env.start_with(settings).await;
     let portal = Portal::new(&server);

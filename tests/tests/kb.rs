@@ -312,8 +312,8 @@ async fn importing_again_upserts_by_slug_says_what_it_did_and_never_renames_sile
             .args(args)
             .arg(folder.path())
             .envs(env.child_env())
-            .env("HELPDESK_ENDPOINTS__IDENTITY", &server.config.endpoints.identity)
-            .env("HELPDESK_ENDPOINTS__KB", &server.config.endpoints.kb)
+            .env("HELPDESK_ENDPOINTS__IDENTITY", &server.config.shared.endpoints.identity)
+            .env("HELPDESK_ENDPOINTS__KB", &server.config.shared.endpoints.kb)
             .env("RUST_LOG", "error")
             .output()
             .await

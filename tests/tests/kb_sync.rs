@@ -20,8 +20,8 @@ async fn second_kb(server: &Server) -> (Running, Clients, CancellationToken) {
     let shutdown = CancellationToken::new();
     let running = serve::start(server.config.clone(), &[Part::Kb], shutdown.clone()).await.expect("second kb starts");
     let mut config = server.config.clone();
-    config.endpoints.kb = running.url(Part::Kb).expect("kb runs");
-    (running, Clients::connect(&config).expect("clients"), shutdown)
+    config.shared.endpoints.kb = running.url(Part::Kb).expect("kb runs");
+    (running, Clients::connect(&config.shared).expect("clients"), shutdown)
 }
 
 /// Titles found by `query`, as staff (`anonymous: false`) or without a token.

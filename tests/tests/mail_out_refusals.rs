@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use helpdesk::serve::PartSettings;
 use helpdesk_kit::auth::{StaffRole, bearer};
 use helpdesk_proto::tickets::v1 as pb;
 use helpdesk_tests::{Server, TestEnv, eventually, inbound_mail as mail, smtp_peer::SmtpPeer};
@@ -42,7 +41,7 @@ impl Desk {
     async fn start() -> Self {
         let env = TestEnv::new().await;
         let peer = peer().await;
-        let mut settings = PartSettings::load(None).expect("part settings");
+        let mut settings = env.config.clone();
         settings.mail.smtp_port = peer.port;
         let server = env.start_with(settings).await;
         let pg = env.pg().await;

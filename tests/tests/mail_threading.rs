@@ -14,7 +14,7 @@ use helpdesk_tests::{TestEnv, inbound_mail as mail, placed};
 
 /// A Message-ID as the mail part gives our ticket mail: `<reply-token.event-id@domain>`.
 fn our_message_id(env: &TestEnv, ticket: uuid::Uuid) -> String {
-    let secret = keys::service_secret(&env.config.auth.key_dir).expect("secret");
+    let secret = keys::service_secret(&env.config.shared.auth.key_dir).expect("secret");
     format!("{}.{}@helpdesk.localhost", reply_token::sign(&secret, ticket), uuid::Uuid::now_v7())
 }
 
@@ -60,7 +60,7 @@ async fn replies_thread_by_rule_and_strangers_cannot_inject() {
     assert_eq!(placed(&pg, "a3@mail").await, (1001, "subject_number".into()));
 
     // A signed reply token threads; a forged one does not.
-    let secret = keys::service_secret(&env.config.auth.key_dir).expect("secret");
+    let secret = keys::service_secret(&env.config.shared.auth.key_dir).expect("secret");
     let ticket_id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM tickets.tickets WHERE number = 1001")
         .fetch_one(&pg)
         .await
@@ -217,7 +217,7 @@ async fn every_message_from_a_mail_links_its_raw_original_for_staff_only() {
 
     let with_raw = |id: &str, raw: &[u8], refs: &[&str], flags: Option<InboundFlags>| {
         let key = format!("mail/raw/{}.eml", id.replace('@', "_"));
-        let path = env.config.blob.dir.join(&key);
+        let path = env.config.shared.blob.dir.join(&key);
         std::fs::create_dir_all(path.parent().expect("dir")).expect("blob dir");
         std::fs::write(&path, raw).expect("raw mail");
         InboundMessage {

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use helpdesk::serve::PartSettings;
+use helpdesk::config::HelpdeskConfig;
 use helpdesk_kit::auth::{StaffRole, bearer};
 use helpdesk_proto::{mail::v1 as mail_pb, tickets::v1 as pb};
 use helpdesk_tests::{
@@ -15,8 +15,8 @@ use helpdesk_tests::{
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn settings(mailboxes: &[&TestMailbox]) -> PartSettings {
-    let mut settings = PartSettings::load(None).expect("part settings");
+fn settings(env: &TestEnv, mailboxes: &[&TestMailbox]) -> HelpdeskConfig {
+    let mut settings = env.config.clone();
     settings.mail.mailboxes = mailboxes.iter().map(|m| m.config()).collect();
     settings.mail.imap_poll_secs = 2;
     settings.mail.imap_lease_secs = 6;
@@ -24,7 +24,7 @@ fn settings(mailboxes: &[&TestMailbox]) -> PartSettings {
 }
 
 async fn reading(env: &TestEnv, mailboxes: &[&TestMailbox]) -> Server {
-    env.start_with(settings(mailboxes)).await
+    env.start_with(settings(env, mailboxes)).await
 }
 
 async fn ticket_count(pg: &sqlx::PgPool) -> i64 {
@@ -64,7 +64,7 @@ async fn a_mail_becomes_a_ticket_and_the_conversation_threads_both_ways() {
         .expect("cursor");
     assert!(validity > 0);
     assert_eq!(last, 1);
-    let archived = std::fs::read_dir(env.config.blob.dir.join("mail/raw")).expect("raw archive").count();
+    let archived = std::fs::read_dir(env.config.shared.blob.dir.join("mail/raw")).expect("raw archive").count();
     assert_eq!(archived, 1, "the raw mail is archived");
 
     // The acknowledgement threads under the customer's mail.
@@ -359,7 +359,7 @@ impl PrivateNats {
 async fn while_nats_is_down_mail_waits_in_the_mailbox_and_flows_after() {
     let mut nats = PrivateNats::start().await;
     let mut env = TestEnv::new().await;
-    env.config.nats.url = nats.url();
+    env.config.shared.nats.url = nats.url();
     let support = TestMailbox::new("natsdown");
     let server = reading(&env, &[&support]).await;
     let pg = env.pg().await;
@@ -391,7 +391,7 @@ async fn poison_mail_is_quarantined_without_blocking_and_an_admin_can_retry_it()
     let env = TestEnv::new().await;
     let support = TestMailbox::new("poison");
     let pg = env.pg().await;
-    let mut tight = settings(&[&support]);
+    let mut tight = settings(&env, &[&support]);
     tight.mail.inbound_max_bytes = 4000;
     let server = env.start_with(tight).await;
 
@@ -462,8 +462,8 @@ async fn poison_mail_is_quarantined_without_blocking_and_an_admin_can_retry_it()
         command
             .args(args)
             .envs(env.child_env())
-            .env("HELPDESK_ENDPOINTS__IDENTITY", &server.config.endpoints.identity)
-            .env("HELPDESK_ENDPOINTS__MAIL", &server.config.endpoints.mail)
+            .env("HELPDESK_ENDPOINTS__IDENTITY", &server.config.shared.endpoints.identity)
+            .env("HELPDESK_ENDPOINTS__MAIL", &server.config.shared.endpoints.mail)
             .env("RUST_LOG", "error");
         command
     };
@@ -502,7 +502,7 @@ async fn a_changed_uidvalidity_rescans_without_importing_twice_and_moved_mail_le
     .await
     .expect("store");
     session.logout().await.expect("logout");
-    let mut moving = settings(&[&support]);
+    let mut moving = settings(&env, &[&support]);
     moving.mail.mailboxes[0].move_to = "Imported".into();
     let server = env.start_with(moving).await;
     support.append(&customer_mail("r4@rescan.example", &unique("rae"), &support.address, "Hi", "Hello", &[])).await;
@@ -525,7 +525,7 @@ async fn a_changed_uidvalidity_rescans_without_importing_twice_and_moved_mail_le
 #[tokio::test]
 async fn one_replica_holds_a_mailbox_lease_until_it_lets_go_or_stops_renewing() {
     let env = TestEnv::new().await;
-    let nats = helpdesk_kit::nats::Nats::connect(&env.config.nats).await.expect("nats");
+    let nats = helpdesk_kit::nats::Nats::connect(&env.config.shared.nats).await.expect("nats");
     let ttl = Duration::from_secs(2);
     let first = helpdesk_mail::Leases::open(&nats, ttl).await.expect("leases");
     let second = helpdesk_mail::Leases::open(&nats, ttl).await.expect("leases");
@@ -552,7 +552,7 @@ async fn mailboxes_over_implicit_tls_and_starttls_verify_the_server() {
     let implicit = TestMailbox::new("imaps");
     let starttls = TestMailbox::new("starttls");
     let untrusted = TestMailbox::new("untrusted");
-    let mut settings = settings(&[&implicit, &starttls, &untrusted]);
+    let mut settings = settings(&env, &[&implicit, &starttls, &untrusted]);
     let [a, b, c] = &mut settings.mail.mailboxes[..] else { panic!("three mailboxes") };
     (a.tls, a.port, a.ca_file) = (helpdesk_mail::ImapTls::Tls, tls_port, ca.clone());
     (b.tls, b.ca_file) = (helpdesk_mail::ImapTls::Starttls, ca);

@@ -15,7 +15,7 @@ use std::{
     time::Duration,
 };
 
-use helpdesk::serve::PartSettings;
+use helpdesk::config::HelpdeskConfig;
 use helpdesk_identity::SsoProviderConfig;
 use helpdesk_tests::{TestEnv, portal_seed};
 use tokio::{
@@ -48,8 +48,8 @@ fn preflight(browser_dir: &Path) -> String {
     chromium
 }
 
-fn part_settings() -> PartSettings {
-    let mut settings = PartSettings::load(None).expect("part settings");
+fn part_settings(env: &TestEnv) -> HelpdeskConfig {
+    let mut settings = env.config.clone();
     // The browser talks plain HTTP to 127.0.0.1, where it refuses `Secure` / `__Host-` cookies.
     settings.gateway.cookie_secure = false;
     // The walk signs up and files as a guest many times from one address, in minutes.
@@ -100,8 +100,8 @@ async fn the_portal_works_in_headless_chromium() {
 
     let mut env = TestEnv::new().await;
     // Agent actions and settings use one staff token for the whole run.
-    env.config.auth.token_ttl_secs = 2 * 3600;
-    let server = env.start_with(part_settings()).await;
+    env.config.shared.auth.token_ttl_secs = 2 * 3600;
+    let server = env.start_with(part_settings(&env)).await;
     let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
     let seed = portal_seed::seed(&env, &server, &run).await.expect("seed the portal scenario");
 
@@ -117,9 +117,9 @@ async fn the_portal_works_in_headless_chromium() {
         .env("HD_PORTAL_URL", PORTAL_URL)
         .env("HD_SEED", seed.to_json().to_string())
         .env("HD_STAFF_TOKEN", &seed.staff_token)
-        .env("HD_IDENTITY_GRPC", &server.config.endpoints.identity)
-        .env("HD_TICKETS_GRPC", &server.config.endpoints.tickets)
-        .env("HD_KB_GRPC", &server.config.endpoints.kb)
+        .env("HD_IDENTITY_GRPC", &server.config.shared.endpoints.identity)
+        .env("HD_TICKETS_GRPC", &server.config.shared.endpoints.tickets)
+        .env("HD_KB_GRPC", &server.config.shared.endpoints.kb)
         .env("HD_OIDC_ISSUER", std::env::var(helpdesk_tests::stack_env::HELPDESK_TEST_OIDC_ISSUER).unwrap_or_default())
         .env("HD_SMTP_MAILDIR", std::env::var(helpdesk_tests::stack_env::HELPDESK_TEST_SMTP_MAILDIR).expect("the SMTP sink's Maildir"))
         .env("HD_SCREENSHOTS", &screenshots)

@@ -33,7 +33,7 @@ async fn add_category(server: &Server, env: &TestEnv) -> String {
         options: options.iter().map(|o| o.to_string()).collect(),
         position,
     };
-    let channel = tonic::transport::Endpoint::from_shared(server.config.endpoints.tickets.clone())
+    let channel = tonic::transport::Endpoint::from_shared(server.config.shared.endpoints.tickets.clone())
         .expect("endpoint")
         .connect()
         .await

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 async fn admin_client(server: &Server) -> TicketAdminServiceClient<tonic::transport::Channel> {
-    let channel = tonic::transport::Endpoint::from_shared(server.config.endpoints.tickets.clone())
+    let channel = tonic::transport::Endpoint::from_shared(server.config.shared.endpoints.tickets.clone())
         .expect("endpoint")
         .connect()
         .await

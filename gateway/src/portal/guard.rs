@@ -186,13 +186,13 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
-    use crate::{config::GatewaySettings, edge};
+    use crate::{config::GatewayConfig, edge};
 
     /// A router with the portal's layer around a panicking page, with identity unreachable (the
     /// error page then falls back to an anonymous header).
     fn router() -> Router {
         let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:9").connect_lazy();
-        let identity = Identity::new(channel, SecretString::from("test secret"), GatewaySettings::default()).expect("identity");
+        let identity = Identity::new(channel, SecretString::from("test secret"), GatewayConfig::default()).expect("identity");
         async fn boom() -> String {
             let parts: Vec<&str> = Vec::new();
             parts[3].to_string()

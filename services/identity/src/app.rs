@@ -8,7 +8,7 @@ use helpdesk_kit::{
         Authenticate, TokenSigner, TokenVerifier, keys,
         revocations::{Follower, Source},
     },
-    config::Config,
+    config::SharedConfig,
     db,
     nats::Nats,
     outbox,
@@ -39,30 +39,25 @@ pub struct App {
 }
 
 impl App {
-    /// Builds with identity's own settings from the environment (`HELPDESK_IDENTITY__…`).
-    pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        let own = IdentityConfig::load(None).map_err(|e| anyhow::anyhow!("identity configuration: {e}"))?;
-        Self::build_with(config, own).await
-    }
-
-    pub async fn build_with(config: &Config, own: IdentityConfig) -> anyhow::Result<Self> {
-        let key_dir = &config.auth.key_dir;
+    /// Builds identity from the shared sections and its own `[identity]` section.
+    pub async fn build(shared: &SharedConfig, own: IdentityConfig) -> anyhow::Result<Self> {
+        let key_dir = &shared.auth.key_dir;
         keys::ensure(key_dir)?;
         let signer = Arc::new(TokenSigner::from_pem(
             &keys::signing_pem(key_dir)?,
-            Duration::from_secs(config.auth.token_ttl_secs),
+            Duration::from_secs(shared.auth.token_ttl_secs),
         )?);
         let verify_pem = keys::verify_pem(key_dir)?;
         let verifier = Arc::new(TokenVerifier::from_pem(&verify_pem)?);
         let service_secret = keys::service_secret(key_dir)?;
 
-        let pool = db::connect_and_migrate(&config.database, SCHEMA, &MIGRATOR).await?;
-        let nats = Nats::connect(&config.nats).await?;
+        let pool = db::connect_and_migrate(&shared.database, SCHEMA, &MIGRATOR).await?;
+        let nats = Nats::connect(&shared.nats).await?;
         let waker = outbox::Waker::default();
         let store = Store::new(pool.clone(), waker.clone());
 
         // Identity's own interceptor refuses revoked subjects too; it reads the list from its table.
-        let token_ttl = chrono::Duration::seconds(i64::try_from(config.auth.token_ttl_secs).unwrap_or(i64::MAX / 1000));
+        let token_ttl = chrono::Duration::seconds(i64::try_from(shared.auth.token_ttl_secs).unwrap_or(i64::MAX / 1000));
         let list = store.clone();
         let source = Source::new(move || {
             let list = list.clone();
@@ -72,7 +67,8 @@ impl App {
         let auth = Authenticate::new(verifier);
         let captcha = Arc::new(Captcha::new(&service_secret, own.captcha_max_counter, chrono::Duration::minutes(10)));
         let providers = Arc::new(Providers::new(own.sso.clone())?);
-        let accounts = AccountsGrpc::new(store.clone(), signer.clone(), own.clone(), captcha);
+        let listen = own.listen;
+        let accounts = AccountsGrpc::new(store.clone(), signer.clone(), own, captcha);
         let sso = SsoGrpc::new(accounts.clone(), providers);
         let tokens = TokensGrpc::new(store.clone(), signer, token_ttl, service_secret, String::from_utf8(verify_pem)?);
         let routes = Routes::new(TokenServiceServer::with_interceptor(tokens, auth.clone()))
@@ -91,9 +87,9 @@ impl App {
             <SettingsServiceServer<SettingsGrpc> as NamedService>::NAME,
             <GroupServiceServer<GroupsGrpc> as NamedService>::NAME,
         ];
-        let listener = helpdesk_kit::grpc::bind(config.identity.listen).await?;
+        let listener = helpdesk_kit::grpc::bind(listen).await?;
         let part = GrpcPart::new("identity", listener, routes, services)
-            .with_outbox_relay(pool, nats, config.outbox.clone(), waker)
+            .with_outbox_relay(pool, nats, shared.outbox.clone(), waker)
             .with_task("revocation follower", move |shutdown| revocations.run(shutdown))
             .with_task("session sweeper", move |shutdown| sweep_sessions(store, shutdown));
         Ok(Self { part })

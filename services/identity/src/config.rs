@@ -1,18 +1,17 @@
-//! Identity's own settings, read from the `[identity]` section of the same config file and the
-//! same `HELPDESK_IDENTITY__…` variables as the shared config (which knows only `identity.listen`).
-//! Defaults work on a laptop with the local stack.
+//! The `[identity]` section (and `HELPDESK_IDENTITY__…` variables): where identity listens,
+//! sessions, account links, login throttling, the captcha and the SSO providers. The `helpdesk`
+//! crate reads it with the rest of the configuration and hands it to `App::build`; defaults work
+//! on a laptop with the local stack.
 
-use std::path::Path;
+use std::net::SocketAddr;
 
-use figment::{
-    Figment,
-    providers::{Env, Format, Serialized, Toml},
-};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct IdentityConfig {
+    /// The gRPC listen address (port 0: any free port).
+    pub listen: SocketAddr,
     /// Base URL of the portal; activation and reset links point at `<portal_url>/activate?token=…`
     /// `<portal_url>/password/reset?token=…` and `<portal_url>/sso/verify-email?token=…` (the portal's pages).
     pub portal_url: String,
@@ -36,6 +35,7 @@ pub struct IdentityConfig {
 impl Default for IdentityConfig {
     fn default() -> Self {
         Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             portal_url: "http://127.0.0.1:8080".into(),
             session_idle_secs: 30 * 60,
             session_absolute_secs: 12 * 3600,
@@ -52,18 +52,6 @@ impl Default for IdentityConfig {
 }
 
 impl IdentityConfig {
-    /// Defaults, then the `[identity]` section of `file`, then `HELPDESK_IDENTITY__…` variables.
-    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
-        let mut figment = Figment::from(Serialized::defaults(Self::default()));
-        if let Some(file) = file {
-            figment = figment.merge(Figment::from(Toml::file_exact(file)).focus("identity"));
-        }
-        figment
-            .merge(Env::prefixed("HELPDESK_IDENTITY__").split("__"))
-            .extract()
-            .map_err(Box::new)
-    }
-
     pub fn throttle(&self) -> crate::domain::throttle::ThrottlePolicy {
         crate::domain::throttle::ThrottlePolicy {
             window: std::time::Duration::from_secs(self.login_window_secs),

@@ -11,7 +11,7 @@ use helpdesk_kit::{
         revocations::{Follower, Source},
         service_token::ServiceTokens,
     },
-    config::Config,
+    config::SharedConfig,
     db,
     nats::Nats,
     outbox,
@@ -21,6 +21,7 @@ use helpdesk_proto::kb::v1::kb_service_server::KbServiceServer;
 use tonic::{server::NamedService, service::Routes};
 
 use crate::{
+    config::KbConfig,
     events::{Follower as IndexFollower, Indexer},
     grpc::KbGrpc,
     index::{SearchIndex, WordVectors},
@@ -35,13 +36,14 @@ pub struct App {
 }
 
 impl App {
-    pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        let verifier = Arc::new(TokenVerifier::from_pem(&keys::verify_pem(&config.auth.key_dir)?)?);
-        let pool = db::connect_and_migrate(&config.database, SCHEMA, &MIGRATOR).await?;
-        let nats = Nats::connect(&config.nats).await?;
+    /// Builds kb from the shared sections and its own `[kb]` section.
+    pub async fn build(shared: &SharedConfig, own: KbConfig) -> anyhow::Result<Self> {
+        let verifier = Arc::new(TokenVerifier::from_pem(&keys::verify_pem(&shared.auth.key_dir)?)?);
+        let pool = db::connect_and_migrate(&shared.database, SCHEMA, &MIGRATOR).await?;
+        let nats = Nats::connect(&shared.nats).await?;
         let waker = outbox::Waker::default();
         let store = Store::new(pool.clone(), waker.clone());
-        let vectors = match &config.kb.word_vectors {
+        let vectors = match &own.word_vectors {
             Some(path) => Some(WordVectors::shared(path)?),
             None => {
                 tracing::info!("kb: no word vectors configured (kb.word_vectors); search ranks by words only");
@@ -51,19 +53,19 @@ impl App {
         let index = Arc::new(SearchIndex::with_word_vectors(vectors)?);
         let indexer = Indexer::new(store.clone(), index.clone());
         let follower = IndexFollower::start(indexer.clone(), nats.clone()).await?;
-        let identity = tonic::transport::Endpoint::from_shared(config.endpoints.identity.clone())?
+        let identity = tonic::transport::Endpoint::from_shared(shared.endpoints.identity.clone())?
             .connect_timeout(std::time::Duration::from_secs(5))
             .connect_lazy();
-        let tokens = Arc::new(ServiceTokens::new(identity.clone(), "kb", keys::service_secret(&config.auth.key_dir)?));
+        let tokens = Arc::new(ServiceTokens::new(identity.clone(), "kb", keys::service_secret(&shared.auth.key_dir)?));
         let revocations = Follower::start(verifier.revocations(), &nats, Source::identity(identity, tokens)).await?;
         let routes = Routes::new(KbServiceServer::with_interceptor(
             KbGrpc::new(store, index, indexer),
             Authenticate::new(verifier),
         ));
         let services = vec![<KbServiceServer<KbGrpc> as NamedService>::NAME];
-        let listener = helpdesk_kit::grpc::bind(config.kb.listen).await?;
+        let listener = helpdesk_kit::grpc::bind(own.listen).await?;
         let part = GrpcPart::new("kb", listener, routes, services)
-            .with_outbox_relay(pool, nats, config.outbox.clone(), waker)
+            .with_outbox_relay(pool, nats, shared.outbox.clone(), waker)
             .with_task("index follower", move |shutdown| follower.run(shutdown))
             .with_task("revocation follower", move |shutdown| revocations.run(shutdown));
         Ok(Self { part })

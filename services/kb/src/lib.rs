@@ -7,9 +7,11 @@
 //! - `index`: the tantivy index and query building;
 //! - `events`: rebuilding the index at start and following `ArticleChanged`;
 //! - `grpc`: the tonic handlers;
+//! - `config`: the `[kb]` section;
 //! - `app`: wiring.
 
 mod app;
+mod config;
 mod domain;
 mod events;
 mod grpc;
@@ -17,6 +19,7 @@ pub mod index;
 mod store;
 
 pub use app::App;
+pub use config::KbConfig;
 pub use domain::{Audience, Status, Visibility, plain_text};
 /// The slug rule, for clients that derive slugs themselves (`helpdesk kb import` from file names).
 pub use domain::slugify;

@@ -1,70 +1,190 @@
-//! Typed configuration for every part, in one struct so that `serve all` and a single-part
-//! deployment read the same file. Defaults live in code and work on a laptop with the local stack
-//! (`deploy/stack.sh`); an optional TOML file and `HELPDESK_SECTION__KEY` environment variables
-//! override them, in that order.
+//! The shared sections of the configuration and the one reader of its sources. Every part owns
+//! its own section (`[identity]`, `[gateway]` …, typed in the part's `config.rs`); the sections
+//! every part uses — `[database]`, `[nats]`, `[auth]`, `[blob]`, `[outbox]`, `[endpoints]` — are
+//! [`SharedConfig`] here, and the `helpdesk` crate composes them all into one tree, since kit
+//! cannot depend on the parts.
+//!
+//! [`Sources`] reads the optional TOML file and the `HELPDESK_<SECTION>__<KEY>` environment
+//! variables once; each section is then taken from them over its defaults in code, so the dev
+//! defaults work with no file at all. Every section struct denies unknown keys, and
+//! [`ConfigError`] names the offending key, its section and where it came from (the file, or the
+//! variable), because a misspelt setting that is silently ignored is worse than one that stops
+//! the start.
 
-use std::{net::SocketAddr, path::Path, path::PathBuf};
+use std::{fmt, path::Path, path::PathBuf};
 
 use figment::{
-    Figment,
+    Figment, Metadata, Provider,
+    error::Kind,
     providers::{Env, Format, Serialized, Toml},
+    value::{Dict, Value},
 };
 use secrecy::SecretString;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The prefix of configuration variables; only `HELPDESK_<SECTION>__<KEY>` names are settings, so
+/// `HELPDESK_CONFIG` (the file) and the stack's `HELPDESK_STACK_*` / `HELPDESK_TEST_*` are not.
+const ENV_PREFIX: &str = "HELPDESK_";
+const ENV_SPLIT: &str = "__";
+
+/// The sections every part reads.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+// Not `deny_unknown_fields`: the parts' sections sit beside these at the top level, and
+// `Sources::refuse_unknown_sections` refuses the rest. Each section below denies unknown keys.
 #[serde(default)]
-pub struct Config {
+pub struct SharedConfig {
     pub database: DatabaseConfig,
     pub nats: NatsConfig,
     pub auth: AuthConfig,
     pub blob: BlobConfig,
     pub outbox: OutboxConfig,
-    pub identity: ServiceConfig,
-    pub tickets: TicketsConfig,
-    pub kb: KbConfig,
-    /// The mail part's admin gRPC (quarantined mail).
-    pub mail: ServiceConfig,
-    pub gateway: GatewayConfig,
     /// Where clients (gateway, CLI, other services) reach the gRPC servers.
     pub endpoints: Endpoints,
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            database: DatabaseConfig::default(),
-            nats: NatsConfig::default(),
-            auth: AuthConfig::default(),
-            blob: BlobConfig::default(),
-            outbox: OutboxConfig::default(),
-            identity: ServiceConfig::on_port(50051),
-            tickets: TicketsConfig::default(),
-            kb: KbConfig::default(),
-            mail: ServiceConfig::on_port(50054),
-            gateway: GatewayConfig::default(),
-            endpoints: Endpoints::default(),
-        }
-    }
+impl SharedConfig {
+    /// The names of the sections above, as they appear in the file.
+    pub const SECTIONS: [&str; 6] = ["database", "nats", "auth", "blob", "outbox", "endpoints"];
 }
 
-impl Config {
-    /// Defaults, then the TOML file if given, then `HELPDESK_…` environment variables
-    /// (`HELPDESK_DATABASE__URL` sets `database.url`).
-    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
-        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+/// The configuration's sources, read once: the TOML file if given, then `HELPDESK_…` variables
+/// (`HELPDESK_DATABASE__URL` sets `database.url`), in that order of precedence.
+pub struct Sources {
+    figment: Figment,
+    /// How figment names the environment provider, to tell a variable from a file in errors.
+    env_name: String,
+}
+
+impl Sources {
+    /// Reads the file (which must exist when given) and the environment.
+    pub fn read(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let env = Env::prefixed(ENV_PREFIX).filter(|key| key.as_str().contains(ENV_SPLIT)).split(ENV_SPLIT);
+        let env_name = env.metadata().name.to_string();
+        let mut figment = Figment::new();
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
         }
-        figment
-            .merge(Env::prefixed("HELPDESK_").split("__"))
-            .extract()
-            .map_err(Box::new)
+        let sources = Self { figment: figment.merge(env), env_name };
+        // A missing file or a TOML syntax error surfaces here, not at the first section.
+        sources.top_level()?;
+        Ok(sources)
+    }
+
+    /// Refuses a top-level key that is neither a shared section nor one of `part_sections`.
+    pub fn refuse_unknown_sections(&self, part_sections: &[&str]) -> Result<(), ConfigError> {
+        let known = || SharedConfig::SECTIONS.iter().chain(part_sections);
+        for (section, value) in &self.top_level()? {
+            if !known().any(|k| k == section) {
+                let expected = known().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+                let mut key = vec![section.clone()];
+                key.extend(first_leaf(value));
+                return Err(ConfigError(format!(
+                    "unknown section `{section}`{}; expected one of {expected}",
+                    self.origin(&self.figment, &key)
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn top_level(&self) -> Result<Dict, ConfigError> {
+        self.figment.extract().map_err(|e| self.error(e, &self.figment))
+    }
+
+    /// The shared sections over their defaults.
+    pub fn shared(&self) -> Result<SharedConfig, ConfigError> {
+        let figment = Figment::from(Serialized::defaults(SharedConfig::default())).merge(self.figment.clone());
+        figment.extract().map_err(|e| self.error(e, &figment))
+    }
+
+    /// The part section `name` over its defaults (`T::default()`).
+    pub fn section<T: Serialize + DeserializeOwned + Default>(&self, name: &str) -> Result<T, ConfigError> {
+        let figment = Figment::from(Serialized::default(name, T::default())).merge(self.figment.clone());
+        figment.extract_inner(name).map_err(|mut error| {
+            // `extract_inner` appends the section to the key's path; it belongs in front.
+            if error.path.last().is_some_and(|last| last == name) {
+                error.path.pop();
+                error.path.insert(0, name.to_string());
+            }
+            self.error(error, &figment)
+        })
+    }
+
+    fn error(&self, error: figment::Error, figment: &Figment) -> ConfigError {
+        let lines: Vec<String> = error.into_iter().map(|e| self.describe(&e, figment)).collect();
+        ConfigError(lines.join("\n"))
+    }
+
+    /// One problem as a sentence: what is wrong with which key of which section, where the key
+    /// was set, and for an unknown key the keys the section has.
+    fn describe(&self, error: &figment::Error, figment: &Figment) -> String {
+        let Some((key, section)) = error.path.split_last() else {
+            // Reading the file failed (missing, not TOML): name the file first.
+            let problem = error.kind.to_string();
+            return match file_path(error.metadata.as_ref()) {
+                Some(path) => format!("{}: {}", path.display(), problem.trim_end()),
+                None => problem,
+            };
+        };
+        let in_section = if section.is_empty() { String::new() } else { format!(" in section `{}`", section.join(".")) };
+        let origin = match self.origin(figment, &error.path) {
+            origin if origin.is_empty() => file_of(error.metadata.as_ref()),
+            origin => origin,
+        };
+        match &error.kind {
+            Kind::UnknownField(_, expected) => {
+                let expected = expected.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+                format!("unknown key `{key}`{in_section}{origin}; expected one of {expected}")
+            }
+            kind => format!("{kind} for key `{key}`{in_section}{origin}"),
+        }
+    }
+
+    /// ` of FILE` or ` of environment variable NAME` for the value at `key`; empty for a default.
+    fn origin(&self, figment: &Figment, key: &[String]) -> String {
+        match figment.find_metadata(&key.join(".")) {
+            Some(metadata) if metadata.name == self.env_name => {
+                format!(" of environment variable {ENV_PREFIX}{}", key.join(ENV_SPLIT).to_ascii_uppercase())
+            }
+            metadata => file_of(metadata),
+        }
     }
 }
 
+/// ` of FILE` when `metadata` is a file's.
+fn file_of(metadata: Option<&Metadata>) -> String {
+    file_path(metadata).map(|path| format!(" of {}", path.display())).unwrap_or_default()
+}
+
+fn file_path(metadata: Option<&Metadata>) -> Option<&Path> {
+    metadata?.source.as_ref()?.file_path()
+}
+
+/// The path to the first non-table value under `value`, to name an environment variable.
+fn first_leaf(value: &Value) -> Vec<String> {
+    match value {
+        Value::Dict(_, dict) => match dict.iter().next() {
+            Some((key, inner)) => std::iter::once(key.clone()).chain(first_leaf(inner)).collect(),
+            None => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
+/// A configuration that cannot be used, with every problem found, one a line.
+#[derive(Debug)]
+pub struct ConfigError(String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// May carry a password, so it is a secret and never serialized or logged.
     #[serde(skip_serializing)]
@@ -82,7 +202,7 @@ impl Default for DatabaseConfig {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct NatsConfig {
     pub url: String,
     /// Prefix of every subject and stream name, so several deployments (or tests) share a server.
@@ -101,7 +221,7 @@ impl Default for NatsConfig {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
     /// Holds `signing.pem` (identity only), `verify.pem` and `service.secret`. Identity creates
     /// missing ones at start; in a scaled deployment this is a mounted secret.
@@ -120,7 +240,7 @@ impl Default for AuthConfig {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct BlobConfig {
     /// Directory of the local blob store (attachments, raw mail).
     pub dir: PathBuf,
@@ -135,7 +255,7 @@ impl Default for BlobConfig {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct OutboxConfig {
     /// Turning the relay off leaves events in the outbox until a relay runs (ops and tests).
     pub relay_enabled: bool,
@@ -155,87 +275,7 @@ impl Default for OutboxConfig {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ServiceConfig {
-    pub listen: SocketAddr,
-}
-
-impl ServiceConfig {
-    fn on_port(port: u16) -> Self {
-        Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], port)),
-        }
-    }
-}
-
-impl Default for ServiceConfig {
-    /// Any free port: each part's own default is set in `Config::default`.
-    fn default() -> Self {
-        Self::on_port(0)
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
-pub struct KbConfig {
-    pub listen: SocketAddr,
-    /// Pretrained word vectors (`deploy/stack.sh` makes them: `.stack/word-vectors/…`) that let
-    /// search and suggestions rank by meaning as well as by words; without them, words only.
-    pub word_vectors: Option<PathBuf>,
-}
-
-impl Default for KbConfig {
-    fn default() -> Self {
-        Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 50053)),
-            word_vectors: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
-pub struct TicketsConfig {
-    pub listen: SocketAddr,
-    /// Largest attachment accepted, in bytes.
-    pub attachment_max_bytes: usize,
-    /// Deliveries of one inbound message before it is quarantined.
-    pub inbound_max_deliver: i64,
-    pub inbound_ack_wait_secs: u64,
-    /// Inbound messages processed at once (a reply still waits for the mail it answers).
-    pub inbound_concurrency: usize,
-}
-
-impl Default for TicketsConfig {
-    fn default() -> Self {
-        Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 50052)),
-            attachment_max_bytes: 10 * 1024 * 1024,
-            inbound_max_deliver: 5,
-            inbound_ack_wait_secs: 30,
-            inbound_concurrency: 16,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
-pub struct GatewayConfig {
-    pub listen: SocketAddr,
-    pub body_limit_bytes: usize,
-}
-
-impl Default for GatewayConfig {
-    fn default() -> Self {
-        Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            body_limit_bytes: 1024 * 1024,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Endpoints {
     pub identity: String,
     pub tickets: String,
@@ -261,34 +301,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn environment_overrides_defaults_by_section_and_key() {
+    fn the_listed_shared_sections_are_the_fields_of_the_shared_config() {
+        let defaults = Figment::from(Serialized::defaults(SharedConfig::default()));
+        let sections: Vec<String> = defaults.extract::<Dict>().expect("defaults").into_keys().collect();
+        let mut listed = SharedConfig::SECTIONS.map(String::from).to_vec();
+        listed.sort();
+        assert_eq!(sections, listed);
+    }
+
+    #[test]
+    fn a_misspelt_key_in_a_shared_section_is_refused_naming_key_section_and_file() {
         figment::Jail::expect_with(|jail| {
-            jail.set_env("HELPDESK_NATS__PREFIX", "staging");
-            jail.set_env("HELPDESK_GATEWAY__LISTEN", "127.0.0.1:9999");
-            let config = Config::load(None).map_err(|e| e.to_string())?;
-            assert_eq!(config.nats.prefix, "staging");
-            assert_eq!(config.gateway.listen.port(), 9999);
-            assert_eq!(config.tickets.listen.port(), 50052);
+            jail.create_file("helpdesk.toml", "[database]\nmax_conections = 3\n")?;
+            let error = Sources::read(Some(Path::new("helpdesk.toml"))).and_then(|s| s.shared()).expect_err("refused").to_string();
+            assert!(error.contains("unknown key `max_conections` in section `database` of "), "{error}");
+            assert!(error.contains("helpdesk.toml"), "{error}");
             Ok(())
         });
     }
 
     #[test]
-    fn a_file_overrides_defaults_and_the_environment_overrides_the_file() {
+    fn a_variable_naming_an_unknown_section_is_refused_by_name() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("helpdesk.toml", "[nats]\nprefix = \"from-file\"\nurl = \"nats://x:1\"\n")?;
-            jail.set_env("HELPDESK_NATS__URL", "nats://y:2");
-            let config = Config::load(Some(Path::new("helpdesk.toml"))).map_err(|e| e.to_string())?;
-            assert_eq!(config.nats.prefix, "from-file");
-            assert_eq!(config.nats.url, "nats://y:2");
-            Ok(())
-        });
-    }
-
-    #[test]
-    fn a_missing_config_file_is_an_error_not_silently_ignored() {
-        figment::Jail::expect_with(|_jail| {
-            assert!(Config::load(Some(Path::new("nope.toml"))).is_err());
+            jail.set_env("HELPDESK_DATABSE__URL", "postgres://x/y");
+            let error = Sources::read(None).and_then(|s| s.refuse_unknown_sections(&["gateway"])).expect_err("refused").to_string();
+            assert!(error.contains("unknown section `databse` of environment variable HELPDESK_DATABSE__URL"), "{error}");
+            assert!(error.contains("`gateway`"), "{error}");
             Ok(())
         });
     }

@@ -12,7 +12,7 @@ use helpdesk_kit::{
         service_token::ServiceTokens,
     },
     blob::BlobStore,
-    config::Config,
+    config::SharedConfig,
     consumer::Consumer,
     db,
     nats::Nats,
@@ -47,17 +47,12 @@ pub struct App {
 }
 
 impl App {
-    /// Builds with the `[mail]` settings from the environment (`HELPDESK_MAIL__…`).
-    pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        let own = MailConfig::load(None).map_err(|e| anyhow::anyhow!("mail configuration: {e}"))?;
-        Self::build_with(config, own).await
-    }
-
-    pub async fn build_with(config: &Config, own: MailConfig) -> anyhow::Result<Self> {
+    /// Builds the mail part from the shared sections and its own `[mail]` section.
+    pub async fn build(shared: &SharedConfig, own: MailConfig) -> anyhow::Result<Self> {
         check_mailboxes(&own)?;
-        let verifier = Arc::new(TokenVerifier::from_pem(&keys::verify_pem(&config.auth.key_dir)?)?);
-        let pool = db::connect_and_migrate(&config.database, SCHEMA, &MIGRATOR).await?;
-        let nats = Nats::connect(&config.nats).await?;
+        let verifier = Arc::new(TokenVerifier::from_pem(&keys::verify_pem(&shared.auth.key_dir)?)?);
+        let pool = db::connect_and_migrate(&shared.database, SCHEMA, &MIGRATOR).await?;
+        let nats = Nats::connect(&shared.nats).await?;
         let account_mail = AccountMailConsumer {
             ledger: Ledger::new(pool.clone()),
             sender: Sender::new(&own)?,
@@ -71,14 +66,14 @@ impl App {
                 .connect_timeout(Duration::from_secs(5))
                 .connect_lazy())
         };
-        let identity = lazy(&config.endpoints.identity)?;
-        let secret = keys::service_secret(&config.auth.key_dir)?;
+        let identity = lazy(&shared.endpoints.identity)?;
+        let secret = keys::service_secret(&shared.auth.key_dir)?;
         let tokens = Arc::new(ServiceTokens::new(identity.clone(), "mail", secret.clone()));
         let revocations = Follower::start(verifier.revocations(), &nats, Source::identity(identity.clone(), tokens.clone())).await?;
         let ticket_mail = TicketMail {
             ledger: Ledger::new(pool.clone()),
             sender: Arc::new(Sender::new(&own)?),
-            tickets: TicketServiceClient::new(lazy(&config.endpoints.tickets)?),
+            tickets: TicketServiceClient::new(lazy(&shared.endpoints.tickets)?),
             contacts: ContactServiceClient::new(identity.clone()),
             tokens,
             reply_secret: secret,
@@ -90,7 +85,7 @@ impl App {
             .chain(own.mailboxes.iter().map(|m| m.address.clone()))
             .collect();
         let ingest = Arc::new(Ingest {
-            blobs: BlobStore::from_config(&config.blob)?,
+            blobs: BlobStore::from_config(&shared.blob)?,
             jetstream: nats.jetstream.clone(),
             subjects: nats.subjects.clone(),
             limits: Limits { max_bytes: own.inbound_max_bytes, ..Limits::default() },
@@ -104,14 +99,14 @@ impl App {
         };
         let routes = Routes::new(MailAdminServiceServer::with_interceptor(admin, Authenticate::new(verifier)));
         let services = vec![<MailAdminServiceServer<MailAdmin> as NamedService>::NAME];
-        let listener = helpdesk_kit::grpc::bind(config.mail.listen).await?;
+        let listener = helpdesk_kit::grpc::bind(own.listen).await?;
         let mut part = GrpcPart::new("mail", listener, routes, services)
             .with_task("revocation follower", move |shutdown| revocations.run(shutdown))
             .with_task("account mail", move |shutdown| account_consumer.run(account_mail, shutdown))
             .with_task("ticket mail", move |shutdown| ticket_consumer.run(ticket_mail, shutdown));
         if !own.mailboxes.is_empty() {
             let lease_ttl = Duration::from_secs(own.imap_lease_secs.max(3));
-            let shared = Arc::new(mailbox::Shared {
+            let readers = Arc::new(mailbox::Shared {
                 ingest,
                 store,
                 leases: Leases::open(&nats, lease_ttl).await?,
@@ -122,8 +117,8 @@ impl App {
                 },
             });
             for mailbox in own.mailboxes {
-                let shared = shared.clone();
-                part = part.with_task("mailbox reader", move |shutdown| mailbox::run(mailbox, shared, shutdown));
+                let readers = readers.clone();
+                part = part.with_task("mailbox reader", move |shutdown| mailbox::run(mailbox, readers, shutdown));
             }
         }
         Ok(Self { part })

@@ -1,14 +1,11 @@
-//! The `[mail]` section of the config file and `HELPDESK_MAIL__…` variables: the SMTP relay and
-//! sender, ticket-mail rules, and the support mailboxes read over IMAP (`[[mail.mailboxes]]`). The
-//! defaults send to the local stack's SMTP sink (`deploy/stack.sh`, 127.0.0.1:55025, no TLS) and
-//! read no mailbox.
+//! The `[mail]` section of the config file and `HELPDESK_MAIL__…` variables: the admin gRPC's
+//! listen address, the SMTP relay and sender, ticket-mail rules, and the support mailboxes read
+//! over IMAP (`[[mail.mailboxes]]`). The `helpdesk` crate reads it with the rest of the
+//! configuration and hands it to `App::build`. The defaults send to the local stack's SMTP sink
+//! (`deploy/stack.sh`, 127.0.0.1:55025, no TLS) and read no mailbox.
 
-use std::path::Path;
+use std::net::SocketAddr;
 
-use figment::{
-    Figment,
-    providers::{Env, Format, Serialized, Toml},
-};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
@@ -37,7 +34,7 @@ pub enum ImapTls {
 
 /// One support mailbox.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct MailboxConfig {
     /// A stable name: the key of its cursor and lease, and the `source` of its messages. Changing
     /// it makes the mailbox look new (its mail is read again; tickets drop what they already have).
@@ -82,8 +79,10 @@ impl Default for MailboxConfig {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct MailConfig {
+    /// The admin gRPC's listen address (quarantined mail; port 0: any free port).
+    pub listen: SocketAddr,
     pub smtp_host: String,
     pub smtp_port: u16,
     pub smtp_tls: SmtpTls,
@@ -133,6 +132,7 @@ pub struct MailConfig {
 impl Default for MailConfig {
     fn default() -> Self {
         Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50054)),
             smtp_host: "127.0.0.1".into(),
             smtp_port: 55025,
             smtp_tls: SmtpTls::None,
@@ -158,19 +158,5 @@ impl Default for MailConfig {
             imap_timeout_secs: 60,
             inbound_max_bytes: 25 * 1024 * 1024,
         }
-    }
-}
-
-impl MailConfig {
-    /// Defaults, then the `[mail]` section of `file`, then `HELPDESK_MAIL__…` variables.
-    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
-        let mut figment = Figment::from(Serialized::defaults(Self::default()));
-        if let Some(file) = file {
-            figment = figment.merge(Figment::from(Toml::file_exact(file)).focus("mail"));
-        }
-        figment
-            .merge(Env::prefixed("HELPDESK_MAIL__").split("__"))
-            .extract()
-            .map_err(Box::new)
     }
 }

@@ -12,7 +12,7 @@ use helpdesk_kit::{
         service_token::ServiceTokens,
     },
     blob::BlobStore,
-    config::Config,
+    config::SharedConfig,
     consumer::Consumer,
     db,
     nats::Nats,
@@ -30,6 +30,7 @@ use tonic::{
 };
 
 use crate::{
+    config::TicketsConfig,
     events::{
         ContactCache,
         identity::{self, IdentityConsumer},
@@ -47,16 +48,17 @@ pub struct App {
 }
 
 impl App {
-    pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        let key_dir = &config.auth.key_dir;
+    /// Builds tickets from the shared sections and its own `[tickets]` section.
+    pub async fn build(shared: &SharedConfig, own: TicketsConfig) -> anyhow::Result<Self> {
+        let key_dir = &shared.auth.key_dir;
         let verifier = Arc::new(TokenVerifier::from_pem(&keys::verify_pem(key_dir)?)?);
-        let identity_channel = Endpoint::from_shared(config.endpoints.identity.clone())?
+        let identity_channel = Endpoint::from_shared(shared.endpoints.identity.clone())?
             .connect_timeout(Duration::from_secs(5))
             .connect_lazy();
         let tokens = Arc::new(ServiceTokens::new(identity_channel.clone(), "tickets", keys::service_secret(key_dir)?));
 
-        let pool = db::connect_and_migrate(&config.database, SCHEMA, &MIGRATOR).await?;
-        let nats = Nats::connect(&config.nats).await?;
+        let pool = db::connect_and_migrate(&shared.database, SCHEMA, &MIGRATOR).await?;
+        let nats = Nats::connect(&shared.nats).await?;
         let waker = outbox::Waker::default();
         let store = Store::new(pool.clone(), waker.clone());
 
@@ -69,14 +71,14 @@ impl App {
                     contacts: ContactCache::new(Duration::from_secs(60)),
                 },
                 reply_secret: keys::service_secret(key_dir)?,
-                blobs: BlobStore::from_config(&config.blob)?,
+                blobs: BlobStore::from_config(&shared.blob)?,
             },
         };
         let inbound_durable = inbound::durable(
             &nats.subjects,
-            config.tickets.inbound_max_deliver,
-            Duration::from_secs(config.tickets.inbound_ack_wait_secs),
-            config.tickets.inbound_concurrency,
+            own.inbound_max_deliver,
+            Duration::from_secs(own.inbound_ack_wait_secs),
+            own.inbound_concurrency,
         );
         let inbound_consumer = Consumer::bind(&nats, inbound_durable).await?;
         let identity_events = IdentityConsumer { store: store.clone() };
@@ -84,11 +86,11 @@ impl App {
 
         let revocations = Follower::start(verifier.revocations(), &nats, Source::identity(identity_channel.clone(), tokens.clone())).await?;
         let auth = Authenticate::new(verifier);
-        let blobs = BlobStore::from_config(&config.blob)?;
+        let blobs = BlobStore::from_config(&shared.blob)?;
         // Attachments ride in one message: room for the largest file plus its envelope.
-        let message_limit = config.tickets.attachment_max_bytes + 64 * 1024;
+        let message_limit = own.attachment_max_bytes + 64 * 1024;
         let directory = Directory::new(identity_channel, tokens);
-        let tickets = TicketServiceServer::new(TicketsGrpc::new(store.clone(), blobs, config.tickets.attachment_max_bytes, directory.clone()))
+        let tickets = TicketServiceServer::new(TicketsGrpc::new(store.clone(), blobs, own.attachment_max_bytes, directory.clone()))
             .max_decoding_message_size(message_limit)
             .max_encoding_message_size(message_limit);
         let routes = Routes::new(InterceptedService::new(tickets, auth.clone()))
@@ -97,9 +99,9 @@ impl App {
             <TicketServiceServer<TicketsGrpc> as NamedService>::NAME,
             <TicketAdminServiceServer<AdminGrpc> as NamedService>::NAME,
         ];
-        let listener = helpdesk_kit::grpc::bind(config.tickets.listen).await?;
+        let listener = helpdesk_kit::grpc::bind(own.listen).await?;
         let part = GrpcPart::new("tickets", listener, routes, services)
-            .with_outbox_relay(pool, nats, config.outbox.clone(), waker)
+            .with_outbox_relay(pool, nats, shared.outbox.clone(), waker)
             .with_task("revocation follower", move |shutdown| revocations.run(shutdown))
             .with_task("inbound consumer", move |shutdown| inbound_consumer.run(inbound, shutdown))
             .with_task("identity events consumer", move |shutdown| identity_consumer.run(identity_events, shutdown));

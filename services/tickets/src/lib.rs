@@ -5,12 +5,15 @@
 //! - `store`: the SQL, each change committed together with its outbox event;
 //! - `grpc`: the tonic handlers and the authorization rules;
 //! - `events`: the durable consumer of the inbound stream;
+//! - `config`: the `[tickets]` section;
 //! - `app`: wiring.
 
 mod app;
+mod config;
 mod domain;
 mod events;
 mod grpc;
 mod store;
 
 pub use app::App;
+pub use config::TicketsConfig;

@@ -30,7 +30,7 @@ impl SsoKind {
 
 /// One `[[identity.sso]]` entry. Empty fields take the preset's value.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct SsoProviderConfig {
     /// Lower-case id used in URLs and in portal settings, e.g. `google`.
     pub id: String,
