@@ -104,7 +104,7 @@ impl FakeIssuer {
 
     /// Identity with the stack's two providers and this one, all three switched on.
     pub async fn start_identity(&self, env: &TestEnv) -> Server {
-        let mut settings = settings_with_provider();
+        let mut settings = settings_with_provider(env);
         settings.identity.sso.push(SsoProviderConfig {
             id: FORGED.into(),
             issuer: self.issuer.clone(),

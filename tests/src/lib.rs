@@ -64,7 +64,7 @@ pub struct TestEnv {
 
 impl Drop for TestEnv {
     fn drop(&mut self) {
-        cleanup::Slice { admin_url: self.admin_url.clone(), nats_url: self.config.nats.url.clone(), owner: self.owner.clone() }
+        cleanup::Slice { admin_url: self.admin_url.clone(), nats_url: self.config.shared.nats.url.clone(), owner: self.owner.clone() }
             .remove_blocking();
     }
 }

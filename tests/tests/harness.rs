@@ -50,8 +50,8 @@ async fn a_test_that_panics_leaves_no_database_streams_buckets_or_keys_behind() 
     let test = tokio::spawn(async move {
         let env = TestEnv::new().await;
         let server = env.start().await;
-        make_bucket(&env.config.nats.prefix).await;
-        let names = (env.database().to_string(), env.config.nats.prefix.clone(), env.config.auth.key_dir.clone());
+        make_bucket(&env.config.shared.nats.prefix).await;
+        let names = (env.database().to_string(), env.config.shared.nats.prefix.clone(), env.config.shared.auth.key_dir.clone());
         names_tx.send(names).expect("the test waits for the names");
         let _still_running = server;
         panic!("deliberately, with the help desk still running");

@@ -277,7 +277,7 @@ fn refused(verdict: &Result<pb::CompleteSsoResponse, tonic::Status>) -> bool {
 
 #[tokio::test]
 async fn an_id_token_signed_otherwise_than_the_provider_lists_is_refused() {
-    let (env, issuer, server) = with_fake_issuer().await;
+    let (_env, issuer, server) = with_fake_issuer().await;
     let claims = |nonce: &str| issuer.claims(nonce, json!({}));
 
     let verdict = forged_sign_in(&server, &issuer, |nonce| issuer.sign(&claims(nonce))).await;
@@ -294,7 +294,7 @@ async fn an_id_token_signed_otherwise_than_the_provider_lists_is_refused() {
 
 #[tokio::test]
 async fn an_id_token_for_several_audiences_must_name_us_as_its_authorized_party() {
-    let (env, issuer, server) = with_fake_issuer().await;
+    let (_env, issuer, server) = with_fake_issuer().await;
     let several = json!([CLIENT_ID, "another-app"]);
     let cases = [
         (json!({ "aud": several }), false, "several audiences, no azp"),
@@ -312,7 +312,7 @@ async fn an_id_token_for_several_audiences_must_name_us_as_its_authorized_party(
 
 #[tokio::test]
 async fn an_at_hash_must_match_the_access_token_it_came_with() {
-    let (env, issuer, server) = with_fake_issuer().await;
+    let (_env, issuer, server) = with_fake_issuer().await;
     let with_at_hash = |nonce: &str, at_hash: String| issuer.sign(&issuer.claims(nonce, json!({ "at_hash": at_hash })));
 
     let verdict = forged_sign_in(&server, &issuer, |nonce| with_at_hash(nonce, "c29tZXRoaW5nIGVsc2U".into())).await;
