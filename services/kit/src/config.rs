@@ -312,6 +312,8 @@ mod tests {
     #[test]
     fn a_misspelt_key_in_a_shared_section_is_refused_naming_key_section_and_file() {
         figment::Jail::expect_with(|jail| {
+            // The stack's `HELPDESK_…` variables (the test command exports them) are not this test's.
+            jail.clear_env();
             jail.create_file("helpdesk.toml", "[database]\nmax_conections = 3\n")?;
             let error = Sources::read(Some(Path::new("helpdesk.toml"))).and_then(|s| s.shared()).expect_err("refused").to_string();
             assert!(error.contains("unknown key `max_conections` in section `database` of "), "{error}");
@@ -323,6 +325,8 @@ mod tests {
     #[test]
     fn a_variable_naming_an_unknown_section_is_refused_by_name() {
         figment::Jail::expect_with(|jail| {
+            // The stack's `HELPDESK_…` variables (the test command exports them) are not this test's.
+            jail.clear_env();
             jail.set_env("HELPDESK_DATABSE__URL", "postgres://x/y");
             let error = Sources::read(None).and_then(|s| s.refuse_unknown_sections(&["gateway"])).expect_err("refused").to_string();
             assert!(error.contains("unknown section `databse` of environment variable HELPDESK_DATABSE__URL"), "{error}");
