@@ -49,11 +49,18 @@ mod tests {
         HelpdeskConfig::load(file.map(Path::new)).map_err(|e| e.to_string())
     }
 
+    /// Runs `test` in figment's jail without the stack's `HELPDESK_…` variables, which the test
+    /// command exports and which are not the test's.
+    fn jailed(test: impl FnOnce(&mut figment::Jail) -> figment::error::Result<()>) {
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            test(jail)
+        });
+    }
+
     #[test]
     fn environment_overrides_defaults_by_section_and_key() {
-        figment::Jail::expect_with(|jail| {
-            // The stack's `HELPDESK_…` variables (the test command exports them) are not this test's.
-            jail.clear_env();
+        jailed(|jail| {
             jail.set_env("HELPDESK_NATS__PREFIX", "staging");
             jail.set_env("HELPDESK_GATEWAY__LISTEN", "127.0.0.1:9999");
             let config = load(None)?;
@@ -66,9 +73,7 @@ mod tests {
 
     #[test]
     fn a_file_overrides_defaults_and_the_environment_overrides_the_file() {
-        figment::Jail::expect_with(|jail| {
-            // The stack's `HELPDESK_…` variables (the test command exports them) are not this test's.
-            jail.clear_env();
+        jailed(|jail| {
             jail.create_file("helpdesk.toml", "[nats]\nprefix = \"from-file\"\nurl = \"nats://x:1\"\n")?;
             jail.set_env("HELPDESK_NATS__URL", "nats://y:2");
             let config = load(Some("helpdesk.toml"))?;
@@ -80,9 +85,7 @@ mod tests {
 
     #[test]
     fn a_missing_config_file_is_an_error_not_silently_ignored() {
-        figment::Jail::expect_with(|jail| {
-            // The stack's `HELPDESK_…` variables (the test command exports them) are not this test's.
-            jail.clear_env();
+        jailed(|_jail| {
             assert!(load(Some("nope.toml")).is_err());
             Ok(())
         });
@@ -90,9 +93,7 @@ mod tests {
 
     #[test]
     fn each_part_reads_its_own_keys_from_its_section_and_keeps_the_other_defaults() {
-        figment::Jail::expect_with(|jail| {
-            // The stack's `HELPDESK_…` variables (the test command exports them) are not this test's.
-            jail.clear_env();
+        jailed(|jail| {
             jail.create_file(
                 "helpdesk.toml",
                 "[gateway]\nsite_name = \"Acme\"\n[gateway.rate_limits.signups]\nburst = 3\n\
@@ -122,9 +123,7 @@ mod tests {
 
     #[test]
     fn a_misspelt_gateway_key_is_refused_naming_the_key_the_section_and_the_file() {
-        figment::Jail::expect_with(|jail| {
-            // The stack's `HELPDESK_…` variables (the test command exports them) are not this test's.
-            jail.clear_env();
+        jailed(|jail| {
             let error = refusal(jail, "helpdesk.toml", "[gateway]\nsitename = \"Acme\"\n")?;
             assert!(error.starts_with("unknown key `sitename` in section `gateway` of "), "{error}");
             assert!(error.contains("helpdesk.toml; expected one of `listen`"), "{error}");
@@ -135,9 +134,7 @@ mod tests {
 
     #[test]
     fn a_misspelt_key_in_a_nested_table_or_another_section_is_refused_too() {
-        figment::Jail::expect_with(|jail| {
-            // The stack's `HELPDESK_…` variables (the test command exports them) are not this test's.
-            jail.clear_env();
+        jailed(|jail| {
             let error = refusal(jail, "nested.toml", "[gateway.rate_limits.signups]\nburst = 1\nrefil_secs = 5\n")?;
             assert!(error.contains("unknown key `refil_secs` in section `gateway.rate_limits.signups` of "), "{error}");
             let error = refusal(jail, "mail.toml", "[mail]\nsmtp_hots = \"relay\"\n")?;
@@ -152,9 +149,7 @@ mod tests {
 
     #[test]
     fn a_variable_naming_an_unknown_key_is_refused_by_its_name() {
-        figment::Jail::expect_with(|jail| {
-            // The stack's `HELPDESK_…` variables (the test command exports them) are not this test's.
-            jail.clear_env();
+        jailed(|jail| {
             jail.set_env("HELPDESK_GATEWAY__SITECONFIG", "Acme");
             let error = load(None).expect_err("refused");
             assert!(
@@ -167,9 +162,7 @@ mod tests {
 
     #[test]
     fn a_bad_value_names_its_key_and_its_variable() {
-        figment::Jail::expect_with(|jail| {
-            // The stack's `HELPDESK_…` variables (the test command exports them) are not this test's.
-            jail.clear_env();
+        jailed(|jail| {
             jail.set_env("HELPDESK_TICKETS__INBOUND_CONCURRENCY", "many");
             let error = load(None).expect_err("refused");
             assert!(error.contains("for key `inbound_concurrency` in section `tickets`"), "{error}");
@@ -180,9 +173,7 @@ mod tests {
 
     #[test]
     fn the_stack_and_test_variables_are_not_configuration() {
-        figment::Jail::expect_with(|jail| {
-            // The stack's `HELPDESK_…` variables (the test command exports them) are not this test's.
-            jail.clear_env();
+        jailed(|jail| {
             jail.set_env("HELPDESK_TEST_DATABASE_URL", "postgres://elsewhere/postgres");
             jail.set_env("HELPDESK_STACK_NATS_BIN", "/usr/bin/nats-server");
             jail.set_env("HELPDESK_CONFIG", "helpdesk.toml");

@@ -1,5 +1,6 @@
 //! What tickets consumes from NATS besides publishing its outbox: inbound channel messages, and
-//! identity's events about groups and settings.
+//! identity's events about groups and settings; both on kit's consumer runner. Here too: how the
+//! store's [`TicketError`] becomes the runner's retry or poison.
 
 mod contact_cache;
 pub mod identity;
