@@ -108,7 +108,8 @@ async fn the_portal_works_in_headless_chromium() {
     let screenshots = std::env::var("HD_SCREENSHOTS").map(PathBuf::from).unwrap_or_else(|_| root.join("target/browser-screenshots"));
     let mut command = Command::new("node");
     command.args(["--test", "--test-concurrency=1", "--test-reporter=spec"]);
-    if let Ok(filter) = std::env::var("HD_BROWSER_FILTER") {
+    // Set but empty means no filter, as unset does (node refuses an empty pattern).
+    if let Some(filter) = std::env::var("HD_BROWSER_FILTER").ok().filter(|f| !f.is_empty()) {
         command.arg(format!("--test-name-pattern={filter}"));
     }
     command
