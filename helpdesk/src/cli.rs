@@ -37,7 +37,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run parts of the help desk in this process: `all`, or any of identity, tickets, kb, mail,
-    /// gateway.
+    /// chat, gateway (`all` runs chat only when a Discord bot token is configured).
     Serve {
         /// Checked by `serve::parse_parts`, whose refusal lists the parts.
         parts: Vec<String>,
@@ -228,7 +228,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve_until_signal(config: HelpdeskConfig, parts: &[String], seed_demo: bool) -> anyhow::Result<()> {
-    let parts = serve::parse_parts(parts).map_err(anyhow::Error::msg)?;
+    let parts = serve::parse_parts(parts, config.chat.enabled()).map_err(anyhow::Error::msg)?;
     let shutdown = CancellationToken::new();
     let running = serve::start(config.clone(), &parts, shutdown.clone()).await?;
     for (part, addr) in &running.addrs {

@@ -19,6 +19,8 @@ pub struct HelpdeskConfig {
     pub kb: helpdesk_kb::KbConfig,
     /// The mail part: its admin gRPC, SMTP out, the mailboxes it reads.
     pub mail: helpdesk_mail::MailConfig,
+    /// The chat part: the Discord bot (off without a bot token).
+    pub chat: helpdesk_chat::ChatConfig,
     pub gateway: helpdesk_gateway::GatewayConfig,
 }
 
@@ -34,6 +36,7 @@ impl HelpdeskConfig {
             tickets: sources.section(Part::Tickets.name())?,
             kb: sources.section(Part::Kb.name())?,
             mail: sources.section(Part::Mail.name())?,
+            chat: sources.section(Part::Chat.name())?,
             gateway: sources.section(Part::Gateway.name())?,
         })
     }

@@ -19,11 +19,13 @@ pub enum Part {
     Kb,
     /// The email channel: mailbox readers, SMTP out, and its admin gRPC.
     Mail,
+    /// The Discord channel: the bot's gateway connection and the reply poster.
+    Chat,
     Gateway,
 }
 
 impl Part {
-    pub const ALL: [Part; 5] = [Part::Identity, Part::Tickets, Part::Kb, Part::Mail, Part::Gateway];
+    pub const ALL: [Part; 6] = [Part::Identity, Part::Tickets, Part::Kb, Part::Mail, Part::Chat, Part::Gateway];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -31,11 +33,12 @@ impl Part {
             Part::Tickets => "tickets",
             Part::Kb => "kb",
             Part::Mail => "mail",
+            Part::Chat => "chat",
             Part::Gateway => "gateway",
         }
     }
 
-    /// `all, identity, tickets, kb, mail or gateway`, for messages.
+    /// `all, identity, tickets, kb, mail, chat or gateway`, for messages.
     fn choices() -> String {
         let names = Part::ALL.map(Part::name);
         let (last, others) = names.split_last().expect("there are parts");
@@ -60,12 +63,17 @@ impl FromStr for Part {
     }
 }
 
-/// `all` or part names, deduplicated, in start order.
-pub fn parse_parts(names: &[String]) -> Result<Vec<Part>, String> {
+/// `all` or part names, deduplicated, in start order. `all` means chat only when a bot token is
+/// configured (`chat_configured`), and says so when it leaves chat out; chat named on its own
+/// without a token is refused when it is built.
+pub fn parse_parts(names: &[String], chat_configured: bool) -> Result<Vec<Part>, String> {
     let mut parts = Vec::new();
     for name in names {
         if name == "all" {
-            parts.extend(Part::ALL);
+            if !chat_configured {
+                tracing::info!("chat: no Discord bot token ([chat] bot_token, HELPDESK_CHAT__BOT_TOKEN); the Discord channel is off");
+            }
+            parts.extend(Part::ALL.into_iter().filter(|part| chat_configured || *part != Part::Chat));
         } else {
             parts.push(name.parse()?);
         }
@@ -143,6 +151,12 @@ pub async fn start(mut config: HelpdeskConfig, parts: &[Part], shutdown: Cancell
                 tasks.spawn(app.run_until_stopped(shutdown.clone()));
                 addr
             }
+            Part::Chat => {
+                let app = helpdesk_chat::App::build(&config.shared, config.chat.clone()).await?;
+                let addr = app.local_addr();
+                tasks.spawn(app.run_until_stopped(shutdown.clone()));
+                addr
+            }
             Part::Gateway => {
                 let attachments = config.tickets.attachment_max_bytes;
                 let app = helpdesk_gateway::App::build(&config.shared, config.gateway.clone(), attachments).await?;
@@ -162,22 +176,30 @@ mod tests {
 
     #[test]
     fn all_expands_to_every_part_in_start_order() {
-        assert_eq!(parse_parts(&["all".into()]), Ok(Part::ALL.to_vec()));
+        assert_eq!(parse_parts(&["all".into()], true), Ok(Part::ALL.to_vec()));
         assert_eq!(
-            parse_parts(&["gateway".into(), "tickets".into(), "tickets".into()]),
+            parse_parts(&["gateway".into(), "tickets".into(), "tickets".into()], true),
             Ok(vec![Part::Tickets, Part::Gateway])
         );
     }
 
     #[test]
+    fn all_leaves_chat_out_without_a_bot_token_but_chat_named_stays() {
+        let all = parse_parts(&["all".into()], false).expect("parts");
+        assert!(!all.contains(&Part::Chat));
+        assert_eq!(all.len(), Part::ALL.len() - 1);
+        assert_eq!(parse_parts(&["chat".into()], false), Ok(vec![Part::Chat]));
+    }
+
+    #[test]
     fn unknown_or_missing_parts_are_refused() {
-        assert!(parse_parts(&["mail2".into()]).is_err());
-        assert_eq!(parse_parts(&["mail".into()]), Ok(vec![Part::Mail]));
-        assert!(parse_parts(&[]).is_err());
+        assert!(parse_parts(&["mail2".into()], true).is_err());
+        assert_eq!(parse_parts(&["mail".into()], true), Ok(vec![Part::Mail]));
+        assert!(parse_parts(&[], true).is_err());
     }
 
     #[test]
     fn serving_no_part_is_refused_with_the_list_of_parts() {
-        assert_eq!(parse_parts(&[]), Err("name the parts to serve: all, identity, tickets, kb, mail or gateway".into()));
+        assert_eq!(parse_parts(&[], true), Err("name the parts to serve: all, identity, tickets, kb, mail, chat or gateway".into()));
     }
 }

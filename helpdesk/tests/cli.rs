@@ -21,7 +21,7 @@ fn refusal(output: &Output) -> String {
 #[test]
 fn serve_without_a_part_is_refused_with_the_list_of_parts() {
     let stderr = refusal(&helpdesk(&["serve"], &[]));
-    assert!(stderr.contains("name the parts to serve: all, identity, tickets, kb, mail or gateway"), "{stderr}");
+    assert!(stderr.contains("name the parts to serve: all, identity, tickets, kb, mail, chat or gateway"), "{stderr}");
 }
 
 #[test]

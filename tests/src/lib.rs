@@ -104,6 +104,7 @@ impl TestEnv {
         config.tickets.listen = any_port;
         config.kb.listen = any_port;
         config.mail.listen = any_port;
+        config.chat.listen = any_port;
         config.gateway.listen = any_port;
         Self {
             config,
@@ -132,7 +133,8 @@ impl TestEnv {
     /// providers, cookies …).
     pub async fn start_with(&self, mut config: HelpdeskConfig) -> Server {
         let shutdown = CancellationToken::new();
-        let running = serve::start(config.clone(), &Part::ALL, shutdown.clone()).await.expect("serve all starts");
+        let parts = serve::parse_parts(&["all".to_string()], config.chat.enabled()).expect("all parts");
+        let running = serve::start(config.clone(), &parts, shutdown.clone()).await.expect("serve all starts");
         let endpoints = &mut config.shared.endpoints;
         endpoints.identity = running.url(Part::Identity).expect("identity runs");
         endpoints.tickets = running.url(Part::Tickets).expect("tickets runs");
@@ -161,6 +163,7 @@ impl TestEnv {
             ("HELPDESK_TICKETS__LISTEN".into(), "127.0.0.1:0".into()),
             ("HELPDESK_KB__LISTEN".into(), "127.0.0.1:0".into()),
             ("HELPDESK_MAIL__LISTEN".into(), "127.0.0.1:0".into()),
+            ("HELPDESK_CHAT__LISTEN".into(), "127.0.0.1:0".into()),
             ("HELPDESK_GATEWAY__LISTEN".into(), "127.0.0.1:0".into()),
         ]
     }

@@ -527,8 +527,8 @@ async fn one_replica_holds_a_mailbox_lease_until_it_lets_go_or_stops_renewing() 
     let env = TestEnv::new().await;
     let nats = helpdesk_kit::nats::Nats::connect(&env.config.shared.nats).await.expect("nats");
     let ttl = Duration::from_secs(2);
-    let first = helpdesk_mail::Leases::open(&nats, ttl).await.expect("leases");
-    let second = helpdesk_mail::Leases::open(&nats, ttl).await.expect("leases");
+    let first = helpdesk_kit::lease::Leases::open(&nats, nats.subjects.mail_leases_bucket(), ttl).await.expect("leases");
+    let second = helpdesk_kit::lease::Leases::open(&nats, nats.subjects.mail_leases_bucket(), ttl).await.expect("leases");
 
     let mut held = first.acquire("support").await.expect("acquire").expect("free");
     assert!(second.acquire("support").await.expect("acquire").is_none(), "taken");

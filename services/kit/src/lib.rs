@@ -16,6 +16,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod grpc;
+pub mod lease;
 pub mod limits;
 pub mod nats;
 pub mod outbox;

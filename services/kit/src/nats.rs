@@ -22,6 +22,8 @@ pub mod durable {
     pub const MAIL_ACCOUNT_MAIL: &str = "mail-account-mail";
     /// Mail: tickets' events that mail the contact.
     pub const MAIL_TICKET_MAIL: &str = "mail-ticket-mail";
+    /// Chat: tickets' events that post to Discord.
+    pub const CHAT_TICKET_EVENTS: &str = "chat-ticket-events";
 }
 
 /// Subject, stream and bucket names under one prefix.
@@ -67,10 +69,20 @@ impl Subjects {
         format!("{}_MAIL_LEASES", stream_token(&self.prefix))
     }
 
+    /// The key-value bucket of chat's lease on the bot's Discord connection.
+    pub fn chat_leases_bucket(&self) -> String {
+        format!("{}_CHAT_LEASES", stream_token(&self.prefix))
+    }
+
     /// Every stream of this prefix, the key-value buckets' streams (`KV_<bucket>`) among them:
     /// what removing a deployment (or a test's) removes.
     pub fn all_streams(&self) -> Vec<String> {
-        vec![self.events_stream(), self.inbound_stream(), format!("KV_{}", self.mail_leases_bucket())]
+        vec![
+            self.events_stream(),
+            self.inbound_stream(),
+            format!("KV_{}", self.mail_leases_bucket()),
+            format!("KV_{}", self.chat_leases_bucket()),
+        ]
     }
 }
 
@@ -146,7 +158,7 @@ mod tests {
         assert_eq!(s.events_stream(), "T-42_EVENTS");
         assert_eq!(s.inbound_stream(), "T-42_INBOUND");
         assert_eq!(s.mail_leases_bucket(), "T-42_MAIL_LEASES");
-        assert_eq!(s.all_streams(), vec!["T-42_EVENTS", "T-42_INBOUND", "KV_T-42_MAIL_LEASES"]);
+        assert_eq!(s.all_streams(), vec!["T-42_EVENTS", "T-42_INBOUND", "KV_T-42_MAIL_LEASES", "KV_T-42_CHAT_LEASES"]);
     }
 
     #[test]

@@ -15,6 +15,7 @@ use helpdesk_kit::{
     config::SharedConfig,
     consumer::Consumer,
     db,
+    lease::Leases,
     nats::Nats,
     part::GrpcPart,
 };
@@ -34,7 +35,7 @@ use crate::{
     },
     grpc::MailAdmin,
     ingest::Ingest,
-    mailbox::{self, Leases},
+    mailbox,
     sender::Sender,
     store::{Ledger, Mailboxes},
 };
@@ -109,7 +110,7 @@ impl App {
             let readers = Arc::new(mailbox::Shared {
                 ingest,
                 store,
-                leases: Leases::open(&nats, lease_ttl).await?,
+                leases: Leases::open(&nats, nats.subjects.mail_leases_bucket(), lease_ttl).await?,
                 settings: mailbox::Settings {
                     batch: own.imap_batch.max(1),
                     wait: Duration::from_secs(own.imap_poll_secs.max(1)).min(lease_ttl / 3),

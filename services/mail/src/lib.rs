@@ -34,5 +34,3 @@ pub use domain::{
     strip_reply,
 };
 pub use config::{ImapTls, MailConfig, MailboxConfig, SmtpTls};
-/// The mailbox leases, public for the test that checks their exclusivity against real NATS.
-pub use mailbox::Leases;

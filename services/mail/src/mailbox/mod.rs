@@ -1,19 +1,16 @@
 //! Reading the support mailboxes. One worker per configured mailbox: it takes the mailbox's lease
-//! (`lease`), logs in (`imap`), and runs a session (`session`) that imports everything after the
+//! (`kit::lease`), logs in (`imap`), and runs a session (`session`) that imports everything after the
 //! stored cursor, then waits with IDLE (or polls) and imports again, renewing the lease between
 //! rounds. Any failure — server gone, NATS or Postgres down, lease lost — ends the session, gives
 //! the lease up and starts over after a backoff; nothing was flagged or moved that is not safely
 //! published, so starting over loses nothing and publishes nothing twice.
 
 mod imap;
-mod lease;
 mod session;
 
 use std::{sync::Arc, time::Duration};
 
-use helpdesk_kit::CancellationToken;
-
-pub use lease::Leases;
+use helpdesk_kit::{CancellationToken, lease::Leases};
 
 use crate::{config::MailboxConfig, ingest::Ingest, store::Mailboxes};
 

@@ -11,12 +11,11 @@ use std::{collections::HashMap, future::Future, time::Duration};
 use anyhow::Context;
 use async_imap::types::{Fetch, Flag};
 use futures::{StreamExt, TryStreamExt};
-use helpdesk_kit::CancellationToken;
+use helpdesk_kit::{CancellationToken, lease::Lease};
 
 use super::{
     Shared,
     imap::{self, Session as Imap},
-    lease::Lease,
 };
 use crate::{
     config::MailboxConfig,

@@ -9,6 +9,8 @@ pub const BY_REPLY_TOKEN: &str = "reply_token";
 pub const BY_SUBJECT_NUMBER: &str = "subject_number";
 /// The parent of a reply that arrived before it (clock skew, delivery order) joins the reply's ticket.
 pub const BY_CHILD_REFERENCE: &str = "child_reference";
+/// A chat message in a conversation (DM, thread) whose opening message made the ticket.
+pub const BY_CONVERSATION: &str = "conversation";
 pub const NEW_TICKET: &str = "new";
 /// Notes made from delivery reports about our own mail.
 pub const BOUNCE: &str = "bounce";

@@ -6,7 +6,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{InboundKey, Store};
-use crate::domain::TicketError;
+use crate::domain::{Channel, TicketError};
 
 /// `quarantine.kind`: could not be processed (an admin may retry it).
 pub const POISON: &str = "poison";
@@ -109,17 +109,18 @@ impl Store {
 
 /// Threading lookups for inbound mail (the rules themselves live in `events::inbound::threading`).
 impl Store {
-    /// The first of these Message-IDs (in the order given) that is a mail we received, with its
-    /// position and ticket.
-    pub async fn first_known_reference(&self, references: &[String]) -> sqlx::Result<Option<(usize, Uuid)>> {
+    /// The first of these external ids (in the order given) that is a message we received on the
+    /// channel, with its position and ticket.
+    pub async fn first_known_reference(&self, channel: Channel, references: &[String]) -> sqlx::Result<Option<(usize, Uuid)>> {
         if references.is_empty() {
             return Ok(None);
         }
         let found: Option<(i32, Uuid)> = sqlx::query_as(
             "SELECT array_position($1::text[], external_id), ticket_id FROM inbound_messages
-             WHERE channel = 2 AND external_id = ANY($1) ORDER BY 1 LIMIT 1",
+             WHERE channel = $2 AND external_id = ANY($1) ORDER BY 1 LIMIT 1",
         )
         .bind(references)
+        .bind(channel as i16)
         .fetch_optional(&self.pool)
         .await?;
         Ok(found.map(|(position, ticket)| (usize::try_from(position - 1).unwrap_or(0), ticket)))

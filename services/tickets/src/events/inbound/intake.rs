@@ -1,6 +1,6 @@
 //! The use case of tickets' inbound consumer, callable without NATS: a channel's
-//! `InboundMessage` becomes a ticket for a new-or-existing contact, or — for mail — a reply on the
-//! ticket it threads into (`threading`), recording which rule matched. Automatic mail is stored
+//! `InboundMessage` becomes a ticket for a new-or-existing contact, or a reply on the ticket it
+//! threads into (`threading`: mail's rules, or chat's conversation), recording which rule matched. Automatic mail is stored
 //! but never reopens a ticket; delivery reports about our own mail become internal notes
 //! (`delivery_report`). What a channel sends is cleaned and bounded here, at the edge
 //! (`Incoming`, `domain::inbound`): nothing is refused for its length or its control characters,
@@ -83,10 +83,9 @@ impl Intake {
         }
         let automatic = flags.auto_submitted || flags.bulk || flags.loop_detected || flags.from_own_address;
         let sender = self.identity.contact_for(inbound, channel).await?;
-        let thread = if channel == Channel::Email {
-            self.thread(&incoming, external_id, &inbound.reply_token, &sender).await?
-        } else {
-            None
+        let thread = match channel {
+            Channel::Email => self.thread(&incoming, external_id, &inbound.reply_token, &sender).await?,
+            _ => self.chat_thread(&incoming, &inbound.reply_token).await?,
         };
         let stored = match thread {
             Some((ticket, rule)) => {

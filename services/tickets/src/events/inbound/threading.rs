@@ -13,6 +13,12 @@
 //! 4. a ticket number in the subject, only from that ticket's contact or group member (and never
 //!    for the shared "unknown sender", whose tickets are strangers').
 //!
+//! A chat message continues the conversation its channel names: chat puts the Discord message
+//! that opened the conversation in `thread_refs` (it owns the conversation ↔ ticket link, and
+//! tickets finds the ticket that message made), or its signed reply token once it knows the
+//! ticket. Chat's refs are trusted as chat's knowledge, like mail's Message-IDs; no subject
+//! numbers or child references there.
+//!
 //! Delivery reports use only [`Intake::our_ticket`]: a bounce is about mail *we* sent, so
 //! a customer's own Message-IDs quoted in it never count.
 
@@ -21,8 +27,9 @@ use uuid::Uuid;
 
 use super::{identity_client::SenderContact, intake::{Incoming, Intake}};
 use crate::domain::{
+    Channel,
     inbound::normalized_id,
-    threading::{BY_CHILD_REFERENCE, BY_MESSAGE_ID, BY_REPLY_TOKEN, BY_SUBJECT_NUMBER, ticket_number_in_subject},
+    threading::{BY_CHILD_REFERENCE, BY_CONVERSATION, BY_MESSAGE_ID, BY_REPLY_TOKEN, BY_SUBJECT_NUMBER, ticket_number_in_subject},
 };
 
 impl Intake {
@@ -52,10 +59,18 @@ impl Intake {
         Ok(None)
     }
 
+    /// The ticket a chat message continues; `None` opens a ticket.
+    pub(super) async fn chat_thread(&self, incoming: &Incoming, reply_token: &str) -> Result<Option<(Uuid, &'static str)>, Failure> {
+        if let Some((_, ticket)) = self.store.first_known_reference(Channel::Chat, &incoming.thread_refs).await? {
+            return Ok(Some((ticket, BY_CONVERSATION)));
+        }
+        Ok(self.ticket_of_token(reply_token).await?.map(|ticket| (ticket, BY_REPLY_TOKEN)))
+    }
+
     /// The ticket of the first of these (normalized) Message-IDs, in order, that is a mail we
     /// stored or one of ours.
     async fn ticket_for_message_ids(&self, ids: &[String]) -> Result<Option<Uuid>, Failure> {
-        let stored = self.store.first_known_reference(ids).await?;
+        let stored = self.store.first_known_reference(Channel::Email, ids).await?;
         for (position, id) in ids.iter().enumerate() {
             if let Some((found, ticket)) = stored
                 && found <= position

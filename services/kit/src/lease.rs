@@ -1,14 +1,14 @@
-//! Who reads a mailbox: a lease per mailbox in a NATS key-value bucket, so that any number of mail
-//! replicas can run and exactly one of them polls each mailbox. The lease is a key whose value
-//! names its holder; the bucket's `max_age` expires it when the holder stops renewing (crash,
-//! partition), and renewals are compare-and-set on the revision, so two replicas can never both
-//! believe they hold it.
+//! Work that one replica at a time must do — read a mailbox (mail), hold the bot's Discord
+//! connection (chat) — behind a lease in a NATS key-value bucket, so any number of replicas can
+//! run and exactly one of them does it. The lease is a key whose value names its holder; the
+//! bucket's `max_age` expires it when the holder stops renewing (crash, partition), and renewals
+//! are compare-and-set on the revision, so two replicas can never both believe they hold it.
 
 use std::time::Duration;
 
 use async_nats::jetstream::kv;
 use bytes::Bytes;
-use helpdesk_kit::nats::Nats;
+use crate::nats::Nats;
 
 pub struct Leases {
     store: kv::Store,
@@ -23,10 +23,9 @@ pub struct Lease {
 }
 
 impl Leases {
-    /// Opens (creating if needed) the bucket `Subjects::mail_leases_bucket` whose keys expire
+    /// Opens (creating if needed) `bucket` (one of `Subjects`' lease buckets), whose keys expire
     /// after `ttl`.
-    pub async fn open(nats: &Nats, ttl: Duration) -> anyhow::Result<Self> {
-        let bucket = nats.subjects.mail_leases_bucket();
+    pub async fn open(nats: &Nats, bucket: String, ttl: Duration) -> anyhow::Result<Self> {
         let store = nats
             .jetstream
             .create_or_update_key_value(kv::Config {
@@ -42,9 +41,9 @@ impl Leases {
         })
     }
 
-    /// The lease on `mailbox`, or `None` while another replica holds it.
-    pub async fn acquire(&self, mailbox: &str) -> anyhow::Result<Option<Lease>> {
-        let key = lease_key(mailbox);
+    /// The lease on `name`, or `None` while another replica holds it.
+    pub async fn acquire(&self, name: &str) -> anyhow::Result<Option<Lease>> {
+        let key = lease_key(name);
         match self.store.create(&key, Bytes::from(self.holder.clone())).await {
             Ok(revision) => Ok(Some(Lease { key, revision })),
             Err(error) if error.kind() == kv::CreateErrorKind::AlreadyExists => Ok(None),
@@ -74,14 +73,14 @@ impl Leases {
 
 /// Key-value keys allow `[-/_=.a-zA-Z0-9]`: anything else becomes `_`, and a hash of the name
 /// keeps two names that map to the same characters apart.
-fn lease_key(mailbox: &str) -> String {
+fn lease_key(name: &str) -> String {
     use sha2::{Digest, Sha256};
-    let readable: String = mailbox
+    let readable: String = name
         .chars()
         .take(64)
         .map(|c| if c.is_ascii_alphanumeric() || "-_=".contains(c) { c } else { '_' })
         .collect();
-    let hash: String = Sha256::digest(mailbox.as_bytes())[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let hash: String = Sha256::digest(name.as_bytes())[..8].iter().map(|b| format!("{b:02x}")).collect();
     format!("{readable}.{hash}")
 }
 

@@ -1,0 +1,13 @@
+//! The bot's gateway connection. (Placeholder until the inbound slice lands: waits for shutdown.)
+
+use std::sync::Arc;
+
+use helpdesk_kit::CancellationToken;
+
+use crate::context::Chat;
+
+pub async fn run(chat: Arc<Chat>, shutdown: CancellationToken) {
+    let _ = (&chat.config, &chat.store, &chat.nats, &chat.blobs, &chat.contacts, &chat.reply_secret);
+    crate::commands::placeholder(&chat);
+    shutdown.cancelled().await;
+}

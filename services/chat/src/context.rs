@@ -1,0 +1,35 @@
+//! What every task of the chat part shares: its settings, the Discord REST client, its own store,
+//! NATS, the blob store, and the gRPC clients of tickets and identity with chat's service token.
+//! One `Arc<Chat>` is built by `app` and handed to the connection, the reply poster and the
+//! command handlers, so none of them opens connections of its own.
+
+use std::sync::Arc;
+
+use helpdesk_kit::{auth::service_token::ServiceTokens, blob::BlobStore, nats::Nats};
+use helpdesk_proto::{
+    identity::v1::{contact_service_client::ContactServiceClient, token_service_client::TokenServiceClient},
+    tickets::v1::ticket_service_client::TicketServiceClient,
+};
+use secrecy::SecretString;
+use serenity::http::Http;
+use tonic::transport::Channel;
+
+use crate::{config::ChatConfig, store::Store};
+
+pub struct Chat {
+    pub config: ChatConfig,
+    /// Discord's REST API (through `config.api_url` when set).
+    pub http: Arc<Http>,
+    pub store: Store,
+    pub nats: Nats,
+    /// Where attachments from Discord are kept (shared with tickets, which reads them).
+    pub blobs: BlobStore,
+    pub tickets: TicketServiceClient<Channel>,
+    pub contacts: ContactServiceClient<Channel>,
+    /// Contact tokens, when chat acts for a contact (slash commands).
+    pub token_service: TokenServiceClient<Channel>,
+    /// Chat's own service token, for calls as the chat service.
+    pub tokens: Arc<ServiceTokens>,
+    /// Signs reply tokens (`kit::auth::reply_token`) naming a conversation's ticket.
+    pub reply_secret: SecretString,
+}

@@ -1,0 +1,23 @@
+//! The chat part: the Discord channel, on serenity 0.12. In: DMs to the bot, messages in the
+//! support channels (each ticket gets a thread) and posts in the forum channel become
+//! `InboundMessage`s for tickets; later messages there are replies. Out: public replies on those
+//! tickets are posted back. Slash commands open, list, check and close tickets.
+//!
+//! - `config`: the `[chat]` settings (bot token, channels, guilds);
+//! - `context`: what every task shares ([`context::Chat`]);
+//! - `store`: the schema `chat` — conversations (DM / thread / forum post ↔ ticket);
+//! - `connection`: the bot's gateway connection, held by one replica at a time;
+//! - `outbound`: the durable consumer of tickets' events that posts replies;
+//! - `commands`: slash commands and components;
+//! - `app`: wiring.
+
+mod app;
+mod commands;
+mod config;
+mod connection;
+mod context;
+mod outbound;
+mod store;
+
+pub use app::App;
+pub use config::ChatConfig;

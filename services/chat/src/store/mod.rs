@@ -1,0 +1,33 @@
+//! The chat part's tables in its schema `chat`: `conversations` (a Discord DM, thread or forum
+//! post ↔ the ticket it carries). Discord ids (snowflakes) are stored as `bigint`: they fit in 63
+//! bits, and [`id`]/[`snowflake`] convert at this edge only.
+
+mod conversations;
+
+pub use conversations::{Conversation, ConversationKind, ConversationState, NewConversation};
+use sqlx::PgPool;
+
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+}
+
+impl Store {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+/// A Discord id as stored.
+pub fn id(snowflake: u64) -> i64 {
+    i64::try_from(snowflake).unwrap_or(i64::MAX)
+}
+
+/// A stored Discord id.
+pub fn snowflake(stored: i64) -> u64 {
+    u64::try_from(stored).unwrap_or_default()
+}
