@@ -5,7 +5,8 @@
 //! `mailbox` gives each test its own mailboxes on the stack's Dovecot; `client` is the one HTTP
 //! client of the gateway (JSON API, pages, forms, uploads, cookies); `gateway` knows the
 //! gateway's cookie names and signs a client up; `sso` signs in at the stack's OpenID provider;
-//! `fake_issuer` forges the ID tokens that provider would never send.
+//! `fake_issuer` forges the ID tokens that provider would never send; `chat` points the chat part
+//! at a fake Discord.
 //!
 //! A [`TestEnv`] removes its slice when dropped — also when the test panics — and the first one
 //! in a process sweeps what crashed runs left (`cleanup`); every wait goes through `wait`, which
@@ -13,6 +14,7 @@
 //! by default) go to the test's output, which nextest shows for a failing test.
 
 pub mod bench_seed;
+pub mod chat;
 pub mod cleanup;
 pub mod client;
 pub mod fake_issuer;

@@ -8,6 +8,6 @@ use crate::context::Chat;
 
 pub async fn run(chat: Arc<Chat>, shutdown: CancellationToken) {
     let _ = (&chat.config, &chat.store, &chat.nats, &chat.blobs, &chat.contacts, &chat.reply_secret);
-    crate::commands::placeholder(&chat);
+    let _ = crate::publish::publish;
     shutdown.cancelled().await;
 }

@@ -7,6 +7,7 @@
 //! - `context`: what every task shares ([`context::Chat`]);
 //! - `store`: the schema `chat` — conversations (DM / thread / forum post ↔ ticket);
 //! - `connection`: the bot's gateway connection, held by one replica at a time;
+//! - `publish`: an `InboundMessage` onto the stream, deduplicated by the Discord message id;
 //! - `outbound`: the durable consumer of tickets' events that posts replies;
 //! - `commands`: slash commands and components;
 //! - `app`: wiring.
@@ -17,6 +18,7 @@ mod config;
 mod connection;
 mod context;
 mod outbound;
+mod publish;
 mod store;
 
 pub use app::App;
