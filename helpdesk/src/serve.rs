@@ -152,7 +152,7 @@ pub async fn start(mut config: HelpdeskConfig, parts: &[Part], shutdown: Cancell
                 addr
             }
             Part::Chat => {
-                let app = helpdesk_chat::App::build(&config.shared, config.chat.clone()).await?;
+                let app = helpdesk_chat::App::build(&config.shared, config.chat.clone().or_portal_url(&config.identity.portal_url)).await?;
                 let addr = app.local_addr();
                 tasks.spawn(app.run_until_stopped(shutdown.clone()));
                 addr

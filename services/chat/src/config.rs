@@ -39,12 +39,24 @@ pub struct ChatConfig {
     pub attachment_max_bytes: usize,
     /// Minutes of inactivity after which Discord archives a ticket thread (60, 1440, 4320, 10080).
     pub thread_auto_archive_minutes: u16,
+    /// Base URL of the contact portal, for `/ticket list`'s link to My Tickets; empty: the same
+    /// as `identity.portal_url` (filled in by `serve`, see [`ChatConfig::or_portal_url`]).
+    pub portal_url: String,
 }
 
 impl ChatConfig {
     /// A bot token is configured, so the part runs.
     pub fn enabled(&self) -> bool {
         !self.bot_token.expose_secret().trim().is_empty()
+    }
+
+    /// This section with `portal_url` defaulting to `identity_portal_url`.
+    #[must_use]
+    pub fn or_portal_url(mut self, identity_portal_url: &str) -> Self {
+        if self.portal_url.trim().is_empty() {
+            self.portal_url = identity_portal_url.to_string();
+        }
+        self
     }
 }
 
@@ -63,6 +75,7 @@ impl Default for ChatConfig {
             ack_wait_secs: 60,
             attachment_max_bytes: 25 * 1024 * 1024,
             thread_auto_archive_minutes: 10080,
+            portal_url: String::new(),
         }
     }
 }

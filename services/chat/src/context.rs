@@ -8,7 +8,7 @@ use std::sync::Arc;
 use helpdesk_kit::{auth::service_token::ServiceTokens, blob::BlobStore, nats::Nats};
 use helpdesk_proto::{
     identity::v1::{contact_service_client::ContactServiceClient, token_service_client::TokenServiceClient},
-    tickets::v1::ticket_service_client::TicketServiceClient,
+    tickets::v1::{ticket_admin_service_client::TicketAdminServiceClient, ticket_service_client::TicketServiceClient},
 };
 use secrecy::SecretString;
 use serenity::http::Http;
@@ -25,9 +25,13 @@ pub struct Chat {
     /// Where attachments from Discord are kept (shared with tickets, which reads them).
     pub blobs: BlobStore,
     pub tickets: TicketServiceClient<Channel>,
+    /// Tickets' categories (the new-ticket modal matches the one typed).
+    pub ticket_admin: TicketAdminServiceClient<Channel>,
     pub contacts: ContactServiceClient<Channel>,
     /// Contact tokens, when chat acts for a contact (slash commands).
     pub token_service: TokenServiceClient<Channel>,
+    /// Identity itself, for `/link`'s call until identity's proto has it (`commands::link`).
+    pub identity: Channel,
     /// Chat's own service token, for calls as the chat service.
     pub tokens: Arc<ServiceTokens>,
     /// Signs reply tokens (`kit::auth::reply_token`) naming a conversation's ticket.
