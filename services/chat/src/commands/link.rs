@@ -9,7 +9,7 @@ use tonic::Code;
 
 use super::{
     contact::{acting_as, identity_of},
-    respond::{escape, went_wrong},
+    respond::went_wrong,
 };
 use crate::context::Chat;
 
@@ -32,11 +32,16 @@ async fn answer(chat: &Chat, user: &User, email: &str) -> Result<String, String>
     match identity_link::request_identity_link(chat.identity.clone(), request).await {
         Ok(_) => Ok(format!(
             "Check your mail: we sent a link to {} (valid for 30 minutes). Follow it to see all your tickets in one place.",
-            escape(email)
+            as_code(email)
         )),
-        Err(status) if status.code() == Code::InvalidArgument => Err(format!("“{}” is not an email address I can use.", escape(email))),
+        Err(status) if status.code() == Code::InvalidArgument => Err(format!("{} is not an email address I can use.", as_code(email))),
         Err(status) => Err(went_wrong("asking identity to mail a link", status)),
     }
+}
+
+/// The address as typed, shown literally (a code span: no markdown, no mentions).
+fn as_code(email: &str) -> String {
+    format!("`{}`", email.replace('`', ""))
 }
 
 /// identity's `AccountService.RequestIdentityLink`, spelled out by hand while identity's proto is
