@@ -15,6 +15,7 @@
 pub mod bench_seed;
 pub mod cleanup;
 pub mod client;
+pub mod discord;
 pub mod fake_issuer;
 pub mod gateway;
 pub mod mailbox;
