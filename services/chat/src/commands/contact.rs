@@ -30,7 +30,6 @@ pub fn display_name(user: &User) -> String {
 
 /// Chat acting as a contact.
 pub struct ActingContact {
-    pub id: String,
     token: String,
 }
 
@@ -55,7 +54,7 @@ pub async fn acting_as(chat: &Chat, user: &User) -> Result<ActingContact, String
         .into_inner()
         .contact
         .ok_or_else(|| went_wrong("finding the Discord user's contact", "identity answered no contact"))?;
-    let issue = IssueContactTokenRequest { contact: Some(Contact::ContactId(contact.id.clone())) };
+    let issue = IssueContactTokenRequest { contact: Some(Contact::ContactId(contact.id)) };
     let token = chat
         .token_service
         .clone()
@@ -67,5 +66,5 @@ pub async fn acting_as(chat: &Chat, user: &User) -> Result<ActingContact, String
         })?
         .into_inner()
         .token;
-    Ok(ActingContact { id: contact.id, token })
+    Ok(ActingContact { token })
 }
