@@ -71,7 +71,7 @@ impl LinkState {
     fn of(status: &tonic::Status) -> Option<Self> {
         match status.code() {
             Code::NotFound => Some(Self::Unknown),
-            Code::FailedPrecondition if status.message().contains("used") => Some(Self::Used),
+            Code::FailedPrecondition if status.message().contains("used already") => Some(Self::Used),
             Code::FailedPrecondition if status.message().contains("expired") => Some(Self::Expired),
             Code::FailedPrecondition => Some(Self::Refused),
             _ => None,
@@ -115,6 +115,14 @@ impl LinkIdentityPage {
         };
         (code, Self::new(chrome, state)).into_response()
     }
+
+    /// Identity's refusal as the page that says why; anything else is the error page.
+    fn dead_link(chrome: Chrome, status: tonic::Status) -> Result<Response, PageError> {
+        match LinkState::of(&status) {
+            Some(state) => Ok(Self::not_live(chrome, state)),
+            None => Err(status.into()),
+        }
+    }
 }
 
 async fn preview(identity: &Identity, token: &str) -> Result<pb::IdentityLinkPreview, tonic::Status> {
@@ -134,10 +142,7 @@ async fn show(State(identity): State<Identity>, chrome: Chrome, Query(query): Qu
             ..LinkIdentityPage::new(chrome, LinkState::Ask)
         }
         .into_response()),
-        Err(status) => match LinkState::of(&status) {
-            Some(state) => Ok(LinkIdentityPage::not_live(chrome, state)),
-            None => Err(status.into()),
-        },
+        Err(status) => LinkIdentityPage::dead_link(chrome, status),
     }
 }
 
@@ -158,9 +163,21 @@ async fn confirm(State(identity): State<Identity>, chrome: Chrome, Form(form): F
             ..LinkIdentityPage::new(chrome, LinkState::Linked)
         }
         .into_response()),
-        Err(status) => match LinkState::of(&status) {
-            Some(state) => Ok(LinkIdentityPage::not_live(chrome, state)),
-            None => Err(status.into()),
-        },
+        Err(status) => LinkIdentityPage::dead_link(chrome, status),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_answer_of_identity_about_a_dead_link_has_its_own_page() {
+        let state = |status: tonic::Status| LinkState::of(&status);
+        assert_eq!(state(tonic::Status::not_found("link not found")), Some(LinkState::Unknown));
+        assert_eq!(state(tonic::Status::failed_precondition("this link was used already")), Some(LinkState::Used));
+        assert_eq!(state(tonic::Status::failed_precondition("this link has expired; ask for a new one")), Some(LinkState::Expired));
+        assert_eq!(state(tonic::Status::failed_precondition("this link cannot be used; contact the help desk")), Some(LinkState::Refused));
+        assert_eq!(state(tonic::Status::internal("reference 42")), None, "anything else is the error page");
     }
 }

@@ -109,7 +109,8 @@ impl AccountsGrpc {
         }
     }
 
-    fn link(&self, path: &str, token: &SecretString) -> String {
+    /// `<portal_url>/<path>?token=<token>`: the link a mail carries.
+    pub(super) fn link(&self, path: &str, token: &SecretString) -> String {
         format!("{}/{path}?token={}", self.config.portal_url.trim_end_matches('/'), token.expose_secret())
     }
 

@@ -9,7 +9,6 @@
 
 use helpdesk_kit::auth::caller;
 use helpdesk_proto::identity::v1 as pb;
-use secrecy::ExposeSecret;
 use tonic::Request;
 
 use super::{
@@ -52,11 +51,7 @@ impl AccountsGrpc {
             .await?
             .ok_or(IdentityError::ContactNotFound)?;
         let token = secret::new_link_token()?;
-        let link = format!(
-            "{}/link-identity?token={}",
-            self.config().portal_url.trim_end_matches('/'),
-            token.raw.expose_secret()
-        );
+        let link = self.link("link-identity", &token.raw);
         let sent = self
             .store()
             .request_identity_link(LinkRequest {
