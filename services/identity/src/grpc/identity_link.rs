@@ -17,7 +17,7 @@ use super::{
 };
 use crate::{
     domain::{EmailAddress, ExternalIdentity, IdentityError, secret},
-    store::identity_links::{LinkRequest, Linked},
+    store::identity_links::{LinkOutcome, LinkRequest},
 };
 
 /// How long a mailed identity link works: long enough to open the mail, short enough that a
@@ -81,9 +81,9 @@ impl AccountsGrpc {
     ) -> Result<pb::Contact, IdentityError> {
         let linked = self.store().confirm_identity_link(&token_hash(&request.get_ref().token)?).await?;
         match linked {
-            Linked::Merged { from, into } => tracing::info!(%from, %into, "identity link confirmed; contacts merged"),
-            Linked::AddressAdded(contact) => tracing::info!(%contact, "identity link confirmed; address added"),
-            Linked::AlreadyLinked(contact) => tracing::info!(%contact, "identity link confirmed; already linked"),
+            LinkOutcome::Merged { from, into } => tracing::info!(%from, %into, "identity link confirmed; contacts merged"),
+            LinkOutcome::AddressAdded(contact) => tracing::info!(%contact, "identity link confirmed; address added"),
+            LinkOutcome::AlreadyLinked(contact) => tracing::info!(%contact, "identity link confirmed; already linked"),
         }
         let contact = self.store().contact(linked.contact_id()).await?.ok_or(IdentityError::ContactNotFound)?;
         Ok(contact_to_pb(contact))

@@ -46,7 +46,7 @@ pub struct PendingLink {
 
 /// What a confirmed link did; each carries the contact that now holds the identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Linked {
+pub enum LinkOutcome {
     /// The address was nobody's: it is the contact's verified primary address now.
     AddressAdded(Uuid),
     /// The address was the contact's already (another link did it, or it was given earlier).
@@ -55,7 +55,7 @@ pub enum Linked {
     Merged { from: Uuid, into: Uuid },
 }
 
-impl Linked {
+impl LinkOutcome {
     pub fn contact_id(self) -> Uuid {
         match self {
             Self::AddressAdded(id) | Self::AlreadyLinked(id) => id,
@@ -162,7 +162,7 @@ impl Store {
     /// Uses the link: links the identity to the address (merging contacts where the address has
     /// one), see the module's header. The link stays unused when this fails.
     #[tracing::instrument(skip_all, err)]
-    pub async fn confirm_identity_link(&self, token_hash: &[u8]) -> Result<Linked> {
+    pub async fn confirm_identity_link(&self, token_hash: &[u8]) -> Result<LinkOutcome> {
         let mut tx = self.pool.begin().await?;
         let redeemed: Option<(String, String, String, String)> = sqlx::query_as(
             "UPDATE identity_links SET used_at = now()
@@ -198,18 +198,18 @@ impl Store {
         let linked = match owner {
             None => {
                 add_verified_primary(&mut tx, from, &address, &address_normalized).await?;
-                Linked::AddressAdded(from)
+                LinkOutcome::AddressAdded(from)
             }
             Some(owner) if owner == from => {
                 sqlx::query("UPDATE contact_emails SET verified = true WHERE address_normalized = $1")
                     .bind(&address_normalized)
                     .execute(&mut *tx)
                     .await?;
-                Linked::AlreadyLinked(from)
+                LinkOutcome::AlreadyLinked(from)
             }
             Some(into) => {
                 merge(&mut tx, from, into, &address_normalized).await?;
-                Linked::Merged { from, into }
+                LinkOutcome::Merged { from, into }
             }
         };
         outbox::enqueue(&mut tx, Payload::ContactUpdated(ContactUpdated { contact_id: linked.contact_id().to_string() }))
