@@ -150,7 +150,10 @@ impl Store {
             return Ok(None);
         }
         let contact_id = merge::surviving(&mut tx, new.contact_id).await?;
-        let author = merge::surviving_author(&mut tx, new.author).await?;
+        let author = match new.author {
+            Author::Contact(id) if id == new.contact_id => Author::Contact(contact_id),
+            other => merge::surviving_author(&mut tx, other).await?,
+        };
         // One statement resolves the default priority and the contact's group and returns the
         // whole row, so filing a ticket needs no lookups before it and no read-back after it.
         let sql = "WITH chosen AS (
