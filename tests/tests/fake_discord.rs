@@ -23,6 +23,9 @@ enum Seen {
     Resumed,
     Message { id: u64, channel: u64, author: u64, bot: bool, content: String, attachment_urls: Vec<String> },
     ThreadCreate { id: u64, parent: Option<u64> },
+    Guild { id: u64, channels: Vec<u64>, threads: Vec<u64> },
+    Edited { id: u64, content: Option<String> },
+    Deleted { id: u64, channel: u64 },
     Command { name: String, subcommand: Option<String>, options: Vec<(String, String)> },
     Modal { custom_id: String, fields: Vec<(String, String)> },
     Button { custom_id: String, message: u64 },
@@ -55,6 +58,21 @@ impl EventHandler for Recorder {
             content: message.content.clone(),
             attachment_urls: message.attachments.iter().map(|attachment| attachment.url.clone()).collect(),
         });
+    }
+
+    async fn guild_create(&self, _: Context, guild: serenity::all::Guild, _: Option<bool>) {
+        let mut channels: Vec<u64> = guild.channels.keys().map(|id| id.get()).collect();
+        channels.sort_unstable();
+        let threads = guild.threads.iter().map(|thread| thread.id.get()).collect();
+        self.saw(Seen::Guild { id: guild.id.get(), channels, threads });
+    }
+
+    async fn message_update(&self, _: Context, _: Option<Message>, _: Option<Message>, event: serenity::all::MessageUpdateEvent) {
+        self.saw(Seen::Edited { id: event.id.get(), content: event.content });
+    }
+
+    async fn message_delete(&self, _: Context, channel: ChannelId, message: MessageId, _: Option<serenity::all::GuildId>) {
+        self.saw(Seen::Deleted { id: message.get(), channel: channel.get() });
     }
 
     async fn thread_create(&self, _: Context, thread: GuildChannel) {
@@ -136,15 +154,19 @@ fn http(fake: &FakeDiscord) -> Http {
 }
 
 async fn connect(fake: &FakeDiscord) -> Bot {
+    let intents = GatewayIntents::GUILDS
+        | GatewayIntents::GUILD_MESSAGES
+        | GatewayIntents::DIRECT_MESSAGES
+        | GatewayIntents::MESSAGE_CONTENT;
+    connect_with(fake, intents).await
+}
+
+async fn connect_with(fake: &FakeDiscord, intents: GatewayIntents) -> Bot {
     if std::env::var_os("TEST_LOG").is_some() {
         let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
         let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
     }
     let (sender, seen) = mpsc::unbounded_channel();
-    let intents = GatewayIntents::GUILDS
-        | GatewayIntents::GUILD_MESSAGES
-        | GatewayIntents::DIRECT_MESSAGES
-        | GatewayIntents::MESSAGE_CONTENT;
     // The proxied Http serves REST and the gateway URL (`GET /gateway`) alike.
     let mut client = serenity::client::ClientBuilder::new_with_http(http(fake), intents)
         .event_handler(Recorder(sender))
@@ -518,4 +540,43 @@ async fn forum_posts_arrive_as_a_thread_and_its_first_message() {
     assert_eq!(fake.channel_json(thread)["applied_tags"], serde_json::json!([closed.to_string()]));
     let refused = ChannelId::new(forum).say(&bot.http, "not in a forum").await.expect_err("forums take posts, not messages");
     assert_eq!(discord_code(&refused), Some(50008));
+}
+
+#[tokio::test]
+async fn guilds_edits_and_deletes_arrive_on_the_gateway() {
+    let fake = FakeDiscord::start().await;
+    let guild = fake.add_guild("Acme");
+    let support = fake.add_text_channel(guild, "support");
+    let forum = fake.add_forum_channel(guild, "help", &[]);
+    let hank = fake.user("hank");
+    let (thread, _) = fake.start_forum_post(forum, &hank, "Before the bot came", "hello?").await;
+    let mut bot = connect(&fake).await;
+    assert_eq!(
+        bot.next(|seen| matches!(seen, Seen::Guild { .. })).await,
+        Seen::Guild { id: guild, channels: vec![support, forum], threads: vec![thread] }
+    );
+
+    let message = fake.send(support, &hank, "typo").await;
+    fake.edit(support, message, "no typo").await;
+    assert_eq!(bot.next(|seen| matches!(seen, Seen::Edited { .. })).await, Seen::Edited { id: message, content: Some("no typo".into()) });
+    fake.delete(support, message).await;
+    assert_eq!(bot.next(|seen| matches!(seen, Seen::Deleted { .. })).await, Seen::Deleted { id: message, channel: support });
+    let history = ChannelId::new(support).messages(&bot.http, GetMessages::new()).await.expect("history");
+    assert!(history.is_empty(), "a deleted message leaves the history");
+}
+
+#[tokio::test]
+async fn without_the_message_content_intent_guild_content_arrives_empty() {
+    let fake = FakeDiscord::start().await;
+    let support = fake.add_text_channel(fake.add_guild("Acme"), "support");
+    let ivy = fake.user("ivy");
+    let dm = fake.dm_channel(&ivy);
+    let mut bot = connect_with(&fake, GatewayIntents::GUILDS | GatewayIntents::GUILD_MESSAGES | GatewayIntents::DIRECT_MESSAGES).await;
+
+    fake.send(support, &ivy, "secret").await;
+    let Seen::Message { content, .. } = bot.next_message().await else { unreachable!() };
+    assert_eq!(content, "", "guild content needs the privileged intent");
+    fake.send(dm, &ivy, "in a DM").await;
+    let Seen::Message { content, channel, .. } = bot.next_message().await else { unreachable!() };
+    assert_eq!((content.as_str(), channel), ("in a DM", dm), "DMs carry their content anyway");
 }

@@ -181,6 +181,35 @@ fn route_request(shared: &Shared, method: &Method, segments: &[&str], query: &st
         ("DELETE", ["channels", channel, "messages", message]) => {
             messages::delete_message(world, snowflake(channel)?, snowflake(message)?)
         }
+        ("GET", ["guilds", guild, "channels"]) => {
+            let guild = known_guild(world, guild)?;
+            ok(world
+                .channels
+                .values()
+                .filter(|channel| channel.guild == Some(guild) && !channel.deleted && !channel.kind.is_thread())
+                .map(|channel| discord_json::channel(world, channel))
+                .collect())
+        }
+        ("GET", ["guilds", guild, "threads", "active"]) => {
+            let guild = known_guild(world, guild)?;
+            let threads: Vec<Value> = world
+                .channels
+                .values()
+                .filter(|thread| thread.guild == Some(guild) && thread.kind.is_thread() && !thread.deleted && !thread.archived)
+                .map(|thread| discord_json::channel(world, thread))
+                .collect();
+            ok(json!({ "threads": threads, "members": [], "has_more": false }))
+        }
+        ("GET", ["channels", channel, "threads", "archived", "public"]) => {
+            let parent = live_channel(world, channel)?.id;
+            let threads: Vec<Value> = world
+                .channels
+                .values()
+                .filter(|thread| thread.parent == Some(parent) && thread.archived && !thread.deleted)
+                .map(|thread| discord_json::channel(world, thread))
+                .collect();
+            ok(json!({ "threads": threads, "members": [], "has_more": false }))
+        }
         ("POST", ["channels", channel, "messages", message, "threads"]) => {
             threads::thread_from_message(world, snowflake(channel)?, snowflake(message)?, &payload.json)
         }
@@ -263,6 +292,11 @@ fn own_application(app: &str) -> Result<(), Refusal> {
 
 fn live_channel<'w>(world: &'w World, channel: &str) -> Result<&'w super::world::ChannelRecord, Refusal> {
     existing_channel(world, snowflake(channel)?)
+}
+
+fn known_guild(world: &World, guild: &str) -> Result<u64, Refusal> {
+    let id = snowflake(guild)?;
+    if world.guilds.contains_key(&id) { Ok(id) } else { Err(Refusal::new(StatusCode::NOT_FOUND, 10004, "Unknown Guild")) }
 }
 
 /// The channel, unless it is unknown or was deleted (404, code 10003).
