@@ -580,3 +580,37 @@ async fn without_the_message_content_intent_guild_content_arrives_empty() {
     let Seen::Message { content, channel, .. } = bot.next_message().await else { unreachable!() };
     assert_eq!((content.as_str(), channel), ("in a DM", dm), "DMs carry their content anyway");
 }
+
+/// The gateway's answers to what serenity never sends wrong, spoken raw.
+#[tokio::test]
+async fn the_gateway_refuses_a_bad_token_and_an_unknown_session() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message as Frame;
+
+    let fake = FakeDiscord::start().await;
+    let url = format!("{}/?v=10&encoding=json", fake.gateway_url());
+    let next_json = async |socket: &mut tokio_tungstenite::WebSocketStream<_>| -> Option<serde_json::Value> {
+        match tokio::time::timeout(Duration::from_secs(5), StreamExt::next(socket)).await.expect("a gateway frame") {
+            Some(Ok(Frame::Text(text))) => Some(serde_json::from_str(&text).expect("JSON frame")),
+            Some(Ok(Frame::Close(frame))) => Some(serde_json::json!({ "close": frame.map(|f| u16::from(f.code)) })),
+            _ => None,
+        }
+    };
+
+    let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str()).await.expect("connect");
+    let hello = next_json(&mut socket).await.expect("HELLO");
+    assert_eq!(hello["op"], 10);
+    assert!(hello["d"]["heartbeat_interval"].as_u64().is_some());
+    let identify = serde_json::json!({ "op": 2, "d": { "token": "Bot wrong", "intents": 0, "properties": {} } });
+    socket.send(Frame::Text(identify.to_string())).await.expect("send IDENTIFY");
+    assert_eq!(next_json(&mut socket).await, Some(serde_json::json!({ "close": 4004 })));
+
+    let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str()).await.expect("connect again");
+    next_json(&mut socket).await.expect("HELLO");
+    let resume = serde_json::json!({ "op": 6, "d": { "token": FakeDiscord::TOKEN, "session_id": "nope", "seq": 3 } });
+    socket.send(Frame::Text(resume.to_string())).await.expect("send RESUME");
+    assert_eq!(next_json(&mut socket).await.expect("INVALID_SESSION"), serde_json::json!({ "op": 9, "d": false, "s": null, "t": null }));
+    socket.send(Frame::Text(serde_json::json!({ "op": 1, "d": null }).to_string())).await.expect("heartbeat");
+    assert_eq!(next_json(&mut socket).await.expect("ACK")["op"], 11);
+    assert_eq!((fake.identifies(), fake.resumes(), fake.connected_sessions()), (0, 0, 0));
+}
