@@ -33,6 +33,11 @@ enum Seen {
 
 struct Recorder(mpsc::UnboundedSender<Seen>);
 
+/// A user's message without attachments, as the handler records it.
+fn from_user(id: u64, channel: u64, author: &helpdesk_tests::discord::User, content: &str) -> Seen {
+    Seen::Message { id, channel, author: author.id, bot: false, content: content.into(), attachment_urls: vec![] }
+}
+
 impl Recorder {
     fn saw(&self, seen: Seen) {
         let _ = self.0.send(seen);
@@ -215,14 +220,7 @@ async fn serenity_connects_and_receives_a_users_message_and_its_own_post() {
     let seen = bot.next_message().await;
     assert_eq!(
         seen,
-        Seen::Message {
-            id: sent,
-            channel: support,
-            author: alice.id,
-            bot: false,
-            content: "my printer is on fire".into(),
-            attachment_urls: vec![],
-        }
+        from_user(sent, support, &alice, "my printer is on fire")
     );
 
     let posted = ChannelId::new(support).say(&bot.http, "we are on it").await.expect("the bot posts");
@@ -392,14 +390,7 @@ async fn a_thread_from_a_message_is_created_once() {
     assert_eq!(discord_code(&again), Some(160004));
 
     let reply = fake.send(question, &carol, "in the thread").await;
-    assert_eq!(bot.next_message().await, Seen::Message {
-        id: reply,
-        channel: question,
-        author: carol.id,
-        bot: false,
-        content: "in the thread".into(),
-        attachment_urls: vec![],
-    });
+    assert_eq!(bot.next_message().await, from_user(reply, question, &carol, "in the thread"));
 }
 
 #[tokio::test]
@@ -524,14 +515,7 @@ async fn forum_posts_arrive_as_a_thread_and_its_first_message() {
     let mut bot = connect(&fake).await;
     let (thread, message) = fake.start_forum_post(forum, &gina, "VPN down", "since this morning").await;
     assert_eq!(bot.next(|seen| matches!(seen, Seen::ThreadCreate { .. })).await, Seen::ThreadCreate { id: thread, parent: Some(forum) });
-    assert_eq!(bot.next_message().await, Seen::Message {
-        id: message,
-        channel: thread,
-        author: gina.id,
-        bot: false,
-        content: "since this morning".into(),
-        attachment_urls: vec![],
-    });
+    assert_eq!(bot.next_message().await, from_user(message, thread, &gina, "since this morning"));
     let closed = fake.channel_json(forum)["available_tags"][1]["id"].as_str().expect("tag id").parse::<u64>().expect("snowflake");
     ChannelId::new(thread)
         .edit_thread(&bot.http, serenity::all::EditThread::new().applied_tags([serenity::all::ForumTagId::new(closed)]))
