@@ -262,6 +262,8 @@ async fn a_nonce_with_enforce_nonce_posts_once() {
 
     // serenity refuses over 2,000 characters itself; the fake refuses what gets past it.
     let too_long = "x".repeat(2001);
+    let local = ChannelId::new(channel).say(&http, &too_long).await.expect_err("serenity's own check");
+    assert!(matches!(local, serenity::Error::Model(serenity::all::ModelError::MessageTooLong(1))), "{local:?}");
     let refused = raw_post(&fake, &format!("/channels/{channel}/messages"), serde_json::json!({ "content": too_long })).await;
     assert_eq!(refused.status(), 400);
     let body: serde_json::Value = refused.json().await.expect("error body");
@@ -457,6 +459,10 @@ async fn interactions_arrive_and_their_responses_are_recorded() {
     let responses = fake.interaction_responses(modal);
     assert_eq!(responses[0]["type"], 5);
     assert_eq!(responses[1]["content"], "ticket opened");
+    let history = ChannelId::new(channel).messages(&bot.http, GetMessages::new()).await.expect("history");
+    let contents: Vec<&str> = history.iter().map(|message| message.content.as_str()).collect();
+    assert_eq!(contents, ["ticket opened", "hello erin"], "public responses are messages in the channel");
+    assert!(history.iter().all(|message| message.author.id.get() == FakeDiscord::BOT_USER_ID));
 
     let button = serenity::all::CreateButton::new("close").label("Close").style(serenity::all::ButtonStyle::Danger);
     let with_button = ChannelId::new(channel)

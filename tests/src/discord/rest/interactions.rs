@@ -5,10 +5,7 @@
 
 use std::time::Duration;
 
-use axum::{
-    http::StatusCode,
-    response::IntoResponse,
-};
+use axum::{http::StatusCode, response::IntoResponse};
 use serde_json::Value;
 
 use super::{
@@ -147,18 +144,18 @@ pub(super) fn edit_response(world: &mut World, api_url: &str, token: &str, which
     }
     let channel = record.channel;
     let body = payload.json;
-    let content = messages::checked_content(&body)?;
     let message = match (which, record.original.clone()) {
+        // A public response lives in the channel: edit it there (MESSAGE_UPDATE); an ephemeral
+        // one only in the interaction.
         ("@original", Some(mut original)) => {
-            if body.get("content").is_some() {
-                original["content"] = Value::from(content);
-            }
-            for field in ["components", "embeds"] {
-                if let Some(value) = body.get(field).filter(|value| !value.is_null()) {
-                    original[field] = value.clone();
+            let id = original["id"].as_str().and_then(|id| id.parse::<u64>().ok()).unwrap_or_default();
+            match world.message(channel, id) {
+                Some(_) => messages::edit_message(world, channel, id, &body).and_then(|_| world.message(channel, id).cloned().ok_or_else(Refusal::unknown_message))?,
+                None => {
+                    messages::apply_edit(world, &mut original, &body)?;
+                    original
                 }
             }
-            original
         }
         // A deferred response (type 5) gets its message with the first edit.
         ("@original", None) => response_message(world, api_url, channel, &body, payload.files)?,

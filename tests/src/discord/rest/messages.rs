@@ -4,10 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use axum::{
-    http::StatusCode,
-    response::IntoResponse,
-};
+use axum::{http::StatusCode, response::IntoResponse};
 use serde_json::{Value, json};
 
 use super::{
@@ -118,20 +115,11 @@ pub(super) fn create_message(world: &mut World, api_url: &str, channel: u64, pay
             return Ok(message.clone());
         }
     }
-    let files_for_posted = payload.files.clone();
+    let uploads = payload.files.clone();
     let parts = message_parts(world, api_url, channel, body, payload.files)?;
-    let components = if parts.components.is_array() { parts.components.clone() } else { json!([]) };
     let id = world.snowflake();
     let message = discord_json::message(world, id, channel, FakeDiscord::BOT_USER_ID, parts);
-    world.posted.entry(channel).or_default().push(Posted {
-        id,
-        channel_id: channel,
-        content: message["content"].as_str().unwrap_or_default().to_owned(),
-        nonce: nonce.clone(),
-        files: files_for_posted.into_iter().map(|(name, bytes)| (attachments::sanitized_filename(&name), bytes)).collect(),
-        components,
-        at: Instant::now(),
-    });
+    record_post(world, &message, nonce.clone(), uploads);
     if enforced && let Some(nonce) = nonce {
         world.nonces.insert((channel, nonce), (id, Instant::now()));
     }
@@ -139,15 +127,23 @@ pub(super) fn create_message(world: &mut World, api_url: &str, channel: u64, pay
     Ok(message)
 }
 
-pub(super) fn edit_message(world: &mut World, channel: u64, message: u64, body: &Value) -> Answer {
-    existing_channel(world, channel)?;
-    let edited_at = world.snowflake();
-    let Some(stored) = world.messages.get_mut(&channel).and_then(|messages| messages.get_mut(&message)) else {
-        return Err(Refusal::unknown_message());
-    };
-    if stored["author"]["id"].as_str() != Some(&FakeDiscord::BOT_USER_ID.to_string()) {
-        return Err(Refusal::new(StatusCode::FORBIDDEN, 50005, "Cannot edit a message authored by another user"));
-    }
+/// Adds the bot's new `message` to `posted()`, with the bytes of its uploads.
+pub(super) fn record_post(world: &mut World, message: &Value, nonce: Option<String>, uploads: Vec<(String, Vec<u8>)>) {
+    let id = message["id"].as_str().and_then(|id| id.parse().ok()).unwrap_or_default();
+    let channel = message["channel_id"].as_str().and_then(|id| id.parse().ok()).unwrap_or_default();
+    world.posted.entry(channel).or_default().push(Posted {
+        id,
+        channel_id: channel,
+        content: message["content"].as_str().unwrap_or_default().to_owned(),
+        nonce,
+        files: uploads.into_iter().map(|(name, bytes)| (attachments::sanitized_filename(&name), bytes)).collect(),
+        components: message["components"].clone(),
+        at: Instant::now(),
+    });
+}
+
+/// Applies an edit's `content`, `components`, `embeds` and `flags` to a stored message.
+pub(super) fn apply_edit(world: &mut World, stored: &mut Value, body: &Value) -> Result<(), Refusal> {
     if body.get("content").is_some() {
         stored["content"] = Value::from(checked_content(body)?);
     }
@@ -156,8 +152,23 @@ pub(super) fn edit_message(world: &mut World, channel: u64, message: u64, body: 
             stored[field] = value.clone();
         }
     }
-    stored["edited_timestamp"] = Value::from(discord_json::timestamp_of(edited_at));
-    let updated = stored.clone();
+    stored["edited_timestamp"] = Value::from(discord_json::timestamp_of(world.snowflake()));
+    Ok(())
+}
+
+pub(super) fn edit_message(world: &mut World, channel: u64, message: u64, body: &Value) -> Answer {
+    existing_channel(world, channel)?;
+    let Some(mut stored) = world.message(channel, message).cloned() else {
+        return Err(Refusal::unknown_message());
+    };
+    if stored["author"]["id"].as_str() != Some(&FakeDiscord::BOT_USER_ID.to_string()) {
+        return Err(Refusal::new(StatusCode::FORBIDDEN, 50005, "Cannot edit a message authored by another user"));
+    }
+    apply_edit(world, &mut stored, body)?;
+    if let Some(slot) = world.messages.get_mut(&channel).and_then(|messages| messages.get_mut(&message)) {
+        *slot = stored.clone();
+    }
+    let updated = stored;
     let dispatched = discord_json::dispatched_message(&updated);
     let scope = message_scope(world, channel, true);
     world.sessions.dispatch("MESSAGE_UPDATE", &dispatched, scope);

@@ -5,16 +5,12 @@
 
 use std::time::{Duration, Instant};
 
-use axum::{
-    Json,
-    http::StatusCode,
-    response::IntoResponse,
-};
-use serde_json::{Value, json};
+use axum::{Json, http::StatusCode, response::IntoResponse};
+use serde_json::Value;
 
 use super::{
-    super::{FakeDiscord, Posted, dispatch_thread_create, dispatch_thread_update, json as discord_json, publish_message, world::{ChannelKind, World}},
-    Answer, Payload, Refusal, existing_channel, attachments, messages, ok, parse_ids,
+    super::{FakeDiscord, dispatch_thread_create, dispatch_thread_update, json as discord_json, publish_message, world::{ChannelKind, World}},
+    Answer, Payload, Refusal, existing_channel, messages, ok, parse_ids,
 };
 
 /// Channel renames allowed per window.
@@ -89,17 +85,8 @@ pub(super) fn start_thread(world: &mut World, api_url: &str, parent: u64, payloa
                 thread.auto_archive_duration = duration;
             }
             dispatch_thread_create(world, id);
-            let components = if parts.components.is_array() { parts.components.clone() } else { json!([]) };
             let message = discord_json::message(world, id, id, FakeDiscord::BOT_USER_ID, parts);
-            world.posted.entry(id).or_default().push(Posted {
-                id,
-                channel_id: id,
-                content: message["content"].as_str().unwrap_or_default().to_owned(),
-                nonce: None,
-                files: payload.files.into_iter().map(|(name, bytes)| (attachments::sanitized_filename(&name), bytes)).collect(),
-                components,
-                at: Instant::now(),
-            });
+            messages::record_post(world, &message, None, payload.files);
             publish_message(world, id, message.clone());
             let mut thread_json = world.channels.get(&id).map(|thread| discord_json::channel(world, thread)).unwrap_or_default();
             thread_json["message"] = message;
