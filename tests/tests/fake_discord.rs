@@ -604,3 +604,33 @@ async fn the_gateway_refuses_a_bad_token_and_an_unknown_session() {
     assert_eq!(next_json(&mut socket).await.expect("ACK")["op"], 11);
     assert_eq!((fake.identifies(), fake.resumes(), fake.connected_sessions()), (0, 0, 0));
 }
+
+#[tokio::test]
+async fn malformed_requests_get_discords_errors_and_are_recorded() {
+    let fake = FakeDiscord::start().await;
+    let channel = fake.add_text_channel(fake.add_guild("Acme"), "support");
+    let messages = format!("{}/api/v10/channels/{channel}/messages", fake.api_url());
+    let client = helpdesk_tests::http();
+    let bot = format!("Bot {}", FakeDiscord::TOKEN);
+
+    let not_json = client.post(&messages).header("authorization", &bot).header("content-type", "application/json").body("{").send().await.expect("send");
+    assert_eq!(not_json.status(), 400);
+    assert_eq!(not_json.json::<serde_json::Value>().await.expect("body")["code"], 50109);
+    let no_token = client.post(&messages).json(&serde_json::json!({ "content": "hi" })).send().await.expect("send");
+    assert_eq!(no_token.status(), 401);
+    let odd_reference = serde_json::json!({ "content": "hi", "message_reference": "not an object", "nonce": [1] });
+    assert_eq!(raw_post(&fake, &format!("/channels/{channel}/messages"), odd_reference).await.status(), 200);
+    let bad_id = client.get(format!("{}/api/v10/channels/abc", fake.api_url())).header("authorization", &bot).send().await.expect("send");
+    assert_eq!(bad_id.status(), 400);
+    let unknown = client.get(format!("{}/api/v10/stickers/1", fake.api_url())).header("authorization", &bot).send().await.expect("send");
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(unknown.json::<serde_json::Value>().await.expect("body")["message"], "404: Not Found");
+
+    assert_eq!(fake.unhandled_requests(), vec!["GET /api/v10/stickers/1".to_owned()]);
+    let refused = fake.refused_requests();
+    assert_eq!(refused.len(), 3, "{refused:?}");
+    assert!(refused[0].starts_with(&format!("POST /api/v10/channels/{channel}/messages → 400 50109")), "{refused:?}");
+    assert!(refused[1].starts_with(&format!("POST /api/v10/channels/{channel}/messages → 401")), "{refused:?}");
+    assert!(refused[2].starts_with("GET /api/v10/channels/abc → 400 50035"), "{refused:?}");
+    assert_eq!(fake.posted(channel).len(), 1);
+}

@@ -34,7 +34,7 @@ pub(super) fn history(world: &World, channel: u64, query: &str) -> Answer {
     let messages = world.messages.get(&channel).unwrap_or(&empty);
     // Discord answers newest first; `after` takes the messages right after the id.
     let mut page: Vec<Value> = if let Some(after) = after {
-        messages.range(after + 1..).take(limit).map(|(_, message)| message.clone()).collect()
+        messages.range(after.saturating_add(1)..).take(limit).map(|(_, message)| message.clone()).collect()
     } else if let Some(before) = before {
         messages.range(..before).rev().take(limit).map(|(_, message)| message.clone()).collect()
     } else if let Some(around) = around {
@@ -84,7 +84,7 @@ pub(super) fn message_parts(world: &mut World, api_url: &str, channel: u64, body
         return Err(Refusal::new(StatusCode::BAD_REQUEST, 50006, "Cannot send an empty message"));
     }
     let attachments = files.into_iter().map(|(name, bytes)| attachments::store_file(world, api_url, channel, &name, bytes)).collect();
-    let message_reference = body.get("message_reference").filter(|reference| !reference.is_null()).map(|reference| {
+    let message_reference = body.get("message_reference").filter(|reference| reference.is_object()).map(|reference| {
         let mut reference = reference.clone();
         reference["channel_id"] = reference.get("channel_id").cloned().unwrap_or_else(|| Value::from(channel.to_string()));
         reference

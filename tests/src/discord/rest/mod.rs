@@ -79,7 +79,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     }
     let by_token = matches!(segments.first(), Some(&("interactions" | "webhooks")));
     if !by_token && !authorized(request.headers()) {
-        return Refusal::new(StatusCode::UNAUTHORIZED, 0, "401: Unauthorized").into_response();
+        return refuse(&shared, &method, &path, Refusal::new(StatusCode::UNAUTHORIZED, 0, "401: Unauthorized"));
     }
     let answer = match read_payload(request).await {
         Ok(payload) => route_request(&shared, &method, &segments, &query, payload),
@@ -88,11 +88,14 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     match answer {
         Ok(response) => response,
         Err(refusal) if refusal.is_unrouted() => unhandled(&shared, &method, &path, &query),
-        Err(refusal) => {
-            shared.world().refused.push(format!("{method} {path} → {}", refusal.summary()));
-            refusal.into_response()
-        }
+        Err(refusal) => refuse(&shared, &method, &path, refusal),
     }
+}
+
+/// Answers `refusal` and records it for `refused_requests()`.
+fn refuse(shared: &Shared, method: &Method, path: &str, refusal: Refusal) -> Response {
+    shared.world().refused.push(format!("{method} {path} → {}", refusal.summary()));
+    refusal.into_response()
 }
 
 fn authorized(headers: &HeaderMap) -> bool {

@@ -137,7 +137,7 @@ pub(super) fn modify_channel(world: &mut World, channel: u64, body: &Value) -> A
         let renames = world.renames.entry(channel).or_default();
         renames.retain(|at| at.elapsed() < RENAME_WINDOW);
         if renames.len() >= RENAMES_PER_WINDOW {
-            let retry_after = renames.first().map_or(0.0, |first| (RENAME_WINDOW - first.elapsed()).as_secs_f64());
+            let retry_after = renames.first().map_or(0.0, |first| RENAME_WINDOW.saturating_sub(first.elapsed()).as_secs_f64());
             return Err(Refusal::rate_limited(retry_after, false));
         }
         renames.push(Instant::now());
