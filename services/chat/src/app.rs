@@ -15,7 +15,10 @@ use helpdesk_kit::{
     part::GrpcPart,
 };
 use helpdesk_proto::{
-    identity::v1::{contact_service_client::ContactServiceClient, token_service_client::TokenServiceClient},
+    identity::v1::{
+        account_service_client::AccountServiceClient, contact_service_client::ContactServiceClient,
+        token_service_client::TokenServiceClient,
+    },
     tickets::v1::{ticket_admin_service_client::TicketAdminServiceClient, ticket_service_client::TicketServiceClient},
 };
 use secrecy::ExposeSecret;
@@ -55,7 +58,7 @@ impl App {
             contacts: ContactServiceClient::new(identity.clone()),
             token_service: TokenServiceClient::new(identity.clone()),
             tokens: Arc::new(ServiceTokens::new(identity.clone(), "chat", secret.clone())),
-            identity,
+            accounts: AccountServiceClient::new(identity),
             reply_secret: secret,
             nats,
             config: own,

@@ -7,7 +7,10 @@ use std::sync::Arc;
 
 use helpdesk_kit::{auth::service_token::ServiceTokens, blob::BlobStore, nats::Nats};
 use helpdesk_proto::{
-    identity::v1::{contact_service_client::ContactServiceClient, token_service_client::TokenServiceClient},
+    identity::v1::{
+        account_service_client::AccountServiceClient, contact_service_client::ContactServiceClient,
+        token_service_client::TokenServiceClient,
+    },
     tickets::v1::{ticket_admin_service_client::TicketAdminServiceClient, ticket_service_client::TicketServiceClient},
 };
 use secrecy::SecretString;
@@ -30,8 +33,8 @@ pub struct Chat {
     pub contacts: ContactServiceClient<Channel>,
     /// Contact tokens, when chat acts for a contact (slash commands).
     pub token_service: TokenServiceClient<Channel>,
-    /// Identity itself, for `/link`'s call until identity's proto has it (`commands::link`).
-    pub identity: Channel,
+    /// Accounts: `/link` asks identity to mail a link (`RequestIdentityLink`).
+    pub accounts: AccountServiceClient<Channel>,
     /// Chat's own service token, for calls as the chat service.
     pub tokens: Arc<ServiceTokens>,
     /// Signs reply tokens (`kit::auth::reply_token`) naming a conversation's ticket.

@@ -4,6 +4,8 @@
 //! same "check your mail" whatever the address, so nobody learns which addresses are known.
 //! Only an address identity cannot use at all (malformed) is said so.
 
+use helpdesk_kit::auth::bearer;
+use helpdesk_proto::identity::v1::RequestIdentityLinkRequest;
 use serenity::model::user::User;
 use tonic::Code;
 
@@ -27,9 +29,9 @@ async fn answer(chat: &Chat, user: &User, email: &str) -> Result<String, String>
     // Identity links only an identity a contact holds: make sure hers exists (and is not blocked).
     acting_as(chat, user).await?;
     let service = chat.tokens.token().await.map_err(|error| went_wrong("chat's service token", error))?;
-    let request = identity_link::RequestIdentityLinkRequest { identity: Some(identity_of(user)), email: email.to_string() };
-    let request = helpdesk_kit::auth::bearer(request, &service).map_err(|error| went_wrong("a link request", error))?;
-    match identity_link::request_identity_link(chat.identity.clone(), request).await {
+    let request = RequestIdentityLinkRequest { identity: Some(identity_of(user)), email: email.to_string() };
+    let request = bearer(request, &service).map_err(|error| went_wrong("a link request", error))?;
+    match chat.accounts.clone().request_identity_link(request).await {
         Ok(_) => Ok(format!(
             "Check your mail: we sent a link to {} (valid for 30 minutes). Follow it to see all your tickets in one place.",
             as_code(email)
@@ -42,38 +44,4 @@ async fn answer(chat: &Chat, user: &User, email: &str) -> Result<String, String>
 /// The address as typed, shown literally (a code span: no markdown, no mentions).
 fn as_code(email: &str) -> String {
     format!("`{}`", email.replace('`', ""))
-}
-
-/// identity's `AccountService.RequestIdentityLink`, spelled out by hand while identity's proto is
-/// being extended with it (the link slice); the same messages and path, so it talks to that
-/// server. Replaced by the generated `AccountServiceClient::request_identity_link` once the proto
-/// has it.
-mod identity_link {
-    use helpdesk_proto::identity::v1::ExternalIdentity;
-    use tonic::{
-        Request, Response, Status,
-        codegen::http::uri::PathAndQuery,
-        transport::Channel,
-    };
-
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct RequestIdentityLinkRequest {
-        #[prost(message, optional, tag = "1")]
-        pub identity: Option<ExternalIdentity>,
-        #[prost(string, tag = "2")]
-        pub email: String,
-    }
-
-    #[derive(Clone, Copy, PartialEq, prost::Message)]
-    pub struct RequestIdentityLinkResponse {}
-
-    pub async fn request_identity_link(
-        channel: Channel,
-        request: Request<RequestIdentityLinkRequest>,
-    ) -> Result<Response<RequestIdentityLinkResponse>, Status> {
-        let mut grpc = tonic::client::Grpc::new(channel);
-        grpc.ready().await.map_err(|error| Status::unavailable(format!("identity is not reachable: {error}")))?;
-        let path = PathAndQuery::from_static("/helpdesk.identity.v1.AccountService/RequestIdentityLink");
-        grpc.unary(request, path, tonic_prost::ProstCodec::default()).await
-    }
 }
