@@ -278,7 +278,9 @@ impl FakeDiscord {
 
     // ----- what the bot did -----
 
-    /// The messages the bot created in `channel` (after nonce dedupe), oldest first.
+    /// The messages the bot created in `channel` through REST (after nonce dedupe), oldest
+    /// first; a forum post the bot opens is in `posted(thread)`. Interaction responses are not
+    /// here but in `interaction_responses`.
     pub fn posted(&self, channel: u64) -> Vec<Posted> {
         self.world().posted.get(&channel).cloned().unwrap_or_default()
     }
