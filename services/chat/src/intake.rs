@@ -138,8 +138,10 @@ impl Intake {
     /// the message taken.
     async fn hand_over(&self, message: &Message, conversation: &Conversation, inbound: &InboundMessage) -> anyhow::Result<()> {
         publish(&self.chat, inbound).await.context("publish to the inbound stream")?;
-        if conversation.kind == ConversationKind::Thread && conversation.channel_id.is_none() {
-            let thread = self.open_thread(message, &inbound.subject).await?;
+        if conversation.kind == ConversationKind::Thread
+            && conversation.channel_id.is_none()
+            && let Some(thread) = self.open_thread(message, &inbound.subject).await?
+        {
             self.chat.store.set_channel(conversation.id, thread).await?;
             // The thread's history starts after its root: a backfill pages it from there even
             // when nobody wrote in it before the bot went down.
@@ -176,15 +178,21 @@ impl Intake {
     }
 
     /// The thread of a support-channel message, created from it (or found, when an earlier try
-    /// created it already: Discord gives such a thread the message's id).
-    async fn open_thread(&self, message: &Message, subject: &str) -> anyhow::Result<u64> {
+    /// created it already: Discord gives such a thread the message's id). `None` when Discord
+    /// refuses for good (no permission to create threads, say): the ticket stands without one, and
+    /// the support channel's later messages are not held up behind it.
+    async fn open_thread(&self, message: &Message, subject: &str) -> anyhow::Result<Option<u64>> {
         let minutes = self.chat.config.thread_auto_archive_minutes;
         let builder = CreateThread::new(thread_name(subject)).auto_archive_duration(AutoArchiveDuration::from(minutes));
         match message.channel_id.create_thread_from_message(&*self.chat.http, message.id, builder).await {
-            Ok(thread) => Ok(thread.id.get()),
+            Ok(thread) => Ok(Some(thread.id.get())),
             Err(error) if discord_code(&error) == Some(THREAD_ALREADY_CREATED) => {
                 let existing = self.chat.http.get_channel(ChannelId::new(message.id.get())).await.context("look up the thread created earlier")?;
-                Ok(existing.id().get())
+                Ok(Some(existing.id().get()))
+            }
+            Err(error) if is_refusal(&error) => {
+                tracing::error!(error = format!("{error:#}"), "Discord refused the ticket thread; the ticket has none");
+                Ok(None)
             }
             Err(error) => Err(error).context("create the ticket thread"),
         }
@@ -279,6 +287,16 @@ pub fn discord_code(error: &serenity::Error) -> Option<isize> {
     match error {
         serenity::Error::Http(serenity::http::HttpError::UnsuccessfulRequest(response)) => Some(response.error.code),
         _ => None,
+    }
+}
+
+/// Discord said no for good: a 4xx other than 429 (which is waited out by trying again).
+fn is_refusal(error: &serenity::Error) -> bool {
+    match error {
+        serenity::Error::Http(serenity::http::HttpError::UnsuccessfulRequest(response)) => {
+            response.status_code.is_client_error() && response.status_code.as_u16() != 429
+        }
+        _ => false,
     }
 }
 
