@@ -12,7 +12,7 @@ use helpdesk_proto::tickets::v1 as pb;
 use helpdesk_tests::{
     TestEnv,
     chat::with_discord,
-    discord::{FakeDiscord, User},
+    discord::FakeDiscord,
     placed, wait_until, within,
 };
 use sqlx::PgPool;
@@ -31,6 +31,18 @@ async fn world() -> World {
     let guild = fake.add_guild("Acme");
     let support = fake.add_text_channel(guild, "support");
     World { fake, support }
+}
+
+/// Every part in this process, the bot connected to the fake. (Messages sent before the bot's
+/// first connection are not its to backfill: it knows no conversation there yet.)
+async fn start(env: &TestEnv, fake: &FakeDiscord, support: u64) -> helpdesk_tests::Server {
+    let server = env.start_with(with_discord(&env.config, &fake.api_url(), FakeDiscord::TOKEN, &[support])).await;
+    connected(fake).await;
+    server
+}
+
+async fn connected(fake: &FakeDiscord) {
+    within(Duration::from_secs(15), "the bot is connected", async || fake.connected_sessions() == 1).await;
 }
 
 /// The ticket (id, subject, contact's external identity) tickets made from a Discord message.
@@ -83,7 +95,7 @@ async fn attach_ticket_as_ticket_created_would(pg: &PgPool, root: u64) {
 async fn a_dm_opens_a_ticket_for_the_discord_contact_and_the_next_dm_is_a_reply_on_it() {
     let env = TestEnv::new().await;
     let World { fake, support } = world().await;
-    let server = env.start_with(with_discord(&env.config, &fake.api_url(), FakeDiscord::TOKEN, &[support])).await;
+    let server = start(&env, &fake, support).await;
     let pg = env.pg().await;
     let ann = fake.user("ann");
     let dm = fake.dm_channel(&ann);
@@ -111,7 +123,7 @@ async fn a_dm_opens_a_ticket_for_the_discord_contact_and_the_next_dm_is_a_reply_
 async fn a_support_channel_message_gets_a_ticket_and_a_thread_of_its_own_whose_messages_are_replies() {
     let env = TestEnv::new().await;
     let World { fake, support } = world().await;
-    let server = env.start_with(with_discord(&env.config, &fake.api_url(), FakeDiscord::TOKEN, &[support])).await;
+    let server = start(&env, &fake, support).await;
     let pg = env.pg().await;
     let bob = fake.user("bob");
 
@@ -141,7 +153,7 @@ async fn a_support_channel_message_gets_a_ticket_and_a_thread_of_its_own_whose_m
 async fn an_attachment_arrives_as_the_tickets_file_with_its_bytes() {
     let env = TestEnv::new().await;
     let World { fake, support } = world().await;
-    let server = env.start_with(with_discord(&env.config, &fake.api_url(), FakeDiscord::TOKEN, &[support])).await;
+    let server = start(&env, &fake, support).await;
     let pg = env.pg().await;
     let cleo = fake.user("cleo");
     let dm = fake.dm_channel(&cleo);
@@ -167,11 +179,11 @@ async fn an_attachment_arrives_as_the_tickets_file_with_its_bytes() {
 async fn bots_messages_and_our_own_posts_open_no_ticket() {
     let env = TestEnv::new().await;
     let World { fake, support } = world().await;
-    let server = env.start_with(with_discord(&env.config, &fake.api_url(), FakeDiscord::TOKEN, &[support])).await;
+    let server = start(&env, &fake, support).await;
     let pg = env.pg().await;
     let dee = fake.user("dee");
     let dm = fake.dm_channel(&dee);
-    let other_bot = User { id: dee.id + 1_000_000, name: "otherbot".into(), bot: true };
+    let other_bot = fake.bot_user("otherbot");
 
     let from_bot = fake.send(support, &other_bot, "I am a bot announcing things").await;
     // Our own post, as the reply poster would make it: the fake dispatches it as a MESSAGE_CREATE
@@ -202,7 +214,7 @@ async fn bots_messages_and_our_own_posts_open_no_ticket() {
 async fn an_edit_and_a_delete_of_a_contacts_message_are_recorded_on_the_ticket() {
     let env = TestEnv::new().await;
     let World { fake, support } = world().await;
-    let server = env.start_with(with_discord(&env.config, &fake.api_url(), FakeDiscord::TOKEN, &[support])).await;
+    let server = start(&env, &fake, support).await;
     let pg = env.pg().await;
     let eve = fake.user("eve");
     let dm = fake.dm_channel(&eve);
@@ -237,7 +249,7 @@ async fn an_edit_and_a_delete_of_a_contacts_message_are_recorded_on_the_ticket()
 async fn a_message_dispatched_again_on_resume_is_one_message() {
     let env = TestEnv::new().await;
     let World { fake, support } = world().await;
-    let server = env.start_with(with_discord(&env.config, &fake.api_url(), FakeDiscord::TOKEN, &[support])).await;
+    let server = start(&env, &fake, support).await;
     let pg = env.pg().await;
     let finn = fake.user("finn");
     let dm = fake.dm_channel(&finn);
@@ -281,6 +293,7 @@ async fn messages_posted_while_the_process_was_killed_become_replies_in_order_no
     let dm = fake.dm_channel(&gus);
 
     let child = spawn(&env, &fake, support).await;
+    connected(&fake).await;
     let dm_root = fake.send(dm, &gus, "Laptop will not boot").await;
     let thread_root = fake.send(support, &gus, "VPN drops every hour").await;
     let (dm_ticket, ..) = ticket_of(&pg, dm_root).await;
