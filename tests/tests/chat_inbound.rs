@@ -150,6 +150,30 @@ async fn a_support_channel_message_gets_a_ticket_and_a_thread_of_its_own_whose_m
 }
 
 #[tokio::test]
+async fn a_forum_post_is_a_ticket_named_by_its_title_and_its_messages_are_replies() {
+    let env = TestEnv::new().await;
+    let World { fake, support } = world().await;
+    let guild = fake.add_guild("Forum guild");
+    let forum = fake.add_forum_channel(guild, "help", &["open", "closed"]);
+    let mut config = with_discord(&env.config, &fake.api_url(), FakeDiscord::TOKEN, &[support]);
+    config.chat.forum_channel = Some(forum);
+    let server = env.start_with(config).await;
+    connected(&fake).await;
+    let pg = env.pg().await;
+    let ivy = fake.user("ivy");
+
+    let (post, starter) = fake.start_forum_post(forum, &ivy, "Sync stuck at 99%", "Since this morning, on every device.").await;
+    let (ticket, subject, contact) = ticket_of(&pg, starter).await;
+    assert_eq!((subject.as_str(), contact), ("Sync stuck at 99%", format!("discord:{}", ivy.id)));
+    let reply = fake.send(post, &ivy, "Rebooting did not help").await;
+    let (same, ..) = ticket_of(&pg, reply).await;
+    assert_eq!(same, ticket);
+    assert!(fake.threads_of(forum).iter().all(|thread| *thread == post), "no thread of our own in a forum");
+
+    server.stop().await.expect("clean shutdown");
+}
+
+#[tokio::test]
 async fn an_attachment_arrives_as_the_tickets_file_with_its_bytes() {
     let env = TestEnv::new().await;
     let World { fake, support } = world().await;
