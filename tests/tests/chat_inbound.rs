@@ -21,16 +21,22 @@ use uuid::Uuid;
 /// Long enough for a backfill of a few hundred messages and the tickets they make.
 const CATCH_UP: Duration = Duration::from_secs(90);
 
+/// A test's stack slice, a fake Discord with one guild and its support channel, and a pool on
+/// the test database.
 struct World {
+    env: TestEnv,
     fake: FakeDiscord,
     support: u64,
+    pg: PgPool,
 }
 
 async fn world() -> World {
+    let env = TestEnv::new().await;
     let fake = FakeDiscord::start().await;
     let guild = fake.add_guild("Acme");
     let support = fake.add_text_channel(guild, "support");
-    World { fake, support }
+    let pg = env.pg().await;
+    World { env, fake, support, pg }
 }
 
 /// Every part in this process, the bot connected to the fake. (Messages sent before the bot's
@@ -93,10 +99,8 @@ async fn attach_ticket_as_ticket_created_would(pg: &PgPool, root: u64) {
 
 #[tokio::test]
 async fn a_dm_opens_a_ticket_for_the_discord_contact_and_the_next_dm_is_a_reply_on_it() {
-    let env = TestEnv::new().await;
-    let World { fake, support } = world().await;
+    let World { env, fake, support, pg } = world().await;
     let server = start(&env, &fake, support).await;
-    let pg = env.pg().await;
     let ann = fake.user("ann");
     let dm = fake.dm_channel(&ann);
 
@@ -121,10 +125,8 @@ async fn a_dm_opens_a_ticket_for_the_discord_contact_and_the_next_dm_is_a_reply_
 
 #[tokio::test]
 async fn a_support_channel_message_gets_a_ticket_and_a_thread_of_its_own_whose_messages_are_replies() {
-    let env = TestEnv::new().await;
-    let World { fake, support } = world().await;
+    let World { env, fake, support, pg } = world().await;
     let server = start(&env, &fake, support).await;
-    let pg = env.pg().await;
     let bob = fake.user("bob");
 
     let opening = fake.send(support, &bob, "The export button does nothing").await;
@@ -151,15 +153,13 @@ async fn a_support_channel_message_gets_a_ticket_and_a_thread_of_its_own_whose_m
 
 #[tokio::test]
 async fn a_forum_post_is_a_ticket_named_by_its_title_and_its_messages_are_replies() {
-    let env = TestEnv::new().await;
-    let World { fake, support } = world().await;
+    let World { env, fake, support, pg } = world().await;
     let guild = fake.add_guild("Forum guild");
     let forum = fake.add_forum_channel(guild, "help", &["open", "closed"]);
     let mut config = with_discord(&env.config, &fake.api_url(), FakeDiscord::TOKEN, &[support]);
     config.chat.forum_channel = Some(forum);
     let server = env.start_with(config).await;
     connected(&fake).await;
-    let pg = env.pg().await;
     let ivy = fake.user("ivy");
 
     let (post, starter) = fake.start_forum_post(forum, &ivy, "Sync stuck at 99%", "Since this morning, on every device.").await;
@@ -175,10 +175,8 @@ async fn a_forum_post_is_a_ticket_named_by_its_title_and_its_messages_are_replie
 
 #[tokio::test]
 async fn an_attachment_arrives_as_the_tickets_file_with_its_bytes() {
-    let env = TestEnv::new().await;
-    let World { fake, support } = world().await;
+    let World { env, fake, support, pg } = world().await;
     let server = start(&env, &fake, support).await;
-    let pg = env.pg().await;
     let cleo = fake.user("cleo");
     let dm = fake.dm_channel(&cleo);
     let bytes: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
@@ -201,10 +199,8 @@ async fn an_attachment_arrives_as_the_tickets_file_with_its_bytes() {
 
 #[tokio::test]
 async fn bots_messages_and_our_own_posts_open_no_ticket() {
-    let env = TestEnv::new().await;
-    let World { fake, support } = world().await;
+    let World { env, fake, support, pg } = world().await;
     let server = start(&env, &fake, support).await;
-    let pg = env.pg().await;
     let dee = fake.user("dee");
     let dm = fake.dm_channel(&dee);
     let other_bot = fake.bot_user("otherbot");
@@ -236,10 +232,8 @@ async fn bots_messages_and_our_own_posts_open_no_ticket() {
 
 #[tokio::test]
 async fn an_edit_and_a_delete_of_a_contacts_message_are_recorded_on_the_ticket() {
-    let env = TestEnv::new().await;
-    let World { fake, support } = world().await;
+    let World { env, fake, support, pg } = world().await;
     let server = start(&env, &fake, support).await;
-    let pg = env.pg().await;
     let eve = fake.user("eve");
     let dm = fake.dm_channel(&eve);
 
@@ -271,10 +265,8 @@ async fn an_edit_and_a_delete_of_a_contacts_message_are_recorded_on_the_ticket()
 
 #[tokio::test]
 async fn a_message_dispatched_again_on_resume_is_one_message() {
-    let env = TestEnv::new().await;
-    let World { fake, support } = world().await;
+    let World { env, fake, support, pg } = world().await;
     let server = start(&env, &fake, support).await;
-    let pg = env.pg().await;
     let finn = fake.user("finn");
     let dm = fake.dm_channel(&finn);
     fake.replay_on_resume(true);
@@ -310,9 +302,7 @@ async fn spawn(env: &TestEnv, fake: &FakeDiscord, support: u64) -> helpdesk_test
 
 #[tokio::test]
 async fn messages_posted_while_the_process_was_killed_become_replies_in_order_none_twice() {
-    let env = TestEnv::new().await;
-    let World { fake, support } = world().await;
-    let pg = env.pg().await;
+    let World { env, fake, support, pg } = world().await;
     let gus = fake.user("gus");
     let dm = fake.dm_channel(&gus);
 
@@ -365,9 +355,7 @@ async fn messages_posted_while_the_process_was_killed_become_replies_in_order_no
 
 #[tokio::test]
 async fn two_replicas_hold_one_connection_and_the_other_takes_over_after_a_sigkill() {
-    let env = TestEnv::new().await;
-    let World { fake, support } = world().await;
-    let pg = env.pg().await;
+    let World { env, fake, support, pg } = world().await;
     let hal = fake.user("hal");
     let dm = fake.dm_channel(&hal);
 

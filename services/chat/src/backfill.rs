@@ -13,7 +13,7 @@ use serenity::{builder::GetMessages, model::channel::Message, model::id::Channel
 use crate::{
     context::Chat,
     intake::{
-        MISSING_ACCESS, UNKNOWN_CHANNEL, discord_code,
+        is_refusal,
         lanes::{Job, Lanes},
     },
 };
@@ -38,8 +38,8 @@ pub async fn after_connecting(lanes: &Lanes) -> anyhow::Result<()> {
 pub async fn page_after(chat: &Chat, channel: u64, after: u64) -> anyhow::Result<Vec<Message>> {
     let mut page = match ChannelId::new(channel).messages(&*chat.http, GetMessages::new().after(after).limit(PAGE)).await {
         Ok(page) => page,
-        Err(error) if matches!(discord_code(&error), Some(UNKNOWN_CHANNEL | MISSING_ACCESS)) => {
-            tracing::info!(channel, "not paging a channel the bot can no longer see");
+        Err(error) if is_refusal(&error) => {
+            tracing::warn!(channel, error = format!("{error:#}"), "not paging a channel Discord refuses to show the bot");
             Vec::new()
         }
         Err(error) => return Err(error).with_context(|| format!("page the history of channel {channel}")),

@@ -43,11 +43,8 @@ use crate::{
 pub use changes::{Change, ChangeKind};
 use place::{Place, Places};
 
-/// Discord's JSON error codes: "a thread has already been created for this message", "unknown
-/// channel", "missing access".
+/// Discord's JSON error code for "a thread has already been created for this message".
 const THREAD_ALREADY_CREATED: isize = 160004;
-pub const UNKNOWN_CHANNEL: isize = 10003;
-pub const MISSING_ACCESS: isize = 50001;
 /// The longest subject taken from a message's first line (a word boundary at most this far).
 const SUBJECT_CHARS: usize = 80;
 
@@ -283,7 +280,7 @@ fn thread_name(subject: &str) -> String {
 }
 
 /// Discord's JSON error code of a failed REST call, if it answered one.
-pub fn discord_code(error: &serenity::Error) -> Option<isize> {
+fn discord_code(error: &serenity::Error) -> Option<isize> {
     match error {
         serenity::Error::Http(serenity::http::HttpError::UnsuccessfulRequest(response)) => Some(response.error.code),
         _ => None,
@@ -291,7 +288,7 @@ pub fn discord_code(error: &serenity::Error) -> Option<isize> {
 }
 
 /// Discord said no for good: a 4xx other than 429 (which is waited out by trying again).
-fn is_refusal(error: &serenity::Error) -> bool {
+pub fn is_refusal(error: &serenity::Error) -> bool {
     match error {
         serenity::Error::Http(serenity::http::HttpError::UnsuccessfulRequest(response)) => {
             response.status_code.is_client_error() && response.status_code.as_u16() != 429

@@ -7,7 +7,6 @@ use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 use serenity::model::{channel::Channel, id::ChannelId};
 
-use super::{MISSING_ACCESS, UNKNOWN_CHANNEL};
 use crate::context::Chat;
 
 /// How long a message in a new thread of a support channel waits for the thread's conversation:
@@ -70,7 +69,7 @@ impl Places {
         }
         let found = match chat.http.get_channel(ChannelId::new(channel)).await {
             Ok(found) => found,
-            Err(error) if matches!(super::discord_code(&error), Some(UNKNOWN_CHANNEL | MISSING_ACCESS)) => return Ok(Place::Elsewhere),
+            Err(error) if super::is_refusal(&error) => return Ok(Place::Elsewhere),
             Err(error) => return Err(anyhow::Error::new(error).context("look up the channel")),
         };
         let Channel::Guild(found) = found else {
