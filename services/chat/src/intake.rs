@@ -93,40 +93,35 @@ impl Intake {
         }
         let channel = message.channel_id.get();
         let place = self.places.of(&self.chat, channel, message.guild_id.map(|g| g.get())).await?;
-        let (conversation, refs) = match place {
+        // The conversation, and a forum post's title (a new ticket's subject there).
+        let (conversation, title) = match place {
             Place::Elsewhere => return Ok(()),
-            Place::Dm => {
-                let conversation = match self.chat.store.open_dm(channel).await? {
-                    Some(open) => open,
-                    None => self.start(message, ConversationKind::Dm, Some(channel), None, None).await?,
-                };
-                let refs = continues(&conversation, message);
-                (conversation, refs)
-            }
-            Place::Support { guild } => {
-                (self.start(message, ConversationKind::Thread, None, Some(channel), Some(guild)).await?, Vec::new())
-            }
-            Place::ForumPost { guild, ref title } => {
-                let conversation = match self.chat.store.thread_conversation(channel).await? {
-                    Some(post) => post,
-                    None => self.start(message, ConversationKind::ForumPost, Some(channel), self.chat.config.forum_channel, Some(guild)).await?,
-                };
-                let refs = continues(&conversation, message);
-                let mut inbound = self.inbound(message, &conversation, refs, last_try).await?;
-                if inbound.thread_refs.is_empty() && !title.trim().is_empty() {
-                    inbound.subject = subject_of(title);
+            Place::Dm => match self.chat.store.open_dm(channel).await? {
+                Some(open) => (open, None),
+                None => (self.start(message, ConversationKind::Dm, Some(channel), None, None).await?, None),
+            },
+            Place::Support { guild } => (self.start(message, ConversationKind::Thread, None, Some(channel), Some(guild)).await?, None),
+            // The title names the ticket each time the starter message is taken, also again after
+            // a crash: a second take with another subject would be another message to tickets.
+            Place::ForumPost { guild, title } => match self.chat.store.thread_conversation(channel).await? {
+                Some(post) => (post, Some(title)),
+                None => {
+                    let forum = self.chat.config.forum_channel;
+                    (self.start(message, ConversationKind::ForumPost, Some(channel), forum, Some(guild)).await?, Some(title))
                 }
-                return self.hand_over(message, &conversation, &inbound).await;
-            }
-            Place::Thread => {
-                let Some(conversation) = self.chat.store.thread_conversation(channel).await? else {
-                    return Ok(());
-                };
-                let refs = continues(&conversation, message);
-                (conversation, refs)
-            }
+            },
+            Place::Thread => match self.chat.store.thread_conversation(channel).await? {
+                Some(thread) => (thread, None),
+                None => return Ok(()),
+            },
         };
-        let inbound = self.inbound(message, &conversation, refs, last_try).await?;
+        let refs = continues(&conversation, message);
+        let mut inbound = self.inbound(message, &conversation, refs, last_try).await?;
+        if let Some(title) = title.filter(|title| !title.trim().is_empty())
+            && inbound.thread_refs.is_empty()
+        {
+            inbound.subject = subject_of(&title);
+        }
         self.hand_over(message, &conversation, &inbound).await
     }
 

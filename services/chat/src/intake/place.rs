@@ -1,13 +1,14 @@
 //! Where a channel is, as intake sees it: a DM with the bot, a configured support channel, a ticket
 //! thread or forum post, or somewhere the bot does not take messages from. Learned once per
 //! session — from the configuration, chat's own conversations, and at most one
-//! `GET /channels/{id}` — because a message fetched by a backfill carries no guild id.
+//! `GET /channels/{id}` — because a message fetched by a backfill carries no guild id, and a
+//! forum post's title is its ticket's subject.
 
 use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 use serenity::model::{channel::Channel, id::ChannelId};
 
-use crate::context::Chat;
+use crate::{context::Chat, store::ConversationKind};
 
 /// How long a message in a new thread of a support channel waits for the thread's conversation:
 /// the support channel's lane records it right after Discord created the thread.
@@ -51,11 +52,10 @@ impl Places {
 
     async fn learn(&self, chat: &Chat, channel: u64, guild: Option<u64>) -> anyhow::Result<Place> {
         let config = &chat.config;
-        if let Some(conversation) = chat.store.thread_conversation(channel).await? {
-            return Ok(match (conversation.kind, conversation.guild_id) {
-                (crate::store::ConversationKind::ForumPost, Some(guild)) => Place::ForumPost { guild, title: String::new() },
-                _ => Place::Thread,
-            });
+        if let Some(conversation) = chat.store.thread_conversation(channel).await?
+            && conversation.kind != ConversationKind::ForumPost
+        {
+            return Ok(Place::Thread);
         }
         if config.support_channels.contains(&channel)
             && let Some(guild) = guild
