@@ -165,6 +165,14 @@ impl FakeDiscord {
         User { id, name: name.to_owned(), bot: false }
     }
 
+    /// A new user that is a bot (another application's), whose messages the help desk ignores.
+    pub fn bot_user(&self, name: &str) -> User {
+        let mut world = self.world();
+        let id = world.snowflake();
+        world.add_user(id, name, true);
+        User { id, name: name.to_owned(), bot: true }
+    }
+
     /// The DM channel between the bot and `user` (the one `POST /users/@me/channels` returns).
     pub fn dm_channel(&self, user: &User) -> u64 {
         self.world().dm_channel(user.id)
