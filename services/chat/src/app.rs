@@ -82,7 +82,7 @@ impl App {
 
 /// Discord's REST client. Behind a proxy (or the tests' fake) serenity's rate limiter is off, as
 /// serenity requires for proxies; the 429s the proxy answers are waited out by the caller.
-fn discord_http(config: &ChatConfig) -> Http {
+pub(crate) fn discord_http(config: &ChatConfig) -> Http {
     let builder = HttpBuilder::new(config.bot_token.expose_secret());
     let api = config.api_url.trim().trim_end_matches('/');
     if api.is_empty() {

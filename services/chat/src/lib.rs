@@ -7,16 +7,20 @@
 //! - `context`: what every task shares ([`context::Chat`]);
 //! - `store`: the schema `chat` — conversations (DM / thread / forum post ↔ ticket);
 //! - `connection`: the bot's gateway connection, held by one replica at a time;
+//! - `intake`: Discord messages → `InboundMessage`s, per channel in order; edits and deletes;
+//! - `backfill`: what arrived while the bot was away, paged on every READY;
 //! - `publish`: an `InboundMessage` onto the stream, deduplicated by the Discord message id;
 //! - `outbound`: the durable consumer of tickets' events that posts replies;
 //! - `commands`: slash commands and components;
 //! - `app`: wiring.
 
 mod app;
+mod backfill;
 mod commands;
 mod config;
 mod connection;
 mod context;
+mod intake;
 mod outbound;
 mod publish;
 mod store;

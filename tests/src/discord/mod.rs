@@ -165,6 +165,14 @@ impl FakeDiscord {
         User { id, name: name.to_owned(), bot: false }
     }
 
+    /// A new user that is a bot (another application's), whose messages the help desk ignores.
+    pub fn bot_user(&self, name: &str) -> User {
+        let mut world = self.world();
+        let id = world.snowflake();
+        world.add_user(id, name, true);
+        User { id, name: name.to_owned(), bot: true }
+    }
+
     /// The DM channel between the bot and `user` (the one `POST /users/@me/channels` returns).
     pub fn dm_channel(&self, user: &User) -> u64 {
         self.world().dm_channel(user.id)
@@ -278,7 +286,9 @@ impl FakeDiscord {
 
     // ----- what the bot did -----
 
-    /// The messages the bot created in `channel` (after nonce dedupe), oldest first.
+    /// The messages the bot created in `channel` through REST (after nonce dedupe), oldest
+    /// first; a forum post the bot opens is in `posted(thread)`. Interaction responses are not
+    /// here but in `interaction_responses`.
     pub fn posted(&self, channel: u64) -> Vec<Posted> {
         self.world().posted.get(&channel).cloned().unwrap_or_default()
     }

@@ -1,5 +1,6 @@
 //! Conversations: finding the one a Discord message continues (an open DM, a thread, a forum
-//! post), starting one idempotently on its root message, and learning its ticket and state.
+//! post), starting one idempotently on its root message, and learning its ticket and state; the
+//! channels a backfill pages.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -147,6 +148,23 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(from_row))
+    }
+
+    pub async fn conversation(&self, conversation: Uuid) -> sqlx::Result<Option<Conversation>> {
+        let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM conversations WHERE id = $1")))
+            .bind(conversation)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(from_row))
+    }
+
+    /// The channels where open conversations continue (what a backfill pages).
+    pub async fn open_conversation_channels(&self) -> sqlx::Result<Vec<u64>> {
+        let channels: Vec<i64> =
+            sqlx::query_scalar("SELECT DISTINCT channel_id FROM conversations WHERE state = 'open' AND channel_id IS NOT NULL")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(channels.into_iter().map(snowflake).collect())
     }
 
     /// The conversation carrying a ticket.

@@ -1,8 +1,10 @@
 //! The chat part's tables in its schema `chat`: `conversations` (a Discord DM, thread or forum
-//! post ↔ the ticket it carries). Discord ids (snowflakes) are stored as `bigint`: they fit in 63
+//! post ↔ the ticket it carries) and what intake has taken (per-channel marks, taken messages,
+//! recorded edits). Discord ids (snowflakes) are stored as `bigint`: they fit in 63
 //! bits, and [`id`]/[`snowflake`] convert at this edge only.
 
 mod conversations;
+mod intake;
 
 pub use conversations::{Conversation, ConversationKind, ConversationState, NewConversation};
 use sqlx::PgPool;
