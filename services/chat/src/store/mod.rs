@@ -1,10 +1,13 @@
 //! The chat part's tables in its schema `chat`: `conversations` (a Discord DM, thread or forum
-//! post ↔ the ticket it carries). Discord ids (snowflakes) are stored as `bigint`: they fit in 63
+//! post ↔ the ticket it carries) and the outbound ledger (`ledger`: what the bot posted, part by
+//! part, and what Discord refused). Discord ids (snowflakes) are stored as `bigint`: they fit in 63
 //! bits, and [`id`]/[`snowflake`] convert at this edge only.
 
 mod conversations;
+mod ledger;
 
 pub use conversations::{Conversation, ConversationKind, ConversationState, NewConversation};
+pub use ledger::PostedPart;
 use sqlx::PgPool;
 
 #[derive(Clone)]
