@@ -26,9 +26,9 @@ const THREAD_ARCHIVED: isize = 50083;
 pub const FALLBACK_RETRY_AFTER: Duration = Duration::from_millis(500);
 /// The longest single wait after a 429.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
-/// 429s in a row waited out in one call before its error is handed back (the consumer then
-/// redelivers the event: nothing is dropped).
-pub const MAX_RATE_LIMITED_TRIES: u32 = 8;
+/// The most one call waits out 429s before their error is handed back — well inside the
+/// consumer's `ack_wait`; the consumer then retries the event later, so nothing is dropped.
+pub const MAX_RATE_LIMITED_WAIT: Duration = Duration::from_secs(20);
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum DiscordFailure {
@@ -103,14 +103,15 @@ fn rate_limit_wait(retry_after: Option<Duration>, attempt: u32) -> Duration {
     })
 }
 
-/// Runs `call`, waiting out each 429 and calling again, up to [`MAX_RATE_LIMITED_TRIES`] times;
-/// any other result is returned as it is.
+/// Runs `call`, waiting out each 429 and calling again while the waits stay within
+/// [`MAX_RATE_LIMITED_WAIT`]; any other result is returned as it is.
 pub async fn retry_rate_limited<T, F, Fut>(mut call: F) -> serenity::Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = serenity::Result<T>>,
 {
     let mut attempt = 0;
+    let mut waited = Duration::ZERO;
     loop {
         let error = match call().await {
             Ok(value) => return Ok(value),
@@ -120,10 +121,11 @@ where
             return Err(error);
         };
         attempt += 1;
-        if attempt >= MAX_RATE_LIMITED_TRIES {
+        let wait = rate_limit_wait(retry_after, attempt);
+        waited += wait;
+        if waited > MAX_RATE_LIMITED_WAIT {
             return Err(error);
         }
-        let wait = rate_limit_wait(retry_after, attempt);
         tracing::info!(wait_ms = wait.as_millis(), attempt, "Discord rate limited the bot; waiting");
         tokio::time::sleep(wait).await;
     }

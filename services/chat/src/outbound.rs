@@ -127,6 +127,10 @@ impl TicketEvents {
 
     async fn ticket_created(&self, event_id: Uuid, created: TicketCreated) -> Handled {
         let ticket = parse_id(&created.ticket_id)?;
+        if created.inbound_external_id.is_empty() {
+            // Opened on Discord by a slash command, not by a message: no conversation to welcome.
+            return Ok(());
+        }
         let root: u64 = created
             .inbound_external_id
             .parse()
@@ -157,7 +161,7 @@ impl TicketEvents {
     async fn reply(&self, added: MessageAdded) -> Handled {
         let ticket = parse_id(&added.ticket_id)?;
         let Some(conversation) = self.chat.store.conversation_of_ticket(ticket).await? else {
-            return Ok(());
+            return self.without_conversation(ticket).await;
         };
         let message_id = parse_id(&added.message_id)?;
         if conversation.state == ConversationState::Gone {
@@ -178,6 +182,16 @@ impl TicketEvents {
         }
         let posted = post(&self.chat, Post { source: message_id, ticket, channel, text, files, components: Vec::new() }).await?;
         self.settle(message_id, ticket, &conversation, posted).await
+    }
+
+    /// A reply on a ticket chat knows no conversation of: nothing to post — unless it is a chat
+    /// ticket whose `TicketCreated` is still being retried (a retried event does not hold back
+    /// the later events of its ticket), so the reply waits for it.
+    async fn without_conversation(&self, ticket: Uuid) -> Handled {
+        if self.peers().ticket(ticket).await?.channel == Channel::Chat as i32 {
+            return Err(Failure::retry(format!("chat ticket {ticket} has no conversation yet")));
+        }
+        Ok(())
     }
 
     /// The reply's files that fit in one Discord message (downloaded from tickets), and the names
@@ -285,4 +299,23 @@ fn where_to_post(conversation: &Conversation) -> Result<u64, Failure> {
 
 fn parse_id(raw: &str) -> Result<Uuid, Failure> {
     Uuid::parse_str(raw).map_err(|_| Failure::poison(format!("bad id {raw:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn added(kind: MessageKind, channel: Channel, inbound: &str) -> MessageAdded {
+        MessageAdded { kind: kind as i32, channel: channel as i32, inbound_external_id: inbound.into(), ..Default::default() }
+    }
+
+    #[test]
+    fn only_public_replies_that_did_not_come_from_discord_are_posted() {
+        assert!(is_reply_to_post(&added(MessageKind::Reply, Channel::Api, "")));
+        assert!(is_reply_to_post(&added(MessageKind::Reply, Channel::Email, "<m@x>")), "a contact's mail reply");
+        assert!(!is_reply_to_post(&added(MessageKind::InternalNote, Channel::Api, "")));
+        assert!(!is_reply_to_post(&added(MessageKind::System, Channel::Api, "")));
+        assert!(!is_reply_to_post(&added(MessageKind::Reply, Channel::Chat, "1234")), "it is on Discord already");
+        assert!(!is_reply_to_post(&MessageAdded { automatic: true, ..added(MessageKind::Reply, Channel::Email, "<a@x>") }));
+    }
 }
