@@ -17,6 +17,7 @@ pub mod bench_seed;
 pub mod chat;
 pub mod cleanup;
 pub mod client;
+pub mod discord;
 pub mod fake_issuer;
 pub mod gateway;
 pub mod mailbox;
