@@ -306,3 +306,37 @@ async fn a_completed_ticket_gets_its_closing_line_and_the_conversation_closes() 
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_forum_post_shows_its_tickets_status_and_priority_as_tags_and_keeps_its_name() {
+    let s = setup().await;
+    let guild = s.fake.add_guild("Forum guild");
+    let forum = s.fake.add_forum_channel(guild, "help", &["Open", "Completed", "Normal", "bug"]);
+    let user = s.fake.user("Noor");
+    let (post, root) = s.fake.start_forum_post(forum, &user, "Export fails", "CSV export gives an empty file").await;
+    let ticket = s.open(&user, "forum_post", post, Some(forum), root, "CSV export gives an empty file").await.ticket;
+
+    let available = s.fake.channel_json(forum)["available_tags"].clone();
+    let tag = |name: &str| -> String {
+        available.as_array().into_iter().flatten().find(|t| t["name"] == name).and_then(|t| t["id"].as_str()).expect("the forum's tag").to_string()
+    };
+    let applied = || {
+        let post = s.fake.channel_json(post);
+        let mut applied: Vec<String> = post["applied_tags"].as_array().into_iter().flatten().filter_map(|t| t.as_str().map(str::to_string)).collect();
+        applied.sort();
+        applied
+    };
+    let sorted = |mut names: Vec<String>| {
+        names.sort();
+        names
+    };
+    let want_open = sorted(vec![tag("Open"), tag("Normal")]);
+    eventually("the new post carries the Open and Normal tags", async || applied() == want_open).await;
+
+    let request = pb::CompleteTicketRequest { ticket_id: ticket.clone() };
+    s.server.clients.tickets().complete_ticket(bearer(request, &s.agent).expect("request")).await.expect("complete");
+    let want_completed = sorted(vec![tag("Completed"), tag("Normal")]);
+    eventually("the completed post carries the Completed tag instead of Open", async || applied() == want_completed).await;
+    assert_eq!(s.fake.channel_json(post)["name"], "Export fails", "the post is never renamed");
+    assert!(s.fake.wait_posted(post, 2).await[1].content.ends_with("write here to reopen it."));
+}
