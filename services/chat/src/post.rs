@@ -71,10 +71,10 @@ pub async fn post(chat: &Chat, post: Post) -> Result<Posted, Failure> {
                 unarchive(chat, post.channel).await?;
                 match send(chat, post.channel, &message).await {
                     Ok(id) => id,
-                    Err(failure) => return settle(failure, &post),
+                    Err(failure) => return outcome_of(failure, &post),
                 }
             }
-            Err(failure) => return settle(failure, &post),
+            Err(failure) => return outcome_of(failure, &post),
         };
         let posted = PostedPart { source: post.source, part: index, ticket: post.ticket, channel: post.channel, discord_message };
         chat.store.record_posted(&posted).await?;
@@ -104,7 +104,7 @@ async fn unarchive(chat: &Chat, thread: u64) -> Result<(), Failure> {
 }
 
 /// A failure of one part as the event's outcome.
-fn settle(failure: DiscordFailure, post: &Post) -> Result<Posted, Failure> {
+fn outcome_of(failure: DiscordFailure, post: &Post) -> Result<Posted, Failure> {
     match failure {
         DiscordFailure::MissingPermission | DiscordFailure::UnknownChannel | DiscordFailure::CannotDm => Ok(Posted::Refused(failure)),
         failure if failure.may_pass() || failure == DiscordFailure::ArchivedThread => Err(Failure::retry(format!("posting to channel {}: {failure:?}", post.channel))),

@@ -51,21 +51,13 @@ impl Peers<'_> {
     /// A staff member's display name; `None` when identity does not know them (any more).
     pub async fn staff_name(&self, staff: &str) -> Result<Option<String>, Failure> {
         let request = self.request(GetStaffRequest { id: staff.to_string() }).await?;
-        match self.chat.staff.clone().get_staff(request).await {
-            Ok(staff) => Ok(Some(staff.into_inner().name).filter(|n| !n.trim().is_empty())),
-            Err(status) if matches!(status.code(), tonic::Code::NotFound | tonic::Code::InvalidArgument) => Ok(None),
-            Err(status) => Err(grpc(status)),
-        }
+        name(self.chat.staff.clone().get_staff(request).await.map(|staff| staff.into_inner().name))
     }
 
     /// A contact's name; `None` when it is empty or the contact is unknown.
     pub async fn contact_name(&self, contact: &str) -> Result<Option<String>, Failure> {
         let request = self.request(GetContactRequest { id: contact.to_string() }).await?;
-        match self.chat.contacts.clone().get_contact(request).await {
-            Ok(contact) => Ok(Some(contact.into_inner().name).filter(|n| !n.trim().is_empty())),
-            Err(status) if matches!(status.code(), tonic::Code::NotFound | tonic::Code::InvalidArgument) => Ok(None),
-            Err(status) => Err(grpc(status)),
-        }
+        name(self.chat.contacts.clone().get_contact(request).await.map(|contact| contact.into_inner().name))
     }
 
     pub async fn statuses(&self) -> Result<Vec<pb::Status>, Failure> {
@@ -83,6 +75,16 @@ impl Peers<'_> {
         let request = self.request(pb::AddNoteRequest { ticket_id: ticket.to_string(), text }).await?;
         self.chat.tickets.clone().add_note(request).await.map_err(grpc)?;
         Ok(())
+    }
+}
+
+/// A person's name as identity answers it: `None` for an empty name or someone it does not know
+/// (a reply is then signed without a name, never held up).
+fn name(answer: Result<String, tonic::Status>) -> Result<Option<String>, Failure> {
+    match answer {
+        Ok(name) => Ok(Some(name).filter(|n| !n.trim().is_empty())),
+        Err(status) if matches!(status.code(), tonic::Code::NotFound | tonic::Code::InvalidArgument) => Ok(None),
+        Err(status) => Err(grpc(status)),
     }
 }
 
