@@ -2,7 +2,7 @@
 // shot: sign-up with errors, sent, the set-password page with a refused password, signed in;
 // log in with a wrong password; the account page (rename, a refused password change, saved);
 // log out; an ended session sends the contact to log in and back; the forgotten-password page
-// with a bad address and a dead reset link; single sign-on where the provider vouches for no
+// with a bad address and a dead reset link; a dead Discord link (`/link-identity`); single sign-on where the provider vouches for no
 // address: the "prove your email" step, its mail and the page that signs in.
 // (walk.test.mjs covers the happy paths: sign-up → login → ticket, SSO, captcha, reset.)
 import { test, before, after } from 'node:test';
@@ -135,6 +135,15 @@ test('account: forgotten password with a bad address, and a dead reset link', as
     await page.getByRole('heading', { name: 'This link does not work' }).waitFor();
     await main(page).getByRole('link', { name: 'Request a new reset link' }).waitFor();
     await check(page, 'password-reset-link-invalid');
+  });
+});
+
+test('account: a dead Discord link says so in the site\'s look', async (t) => {
+  await eachVariant(t, browser, async (page) => {
+    await page.goto(url('/link-identity?token=no-such-token'));
+    await page.getByRole('heading', { name: 'This link does not work' }).waitFor();
+    await main(page).getByText('/link', { exact: true }).waitFor();
+    await check(page, 'link-identity-unknown');
   });
 });
 

@@ -23,12 +23,20 @@ enum Seen {
     Resumed,
     Message { id: u64, channel: u64, author: u64, bot: bool, content: String, attachment_urls: Vec<String> },
     ThreadCreate { id: u64, parent: Option<u64> },
+    Guild { id: u64, channels: Vec<u64>, threads: Vec<u64> },
+    Edited { id: u64, content: Option<String> },
+    Deleted { id: u64, channel: u64 },
     Command { name: String, subcommand: Option<String>, options: Vec<(String, String)> },
     Modal { custom_id: String, fields: Vec<(String, String)> },
     Button { custom_id: String, message: u64 },
 }
 
 struct Recorder(mpsc::UnboundedSender<Seen>);
+
+/// A user's message without attachments, as the handler records it.
+fn from_user(id: u64, channel: u64, author: &helpdesk_tests::discord::User, content: &str) -> Seen {
+    Seen::Message { id, channel, author: author.id, bot: false, content: content.into(), attachment_urls: vec![] }
+}
 
 impl Recorder {
     fn saw(&self, seen: Seen) {
@@ -55,6 +63,21 @@ impl EventHandler for Recorder {
             content: message.content.clone(),
             attachment_urls: message.attachments.iter().map(|attachment| attachment.url.clone()).collect(),
         });
+    }
+
+    async fn guild_create(&self, _: Context, guild: serenity::all::Guild, _: Option<bool>) {
+        let mut channels: Vec<u64> = guild.channels.keys().map(|id| id.get()).collect();
+        channels.sort_unstable();
+        let threads = guild.threads.iter().map(|thread| thread.id.get()).collect();
+        self.saw(Seen::Guild { id: guild.id.get(), channels, threads });
+    }
+
+    async fn message_update(&self, _: Context, _: Option<Message>, _: Option<Message>, event: serenity::all::MessageUpdateEvent) {
+        self.saw(Seen::Edited { id: event.id.get(), content: event.content });
+    }
+
+    async fn message_delete(&self, _: Context, channel: ChannelId, message: MessageId, _: Option<serenity::all::GuildId>) {
+        self.saw(Seen::Deleted { id: message.get(), channel: channel.get() });
     }
 
     async fn thread_create(&self, _: Context, thread: GuildChannel) {
@@ -136,15 +159,19 @@ fn http(fake: &FakeDiscord) -> Http {
 }
 
 async fn connect(fake: &FakeDiscord) -> Bot {
+    let intents = GatewayIntents::GUILDS
+        | GatewayIntents::GUILD_MESSAGES
+        | GatewayIntents::DIRECT_MESSAGES
+        | GatewayIntents::MESSAGE_CONTENT;
+    connect_with(fake, intents).await
+}
+
+async fn connect_with(fake: &FakeDiscord, intents: GatewayIntents) -> Bot {
     if std::env::var_os("TEST_LOG").is_some() {
         let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
         let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
     }
     let (sender, seen) = mpsc::unbounded_channel();
-    let intents = GatewayIntents::GUILDS
-        | GatewayIntents::GUILD_MESSAGES
-        | GatewayIntents::DIRECT_MESSAGES
-        | GatewayIntents::MESSAGE_CONTENT;
     // The proxied Http serves REST and the gateway URL (`GET /gateway`) alike.
     let mut client = serenity::client::ClientBuilder::new_with_http(http(fake), intents)
         .event_handler(Recorder(sender))
@@ -193,14 +220,7 @@ async fn serenity_connects_and_receives_a_users_message_and_its_own_post() {
     let seen = bot.next_message().await;
     assert_eq!(
         seen,
-        Seen::Message {
-            id: sent,
-            channel: support,
-            author: alice.id,
-            bot: false,
-            content: "my printer is on fire".into(),
-            attachment_urls: vec![],
-        }
+        from_user(sent, support, &alice, "my printer is on fire")
     );
 
     let posted = ChannelId::new(support).say(&bot.http, "we are on it").await.expect("the bot posts");
@@ -242,6 +262,8 @@ async fn a_nonce_with_enforce_nonce_posts_once() {
 
     // serenity refuses over 2,000 characters itself; the fake refuses what gets past it.
     let too_long = "x".repeat(2001);
+    let local = ChannelId::new(channel).say(&http, &too_long).await.expect_err("serenity's own check");
+    assert!(matches!(local, serenity::Error::Model(serenity::all::ModelError::MessageTooLong(1))), "{local:?}");
     let refused = raw_post(&fake, &format!("/channels/{channel}/messages"), serde_json::json!({ "content": too_long })).await;
     assert_eq!(refused.status(), 400);
     let body: serde_json::Value = refused.json().await.expect("error body");
@@ -370,14 +392,7 @@ async fn a_thread_from_a_message_is_created_once() {
     assert_eq!(discord_code(&again), Some(160004));
 
     let reply = fake.send(question, &carol, "in the thread").await;
-    assert_eq!(bot.next_message().await, Seen::Message {
-        id: reply,
-        channel: question,
-        author: carol.id,
-        bot: false,
-        content: "in the thread".into(),
-        attachment_urls: vec![],
-    });
+    assert_eq!(bot.next_message().await, from_user(reply, question, &carol, "in the thread"));
 }
 
 #[tokio::test]
@@ -444,6 +459,10 @@ async fn interactions_arrive_and_their_responses_are_recorded() {
     let responses = fake.interaction_responses(modal);
     assert_eq!(responses[0]["type"], 5);
     assert_eq!(responses[1]["content"], "ticket opened");
+    let history = ChannelId::new(channel).messages(&bot.http, GetMessages::new()).await.expect("history");
+    let contents: Vec<&str> = history.iter().map(|message| message.content.as_str()).collect();
+    assert_eq!(contents, ["ticket opened", "hello erin"], "public responses are messages in the channel");
+    assert!(history.iter().all(|message| message.author.id.get() == FakeDiscord::BOT_USER_ID));
 
     let button = serenity::all::CreateButton::new("close").label("Close").style(serenity::all::ButtonStyle::Danger);
     let with_button = ChannelId::new(channel)
@@ -502,14 +521,7 @@ async fn forum_posts_arrive_as_a_thread_and_its_first_message() {
     let mut bot = connect(&fake).await;
     let (thread, message) = fake.start_forum_post(forum, &gina, "VPN down", "since this morning").await;
     assert_eq!(bot.next(|seen| matches!(seen, Seen::ThreadCreate { .. })).await, Seen::ThreadCreate { id: thread, parent: Some(forum) });
-    assert_eq!(bot.next_message().await, Seen::Message {
-        id: message,
-        channel: thread,
-        author: gina.id,
-        bot: false,
-        content: "since this morning".into(),
-        attachment_urls: vec![],
-    });
+    assert_eq!(bot.next_message().await, from_user(message, thread, &gina, "since this morning"));
     let closed = fake.channel_json(forum)["available_tags"][1]["id"].as_str().expect("tag id").parse::<u64>().expect("snowflake");
     ChannelId::new(thread)
         .edit_thread(&bot.http, serenity::all::EditThread::new().applied_tags([serenity::all::ForumTagId::new(closed)]))
@@ -518,4 +530,107 @@ async fn forum_posts_arrive_as_a_thread_and_its_first_message() {
     assert_eq!(fake.channel_json(thread)["applied_tags"], serde_json::json!([closed.to_string()]));
     let refused = ChannelId::new(forum).say(&bot.http, "not in a forum").await.expect_err("forums take posts, not messages");
     assert_eq!(discord_code(&refused), Some(50008));
+}
+
+#[tokio::test]
+async fn guilds_edits_and_deletes_arrive_on_the_gateway() {
+    let fake = FakeDiscord::start().await;
+    let guild = fake.add_guild("Acme");
+    let support = fake.add_text_channel(guild, "support");
+    let forum = fake.add_forum_channel(guild, "help", &[]);
+    let hank = fake.user("hank");
+    let (thread, _) = fake.start_forum_post(forum, &hank, "Before the bot came", "hello?").await;
+    let mut bot = connect(&fake).await;
+    assert_eq!(
+        bot.next(|seen| matches!(seen, Seen::Guild { .. })).await,
+        Seen::Guild { id: guild, channels: vec![support, forum], threads: vec![thread] }
+    );
+
+    let message = fake.send(support, &hank, "typo").await;
+    fake.edit(support, message, "no typo").await;
+    assert_eq!(bot.next(|seen| matches!(seen, Seen::Edited { .. })).await, Seen::Edited { id: message, content: Some("no typo".into()) });
+    fake.delete(support, message).await;
+    assert_eq!(bot.next(|seen| matches!(seen, Seen::Deleted { .. })).await, Seen::Deleted { id: message, channel: support });
+    let history = ChannelId::new(support).messages(&bot.http, GetMessages::new()).await.expect("history");
+    assert!(history.is_empty(), "a deleted message leaves the history");
+}
+
+#[tokio::test]
+async fn without_the_message_content_intent_guild_content_arrives_empty() {
+    let fake = FakeDiscord::start().await;
+    let support = fake.add_text_channel(fake.add_guild("Acme"), "support");
+    let ivy = fake.user("ivy");
+    let dm = fake.dm_channel(&ivy);
+    let mut bot = connect_with(&fake, GatewayIntents::GUILDS | GatewayIntents::GUILD_MESSAGES | GatewayIntents::DIRECT_MESSAGES).await;
+
+    fake.send(support, &ivy, "secret").await;
+    let Seen::Message { content, .. } = bot.next_message().await else { unreachable!() };
+    assert_eq!(content, "", "guild content needs the privileged intent");
+    fake.send(dm, &ivy, "in a DM").await;
+    let Seen::Message { content, channel, .. } = bot.next_message().await else { unreachable!() };
+    assert_eq!((content.as_str(), channel), ("in a DM", dm), "DMs carry their content anyway");
+}
+
+/// The gateway's answers to what serenity never sends wrong, spoken raw.
+#[tokio::test]
+async fn the_gateway_refuses_a_bad_token_and_an_unknown_session() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message as Frame;
+
+    let fake = FakeDiscord::start().await;
+    let url = format!("{}/?v=10&encoding=json", fake.gateway_url());
+    let next_json = async |socket: &mut tokio_tungstenite::WebSocketStream<_>| -> Option<serde_json::Value> {
+        match tokio::time::timeout(Duration::from_secs(5), StreamExt::next(socket)).await.expect("a gateway frame") {
+            Some(Ok(Frame::Text(text))) => Some(serde_json::from_str(&text).expect("JSON frame")),
+            Some(Ok(Frame::Close(frame))) => Some(serde_json::json!({ "close": frame.map(|f| u16::from(f.code)) })),
+            _ => None,
+        }
+    };
+
+    let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str()).await.expect("connect");
+    let hello = next_json(&mut socket).await.expect("HELLO");
+    assert_eq!(hello["op"], 10);
+    assert!(hello["d"]["heartbeat_interval"].as_u64().is_some());
+    let identify = serde_json::json!({ "op": 2, "d": { "token": "Bot wrong", "intents": 0, "properties": {} } });
+    socket.send(Frame::Text(identify.to_string())).await.expect("send IDENTIFY");
+    assert_eq!(next_json(&mut socket).await, Some(serde_json::json!({ "close": 4004 })));
+
+    let (mut socket, _) = tokio_tungstenite::connect_async(url.as_str()).await.expect("connect again");
+    next_json(&mut socket).await.expect("HELLO");
+    let resume = serde_json::json!({ "op": 6, "d": { "token": FakeDiscord::TOKEN, "session_id": "nope", "seq": 3 } });
+    socket.send(Frame::Text(resume.to_string())).await.expect("send RESUME");
+    assert_eq!(next_json(&mut socket).await.expect("INVALID_SESSION"), serde_json::json!({ "op": 9, "d": false, "s": null, "t": null }));
+    socket.send(Frame::Text(serde_json::json!({ "op": 1, "d": null }).to_string())).await.expect("heartbeat");
+    assert_eq!(next_json(&mut socket).await.expect("ACK")["op"], 11);
+    assert_eq!((fake.identifies(), fake.resumes(), fake.connected_sessions()), (0, 0, 0));
+}
+
+#[tokio::test]
+async fn malformed_requests_get_discords_errors_and_are_recorded() {
+    let fake = FakeDiscord::start().await;
+    let channel = fake.add_text_channel(fake.add_guild("Acme"), "support");
+    let messages = format!("{}/api/v10/channels/{channel}/messages", fake.api_url());
+    let client = helpdesk_tests::http();
+    let bot = format!("Bot {}", FakeDiscord::TOKEN);
+
+    let not_json = client.post(&messages).header("authorization", &bot).header("content-type", "application/json").body("{").send().await.expect("send");
+    assert_eq!(not_json.status(), 400);
+    assert_eq!(not_json.json::<serde_json::Value>().await.expect("body")["code"], 50109);
+    let no_token = client.post(&messages).json(&serde_json::json!({ "content": "hi" })).send().await.expect("send");
+    assert_eq!(no_token.status(), 401);
+    let odd_reference = serde_json::json!({ "content": "hi", "message_reference": "not an object", "nonce": [1] });
+    assert_eq!(raw_post(&fake, &format!("/channels/{channel}/messages"), odd_reference).await.status(), 200);
+    let bad_id = client.get(format!("{}/api/v10/channels/abc", fake.api_url())).header("authorization", &bot).send().await.expect("send");
+    assert_eq!(bad_id.status(), 400);
+    let unknown = client.get(format!("{}/api/v10/stickers/1", fake.api_url())).header("authorization", &bot).send().await.expect("send");
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(unknown.json::<serde_json::Value>().await.expect("body")["message"], "404: Not Found");
+
+    assert_eq!(fake.unhandled_requests(), vec!["GET /api/v10/stickers/1".to_owned()]);
+    let refused = fake.refused_requests();
+    assert_eq!(refused.len(), 3, "{refused:?}");
+    assert!(refused[0].starts_with(&format!("POST /api/v10/channels/{channel}/messages → 400 50109")), "{refused:?}");
+    assert!(refused[1].starts_with(&format!("POST /api/v10/channels/{channel}/messages → 401")), "{refused:?}");
+    assert!(refused[2].starts_with("GET /api/v10/channels/abc → 400 50035"), "{refused:?}");
+    assert_eq!(fake.posted(channel).len(), 1);
 }

@@ -4,6 +4,8 @@
 //! - `links`: the pages the mailed links open — set your password (`/activate`), choose a new
 //!   password (`/password/reset`), confirm an address for single sign-on (`/sso/verify-email`);
 //!   each shows a form on GET (mail scanners follow links; only the contact's POST redeems it);
+//! - `link_identity`: `/link-identity`, the mailed link that links a Discord account to the
+//!   address (GET asks, POST links; identity merges the contacts where the address had one);
 //! - `login`: `/login` (password) and `/password/forgot`;
 //! - `sso`: `/sso/{provider}` begins a sign-on, the API's callback lands a browser back on the
 //!   portal, `/sso/confirm-email` is the "prove your email" step;
@@ -13,6 +15,7 @@
 //! failed login — is the same for every address (identity decides what to mail). Sessions open
 //! through the JSON API's own cookie function (`api::account::set_session_cookies`).
 
+mod link_identity;
 mod links;
 mod login;
 mod profile;
@@ -37,6 +40,7 @@ pub fn routes(state: &PortalState) -> Router<PortalState> {
     Router::new()
         .merge(signup::routes(state))
         .merge(links::routes())
+        .merge(link_identity::routes())
         .merge(login::routes())
         .merge(sso::routes())
         .merge(profile::routes())

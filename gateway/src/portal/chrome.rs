@@ -132,7 +132,7 @@ impl Chrome {
     /// to the login or sign-up page is pointless, and a mailed link's token stays out of links).
     pub fn login_href(&self) -> String {
         let path = self.here.split('?').next().unwrap_or("");
-        if ["/login", "/signup", "/activate", "/password/", "/sso/"].iter().any(|p| path.starts_with(p)) {
+        if ["/login", "/signup", "/activate", "/password/", "/sso/", "/link-identity"].iter().any(|p| path.starts_with(p)) {
             return "/login".into();
         }
         login_href(&self.here)

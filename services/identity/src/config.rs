@@ -13,7 +13,8 @@ pub struct IdentityConfig {
     /// The gRPC listen address (port 0: any free port).
     pub listen: SocketAddr,
     /// Base URL of the portal; activation and reset links point at `<portal_url>/activate?token=…`
-    /// `<portal_url>/password/reset?token=…` and `<portal_url>/sso/verify-email?token=…` (the portal's pages).
+    /// `<portal_url>/password/reset?token=…` and `<portal_url>/sso/verify-email?token=…` (the portal's pages),
+    /// identity links at `<portal_url>/link-identity?token=…`.
     pub portal_url: String,
     /// A session ends after this long without use …
     pub session_idle_secs: u64,

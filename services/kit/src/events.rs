@@ -28,6 +28,7 @@ pub fn subject_of(subjects: &Subjects, payload: &Payload) -> String {
         Payload::AccountMailRequested(_) => ("identity", "account_mail_requested"),
         Payload::GuestTicketConfirmed(_) => ("identity", "guest_ticket_confirmed"),
         Payload::SubjectAccessChanged(_) => ("identity", "subject_access_changed"),
+        Payload::ContactsMerged(_) => ("identity", "contacts_merged"),
         Payload::TicketCreated(_) => ("tickets", "ticket_created"),
         Payload::TicketUpdated(_) => ("tickets", "ticket_updated"),
         Payload::MessageAdded(_) => ("tickets", "message_added"),

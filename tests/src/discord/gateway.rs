@@ -5,7 +5,8 @@
 //! A *session* outlives its socket, as on Discord: when a socket closes, the session keeps
 //! collecting dispatches, and a RESUME on a new socket replays what it missed. A new process
 //! IDENTIFIEs afresh, so what happened while it was down reaches it only through REST history —
-//! exactly what backfill must cope with. Dispatches honour the session's intents (no guild
+//! exactly what backfill must cope with. READY lists the guilds as unavailable; a GUILD_CREATE
+//! per guild (its channels and active threads) follows. Dispatches honour the session's intents (no guild
 //! messages without GUILD_MESSAGES; empty content without MESSAGE_CONTENT, except in DMs, when
 //! the bot is mentioned and for the bot's own messages).
 
@@ -280,6 +281,13 @@ fn identify(world: &mut World, shared: &Shared, data: &Value, socket_id: u64, qu
         socket: Some((socket_id, queue.clone())),
     };
     session.push("READY", &ready);
+    // Discord then makes each guild available; serenity needs no GUILD_CREATE, but a bot may
+    // learn the guild's channels and active threads from it.
+    if session.intents & GUILDS != 0 {
+        for (id, name) in &world.guilds {
+            session.push("GUILD_CREATE", &super::json::guild(world, *id, name));
+        }
+    }
     world.sessions.identifies += 1;
     world.sessions.by_id.insert(session_id, session);
 }

@@ -188,6 +188,63 @@ pub(crate) fn channel(world: &World, channel: &ChannelRecord) -> Value {
     json
 }
 
+/// A guild as GUILD_CREATE carries it: with its channels and active threads.
+pub(crate) fn guild(world: &World, id: u64, name: &str) -> Value {
+    let in_guild = |channel: &&ChannelRecord| channel.guild == Some(id) && !channel.deleted;
+    let channels: Vec<Value> =
+        world.channels.values().filter(in_guild).filter(|c| !c.kind.is_thread()).map(|c| channel(world, c)).collect();
+    let threads: Vec<Value> = world
+        .channels
+        .values()
+        .filter(in_guild)
+        .filter(|c| c.kind.is_thread() && !c.archived)
+        .map(|c| channel(world, c))
+        .collect();
+    json!({
+        "id": id.to_string(),
+        "name": name,
+        "icon": null,
+        "icon_hash": null,
+        "splash": null,
+        "discovery_splash": null,
+        "owner_id": super::FakeDiscord::BOT_USER_ID.to_string(),
+        "afk_channel_id": null,
+        "afk_timeout": 300,
+        "verification_level": 0,
+        "default_message_notifications": 0,
+        "explicit_content_filter": 0,
+        "roles": [],
+        "emojis": [],
+        "features": [],
+        "mfa_level": 0,
+        "application_id": null,
+        "system_channel_id": null,
+        "system_channel_flags": 0,
+        "rules_channel_id": null,
+        "vanity_url_code": null,
+        "description": null,
+        "banner": null,
+        "premium_tier": 0,
+        "preferred_locale": "en-US",
+        "public_updates_channel_id": null,
+        "nsfw_level": 0,
+        "stickers": [],
+        "premium_progress_bar_enabled": false,
+        "joined_at": timestamp_of(id),
+        "large": false,
+        "unavailable": false,
+        "member_count": world.users.len(),
+        "voice_states": [],
+        "members": [],
+        "channels": channels,
+        "threads": threads,
+        "presences": [],
+        "stage_instances": [],
+        "guild_scheduled_events": [],
+        "safety_alerts_channel_id": null,
+    })
+}
+
 /// Discord's JSON error body.
 pub(crate) fn error(code: u32, message: &str) -> Value {
     json!({ "code": code, "message": message })

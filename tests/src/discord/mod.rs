@@ -358,6 +358,12 @@ impl FakeDiscord {
         self.world().unhandled.clone()
     }
 
+    /// Requests the fake refused, as "METHOD /path → status code message {errors}" (faults
+    /// from `fail_next` excluded), for debugging a test.
+    pub fn refused_requests(&self) -> Vec<String> {
+        self.world().refused.clone()
+    }
+
     // ----- faults -----
 
     /// The next request with `method` whose path (with or without `/api/v10`) starts with

@@ -140,6 +140,8 @@ pub(crate) struct World {
     pub commands: Commands,
     pub faults: Vec<QueuedFault>,
     pub unhandled: Vec<String>,
+    /// Requests answered with an error ("METHOD /path → status code message").
+    pub refused: Vec<String>,
     pub files: HashMap<u64, StoredFile>,
     /// When each channel was renamed (Discord allows two renames per ten minutes).
     pub renames: HashMap<u64, Vec<Instant>>,

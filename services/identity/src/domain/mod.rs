@@ -38,6 +38,17 @@ pub enum IdentityError {
     Throttled,
     #[error("this link is invalid, already used or expired")]
     LinkInvalid,
+    /// An identity link's token that was never issued (the answer names no one).
+    #[error("link not found")]
+    LinkNotFound,
+    #[error("this link was used already")]
+    LinkUsed,
+    #[error("this link has expired; ask for a new one")]
+    LinkExpired,
+    /// A blocked contact on either side of an identity link: nothing is linked, and the answer
+    /// does not say which side.
+    #[error("this link cannot be used; contact the help desk")]
+    LinkRefused,
     #[error("the session has ended; sign in again")]
     SessionEnded,
     #[error("sign-up is closed")]
@@ -173,6 +184,8 @@ pub struct Contact {
     pub group_ids: Vec<Uuid>,
     pub has_account: bool,
     pub created_at: DateTime<Utc>,
+    /// The contact a confirmed identity link merged this one into (see `store::identity_links`).
+    pub merged_into: Option<Uuid>,
 }
 
 /// The service name in a service token: what the identity logs and audits call the caller.

@@ -1,8 +1,9 @@
 //! `AccountService`: the portal's sign-up, activation, password login, logout, reset and change,
 //! the exchange of a session for a short-lived caller token, and an admin's setting of a contact's
-//! password (no mailed link: accounts made for customers, the demo). Every answer that could reveal
-//! whether an address is known is the same either way: sign-up and reset always "accept", login
-//! fails with one message (after the same argon2 work) for every reason.
+//! password (no mailed link: accounts made for customers, the demo). Guests' ticket confirmations
+//! are in `guest`, identity links (a Discord user ↔ an address) in `identity_link`. Every answer
+//! that could reveal whether an address is known is the same either way: sign-up and reset always
+//! "accept", login fails with one message (after the same argon2 work) for every reason.
 
 use std::sync::Arc;
 
@@ -108,7 +109,8 @@ impl AccountsGrpc {
         }
     }
 
-    fn link(&self, path: &str, token: &SecretString) -> String {
+    /// `<portal_url>/<path>?token=<token>`: the link a mail carries.
+    pub(super) fn link(&self, path: &str, token: &SecretString) -> String {
         format!("{}/{path}?token={}", self.config.portal_url.trim_end_matches('/'), token.expose_secret())
     }
 
@@ -415,6 +417,30 @@ impl AccountService for AccountsGrpc {
         request: Request<pb::ConfirmTicketRequest>,
     ) -> Result<Response<pb::ConfirmTicketResponse>, Status> {
         Ok(Response::new(self.redeem_ticket_confirmation(request).await?))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn request_identity_link(
+        &self,
+        request: Request<pb::RequestIdentityLinkRequest>,
+    ) -> Result<Response<pb::RequestIdentityLinkResponse>, Status> {
+        Ok(Response::new(self.request_link(request).await?))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn preview_identity_link(
+        &self,
+        request: Request<pb::PreviewIdentityLinkRequest>,
+    ) -> Result<Response<pb::IdentityLinkPreview>, Status> {
+        Ok(Response::new(self.preview_link(request).await?))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn confirm_identity_link(
+        &self,
+        request: Request<pb::ConfirmIdentityLinkRequest>,
+    ) -> Result<Response<pb::Contact>, Status> {
+        Ok(Response::new(self.confirm_link(request).await?))
     }
 
     #[tracing::instrument(skip_all)]

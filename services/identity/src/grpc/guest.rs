@@ -3,13 +3,16 @@
 //! Only the gateway (a service caller) may ask; the link itself is the proof that the address's
 //! owner agrees, so whoever holds it may redeem it — once, before it expires.
 
-use helpdesk_kit::auth::{Caller, caller};
+use helpdesk_kit::auth::caller;
 use helpdesk_proto::identity::v1 as pb;
 use secrecy::ExposeSecret;
 use tonic::Request;
 use uuid::Uuid;
 
-use super::accounts::{AccountsGrpc, secs};
+use super::{
+    accounts::{AccountsGrpc, secs},
+    require_service,
+};
 use crate::{
     domain::{EmailAddress, IdentityError, secret},
     store::guest::TicketConfirmation,
@@ -19,19 +22,12 @@ fn uuid(field: &'static str, raw: &str) -> Result<Uuid, IdentityError> {
     Uuid::parse_str(raw).map_err(|_| IdentityError::Invalid { field, reason: "is not an id" })
 }
 
-fn require_service<T>(request: &Request<T>) -> Result<(), IdentityError> {
-    match caller(request) {
-        Caller::Service { .. } => Ok(()),
-        _ => Err(IdentityError::PermissionDenied),
-    }
-}
-
 impl AccountsGrpc {
     pub(super) async fn send_ticket_confirmation(
         &self,
         request: Request<pb::RequestTicketConfirmationRequest>,
     ) -> Result<pb::RequestTicketConfirmationResponse, IdentityError> {
-        require_service(&request)?;
+        require_service(&caller(&request))?;
         let request = request.into_inner();
         let contact_id = uuid("contact_id", &request.contact_id)?;
         let ticket_id = uuid("ticket_id", &request.ticket_id)?;
@@ -66,7 +62,7 @@ impl AccountsGrpc {
         &self,
         request: Request<pb::ConfirmTicketRequest>,
     ) -> Result<pb::ConfirmTicketResponse, IdentityError> {
-        require_service(&request)?;
+        require_service(&caller(&request))?;
         let token = request.into_inner().token;
         if token.trim().is_empty() || token.len() > 256 {
             return Err(IdentityError::LinkInvalid);

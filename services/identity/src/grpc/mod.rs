@@ -10,6 +10,7 @@ pub(crate) mod accounts;
 mod contacts;
 mod groups;
 mod guest;
+mod identity_link;
 mod settings;
 mod sso;
 mod staff;
@@ -44,6 +45,10 @@ impl From<IdentityError> for Status {
                 Status::invalid_argument(message())
             }
             IdentityError::ContactNotFound => helpdesk_kit::error::not_found("contact"),
+            IdentityError::LinkNotFound => helpdesk_kit::error::not_found("link"),
+            IdentityError::LinkUsed | IdentityError::LinkExpired | IdentityError::LinkRefused => {
+                Status::failed_precondition(message())
+            }
             IdentityError::StaffNotFound => helpdesk_kit::error::not_found("staff member"),
             IdentityError::GroupNotFound => helpdesk_kit::error::not_found("group"),
             IdentityError::AlreadyExists(_) => Status::already_exists(message()),
@@ -72,6 +77,14 @@ pub(crate) fn require_admin(caller: &Caller) -> Result<(), IdentityError> {
     match caller {
         Caller::Anonymous => Err(IdentityError::Unauthenticated),
         caller if caller.is_admin_or_service() => Ok(()),
+        _ => Err(IdentityError::PermissionDenied),
+    }
+}
+
+/// Services only (the gateway, chat): calls that act on what a service saw or was told.
+fn require_service(caller: &Caller) -> Result<(), IdentityError> {
+    match caller {
+        Caller::Service { .. } => Ok(()),
         _ => Err(IdentityError::PermissionDenied),
     }
 }
@@ -168,5 +181,6 @@ fn contact_to_pb(contact: Contact) -> pb::Contact {
         group_ids: contact.group_ids.iter().map(ToString::to_string).collect(),
         has_account: contact.has_account,
         created_at: Some(timestamp(contact.created_at)),
+        merged_into_contact_id: contact.merged_into.map(|id| id.to_string()).unwrap_or_default(),
     }
 }

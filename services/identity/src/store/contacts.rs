@@ -43,7 +43,8 @@ impl Store {
     pub async fn list_contacts(&self, query: &str, limit: i64, after: Option<Uuid>) -> Result<Vec<Contact>> {
         let ids: Vec<Uuid> = sqlx::query_scalar(
             "SELECT c.id FROM contacts c
-             WHERE ($1 = '%%' OR lower(c.name) LIKE $1
+             WHERE c.merged_into IS NULL
+               AND ($1 = '%%' OR lower(c.name) LIKE $1
                     OR EXISTS (SELECT 1 FROM contact_emails e WHERE e.contact_id = c.id AND e.address_normalized LIKE $1))
                AND ($2::uuid IS NULL OR c.id > $2)
              ORDER BY c.id LIMIT $3",

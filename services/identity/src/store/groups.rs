@@ -69,6 +69,29 @@ pub async fn auto_join(conn: &mut PgConnection, contact_id: Uuid, address: &Emai
     Ok(())
 }
 
+/// A merge (`identity_links`): `from`'s memberships become `into`'s, each change announced.
+pub async fn move_memberships(conn: &mut PgConnection, from: Uuid, into: Uuid) -> sqlx::Result<()> {
+    let left: Vec<Uuid> = sqlx::query_scalar("DELETE FROM group_members WHERE contact_id = $1 RETURNING group_id")
+        .bind(from)
+        .fetch_all(&mut *conn)
+        .await?;
+    for &group_id in &left {
+        membership_event(conn, group_id, from, false).await?;
+    }
+    let joined: Vec<Uuid> = sqlx::query_scalar(
+        "INSERT INTO group_members (group_id, contact_id) SELECT unnest($1::uuid[]), $2
+         ON CONFLICT DO NOTHING RETURNING group_id",
+    )
+    .bind(&left)
+    .bind(into)
+    .fetch_all(&mut *conn)
+    .await?;
+    for group_id in joined {
+        membership_event(conn, group_id, into, true).await?;
+    }
+    Ok(())
+}
+
 /// Adds every existing contact with an address in `domains` to the group.
 async fn join_existing(conn: &mut PgConnection, group_id: Uuid, domains: &[String]) -> sqlx::Result<()> {
     if domains.is_empty() {

@@ -3,7 +3,8 @@
 //! loser reads the winner's contact — never a duplicate.
 //!
 //! Submodules: `staff`, `accounts` (passwords and link tokens), `sessions`, `throttle`,
-//! `settings`, `groups`, `guest` (confirmation links of guests' tickets), `revocations` (whose
+//! `settings`, `groups`, `guest` (confirmation links of guests' tickets), `identity_links` (linking
+//! an external identity to an address by mail, and merging contacts), `revocations` (whose
 //! tokens every part refuses). Every change that others must hear about writes its event to the
 //! outbox in the same transaction.
 //!
@@ -20,6 +21,7 @@ mod captcha;
 pub mod contacts;
 pub mod groups;
 pub mod guest;
+pub mod identity_links;
 mod revocations;
 pub mod sessions;
 pub mod sso;
@@ -133,7 +135,7 @@ impl Store {
 
     #[tracing::instrument(skip(self), err)]
     pub async fn contact(&self, id: Uuid) -> Result<Option<Contact>> {
-        let Some(row) = sqlx::query("SELECT id, name, status, created_at FROM contacts WHERE id = $1")
+        let Some(row) = sqlx::query("SELECT id, name, status, created_at, merged_into FROM contacts WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
@@ -184,6 +186,7 @@ impl Store {
             group_ids,
             has_account,
             created_at: row.get("created_at"),
+            merged_into: row.get("merged_into"),
         }))
     }
 }

@@ -1,4 +1,4 @@
-//! Account mail templates. Plain Rust rather than a template engine: there are four short mails,
+//! Account mail templates. Plain Rust rather than a template engine: there are five short mails,
 //! and the escaping is explicit.
 
 use helpdesk_proto::events::v1::AccountMailKind;
@@ -57,6 +57,17 @@ pub fn render(kind: AccountMailKind, to_name: &str, link: &str, site: &str) -> O
             "The link works once and expires in 48 hours. If you did not write to us, ignore this mail: \
              the request stays out of your account.",
         ),
+        // A Discord user asked (`/link`) to be linked to this address. The mail names no Discord
+        // user: a display name is whatever a stranger chose.
+        AccountMailKind::IdentityLink => (
+            "Link your Discord account".to_string(),
+            "someone — hopefully you — asked our Discord bot to link their Discord account to this address. \
+             Once linked, your conversations on Discord and by mail are one, and you see all of your requests \
+             in one place.",
+            "Link your Discord account",
+            "The link works once and expires in 30 minutes. If you did not ask for this, ignore this mail: \
+             nothing will be linked.",
+        ),
         AccountMailKind::Unspecified => return None,
     };
     let name = to_name.trim();
@@ -106,6 +117,17 @@ mod tests {
         assert!(mail.text.contains("https://x.test/confirm-ticket?token=abc"));
         assert!(mail.html.contains("href=\"https://x.test/confirm-ticket?token=abc\""));
         assert!(mail.text.contains("Until you confirm that it is yours"));
+    }
+
+    #[test]
+    fn an_identity_link_mail_offers_the_link_and_says_to_ignore_it_otherwise() {
+        let mail = render(AccountMailKind::IdentityLink, "", "https://x.test/link-identity?token=abc", "HD")
+            .expect("known kind");
+        assert_eq!(mail.subject, "Link your Discord account");
+        assert!(mail.text.starts_with("Hello,\n"));
+        assert!(mail.text.contains("https://x.test/link-identity?token=abc"));
+        assert!(mail.html.contains("href=\"https://x.test/link-identity?token=abc\""));
+        assert!(mail.text.contains("If you did not ask for this, ignore this mail"));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The durable consumer of identity's events that tickets acts on: group sharing flags,
 //! memberships (who may see whose tickets), the portal setting "contacts may close their
-//! tickets", and confirmations of guests' held tickets (which release them). Each event is
+//! tickets", confirmations of guests' held tickets (which release them), and merged contacts
+//! (whose tickets move to the survivor, `store::merge`). One consumer in stream order, so a
+//! merge's membership changes are applied before the merge that follows them. Each event is
 //! applied idempotently and acked after it is stored (kit's consumer runner does the acking).
 
 use async_nats::jetstream::Message;
@@ -44,6 +46,11 @@ impl Handler for IdentityConsumer {
             Some(Payload::GuestTicketConfirmed(confirmed)) => {
                 let released = self.store.release_held(id(&confirmed.ticket_id)?, id(&confirmed.contact_id)?).await?;
                 tracing::info!(ticket = %confirmed.ticket_id, released, "guest ticket confirmed");
+            }
+            Some(Payload::ContactsMerged(merged)) => {
+                let (from, into) = (id(&merged.from_contact_id)?, id(&merged.into_contact_id)?);
+                let moved = self.store.merge_contacts(from, into).await?;
+                tracing::info!(%from, %into, moved, "merged contact's tickets moved to the surviving contact");
             }
             Some(Payload::PortalSettingsChanged(settings)) => {
                 if let Some(allowed) = settings.contacts_may_close_tickets {

@@ -193,6 +193,7 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?;
         let (number, status_kind) = locked.ok_or(TicketError::NotFound)?;
+        let message = NewMessage { author: super::merge::surviving_author(&mut tx, message.author).await?, ..message };
         insert_message(&mut tx, ticket_id, id, &message).await?;
         if message.kind == KIND_REPLY {
             sqlx::query("UPDATE tickets SET search = search || to_tsvector('english', left($1, 4096)) WHERE id = $2")

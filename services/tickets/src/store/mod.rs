@@ -14,6 +14,7 @@
 //! - `attachments`: uploads, and reading them behind the ticket's visibility;
 //! - `groups`: identity's groups and settings as tickets keeps them;
 //! - `held`: releasing a guest's ticket held until the address's owner confirmed it;
+//! - `merge`: contacts identity merged (their tickets move; what comes in their name follows);
 //! - `time`: the support-time ledger;
 //! - `inbound`: the inbound-message rows (deduplication, threading lookups) and the quarantine.
 
@@ -24,6 +25,7 @@ mod groups;
 mod held;
 pub mod inbound;
 mod list;
+mod merge;
 mod time;
 
 pub use admin::{CategoryRow, PriorityRow, StatusRow};
@@ -147,6 +149,11 @@ impl Store {
             tx.rollback().await?;
             return Ok(None);
         }
+        let contact_id = merge::surviving(&mut tx, new.contact_id).await?;
+        let author = match new.author {
+            Author::Contact(id) if id == new.contact_id => Author::Contact(contact_id),
+            other => merge::surviving_author(&mut tx, other).await?,
+        };
         // One statement resolves the default priority and the contact's group and returns the
         // whole row, so filing a ticket needs no lookups before it and no read-back after it.
         let sql = "WITH chosen AS (
@@ -169,7 +176,7 @@ impl Store {
         let row = sqlx::query(sql)
             .bind(ticket_id)
             .bind(new.subject.as_str())
-            .bind(new.contact_id)
+            .bind(contact_id)
             .bind(new.channel as i16)
             .bind(new.priority)
             .bind(new.category_id)
@@ -188,7 +195,7 @@ impl Store {
             message_id,
             &NewMessage {
                 kind: KIND_REPLY,
-                author: new.author,
+                author,
                 text: new.body.as_str(),
                 html: new.html,
                 original: new.original,
@@ -206,7 +213,7 @@ impl Store {
                 Payload::TicketCreated(TicketCreated {
                     ticket_id: ticket_id.to_string(),
                     number,
-                    contact_id: new.contact_id.to_string(),
+                    contact_id: contact_id.to_string(),
                     subject: new.subject.as_str().to_string(),
                     channel: new.channel as i32,
                     first_message_id: message_id.to_string(),
