@@ -15,8 +15,11 @@ use helpdesk_kit::{
     part::GrpcPart,
 };
 use helpdesk_proto::{
-    identity::v1::{contact_service_client::ContactServiceClient, token_service_client::TokenServiceClient},
-    tickets::v1::ticket_service_client::TicketServiceClient,
+    identity::v1::{
+        contact_service_client::ContactServiceClient, staff_service_client::StaffServiceClient,
+        token_service_client::TokenServiceClient,
+    },
+    tickets::v1::{ticket_admin_service_client::TicketAdminServiceClient, ticket_service_client::TicketServiceClient},
 };
 use secrecy::ExposeSecret;
 use serenity::http::{Http, HttpBuilder};
@@ -44,13 +47,16 @@ impl App {
                 .connect_lazy())
         };
         let identity = lazy(&shared.endpoints.identity)?;
+        let tickets = lazy(&shared.endpoints.tickets)?;
         let secret = keys::service_secret(&shared.auth.key_dir)?;
         let chat = Arc::new(Chat {
             http: Arc::new(discord_http(&own)),
             store: Store::new(pool),
             blobs: BlobStore::from_config(&shared.blob)?,
-            tickets: TicketServiceClient::new(lazy(&shared.endpoints.tickets)?),
+            tickets: TicketServiceClient::new(tickets.clone()),
+            ticket_admin: TicketAdminServiceClient::new(tickets),
             contacts: ContactServiceClient::new(identity.clone()),
+            staff: StaffServiceClient::new(identity.clone()),
             token_service: TokenServiceClient::new(identity.clone()),
             tokens: Arc::new(ServiceTokens::new(identity, "chat", secret.clone())),
             reply_secret: secret,

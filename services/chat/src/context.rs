@@ -7,8 +7,11 @@ use std::sync::Arc;
 
 use helpdesk_kit::{auth::service_token::ServiceTokens, blob::BlobStore, nats::Nats};
 use helpdesk_proto::{
-    identity::v1::{contact_service_client::ContactServiceClient, token_service_client::TokenServiceClient},
-    tickets::v1::ticket_service_client::TicketServiceClient,
+    identity::v1::{
+        contact_service_client::ContactServiceClient, staff_service_client::StaffServiceClient,
+        token_service_client::TokenServiceClient,
+    },
+    tickets::v1::{ticket_admin_service_client::TicketAdminServiceClient, ticket_service_client::TicketServiceClient},
 };
 use secrecy::SecretString;
 use serenity::http::Http;
@@ -25,7 +28,11 @@ pub struct Chat {
     /// Where attachments from Discord are kept (shared with tickets, which reads them).
     pub blobs: BlobStore,
     pub tickets: TicketServiceClient<Channel>,
+    /// Statuses and priorities by name (a forum post's tags show them).
+    pub ticket_admin: TicketAdminServiceClient<Channel>,
     pub contacts: ContactServiceClient<Channel>,
+    /// Agents' names, for signing their replies on Discord.
+    pub staff: StaffServiceClient<Channel>,
     /// Contact tokens, when chat acts for a contact (slash commands).
     pub token_service: TokenServiceClient<Channel>,
     /// Chat's own service token, for calls as the chat service.
