@@ -17,6 +17,7 @@ use helpdesk_kit::{
 use helpdesk_proto::{
     identity::v1::{
         account_service_client::AccountServiceClient, contact_service_client::ContactServiceClient,
+        staff_service_client::StaffServiceClient,
         token_service_client::TokenServiceClient,
     },
     tickets::v1::{ticket_admin_service_client::TicketAdminServiceClient, ticket_service_client::TicketServiceClient},
@@ -56,6 +57,7 @@ impl App {
             tickets: TicketServiceClient::new(tickets.clone()),
             ticket_admin: TicketAdminServiceClient::new(tickets),
             contacts: ContactServiceClient::new(identity.clone()),
+            staff: StaffServiceClient::new(identity.clone()),
             token_service: TokenServiceClient::new(identity.clone()),
             tokens: Arc::new(ServiceTokens::new(identity.clone(), "chat", secret.clone())),
             accounts: AccountServiceClient::new(identity),

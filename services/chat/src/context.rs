@@ -9,6 +9,7 @@ use helpdesk_kit::{auth::service_token::ServiceTokens, blob::BlobStore, nats::Na
 use helpdesk_proto::{
     identity::v1::{
         account_service_client::AccountServiceClient, contact_service_client::ContactServiceClient,
+        staff_service_client::StaffServiceClient,
         token_service_client::TokenServiceClient,
     },
     tickets::v1::{ticket_admin_service_client::TicketAdminServiceClient, ticket_service_client::TicketServiceClient},
@@ -28,9 +29,12 @@ pub struct Chat {
     /// Where attachments from Discord are kept (shared with tickets, which reads them).
     pub blobs: BlobStore,
     pub tickets: TicketServiceClient<Channel>,
-    /// Tickets' categories (the new-ticket modal matches the one typed).
+    /// Statuses, priorities and categories by name (a forum post's tags; the new-ticket modal's
+    /// category).
     pub ticket_admin: TicketAdminServiceClient<Channel>,
     pub contacts: ContactServiceClient<Channel>,
+    /// Agents' names, for signing their replies on Discord.
+    pub staff: StaffServiceClient<Channel>,
     /// Contact tokens, when chat acts for a contact (slash commands).
     pub token_service: TokenServiceClient<Channel>,
     /// Accounts: `/link` asks identity to mail a link (`RequestIdentityLink`).

@@ -5,12 +5,15 @@
 //!
 //! - `config`: the `[chat]` settings (bot token, channels, guilds);
 //! - `context`: what every task shares ([`context::Chat`]);
-//! - `store`: the schema `chat` — conversations (DM / thread / forum post ↔ ticket);
+//! - `store`: the schema `chat` — conversations (DM / thread / forum post ↔ ticket), the outbound
+//!   ledger;
 //! - `connection`: the bot's gateway connection, held by one replica at a time;
 //! - `intake`: Discord messages → `InboundMessage`s, per channel in order; edits and deletes;
 //! - `backfill`: what arrived while the bot was away, paged on every READY;
 //! - `publish`: an `InboundMessage` onto the stream, deduplicated by the Discord message id;
-//! - `outbound`: the durable consumer of tickets' events that posts replies;
+//! - `outbound`: the durable consumer of tickets' events that posts replies, closing lines, tags;
+//! - `post`: one post to Discord — split, nonce, ledger, files, unarchiving;
+//! - `discord_error`: what a failed Discord request means, and waiting out 429s;
 //! - `commands`: slash commands and components;
 //! - `app`: wiring.
 
@@ -20,8 +23,10 @@ mod commands;
 mod config;
 mod connection;
 mod context;
+mod discord_error;
 mod intake;
 mod outbound;
+mod post;
 mod publish;
 mod store;
 

@@ -1,12 +1,15 @@
 //! The chat part's tables in its schema `chat`: `conversations` (a Discord DM, thread or forum
-//! post ↔ the ticket it carries) and what intake has taken (per-channel marks, taken messages,
-//! recorded edits). Discord ids (snowflakes) are stored as `bigint`: they fit in 63
-//! bits, and [`id`]/[`snowflake`] convert at this edge only.
+//! post ↔ the ticket it carries), what intake has taken (per-channel marks, taken messages,
+//! recorded edits) and the outbound ledger (`ledger`: what the bot posted, part by part, and what
+//! Discord refused). Discord ids (snowflakes) are stored as `bigint`: they fit in 63 bits, and
+//! [`id`]/[`snowflake`] convert at this edge only.
 
 mod conversations;
 mod intake;
+mod ledger;
 
 pub use conversations::{Conversation, ConversationKind, ConversationState, NewConversation};
+pub use ledger::PostedPart;
 use sqlx::PgPool;
 
 #[derive(Clone)]
