@@ -2,7 +2,6 @@
 //! post), starting one idempotently on its root message, and learning its ticket and state; the
 //! channels a backfill pages.
 
-use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{Store, id, snowflake};
@@ -67,11 +66,9 @@ pub struct Conversation {
     pub parent_channel_id: Option<u64>,
     pub guild_id: Option<u64>,
     pub root_message_id: u64,
-    pub user_id: u64,
     pub ticket_id: Option<Uuid>,
     pub ticket_number: Option<i64>,
     pub state: ConversationState,
-    pub created_at: DateTime<Utc>,
 }
 
 pub struct NewConversation {
@@ -83,12 +80,12 @@ pub struct NewConversation {
     pub user_id: u64,
 }
 
-type Row = (Uuid, String, Option<i64>, Option<i64>, Option<i64>, i64, i64, Option<Uuid>, Option<i64>, String, DateTime<Utc>);
+type Row = (Uuid, String, Option<i64>, Option<i64>, Option<i64>, i64, Option<Uuid>, Option<i64>, String);
 
-const COLUMNS: &str = "id, kind, channel_id, parent_channel_id, guild_id, root_message_id, user_id, ticket_id, ticket_number, state, created_at";
+const COLUMNS: &str = "id, kind, channel_id, parent_channel_id, guild_id, root_message_id, ticket_id, ticket_number, state";
 
 fn from_row(row: Row) -> Conversation {
-    let (id, kind, channel_id, parent_channel_id, guild_id, root, user, ticket_id, ticket_number, state, created_at) = row;
+    let (id, kind, channel_id, parent_channel_id, guild_id, root, ticket_id, ticket_number, state) = row;
     Conversation {
         id,
         kind: ConversationKind::parse(&kind),
@@ -96,11 +93,9 @@ fn from_row(row: Row) -> Conversation {
         parent_channel_id: parent_channel_id.map(snowflake),
         guild_id: guild_id.map(snowflake),
         root_message_id: snowflake(root),
-        user_id: snowflake(user),
         ticket_id,
         ticket_number,
         state: ConversationState::parse(&state),
-        created_at,
     }
 }
 
