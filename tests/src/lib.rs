@@ -6,7 +6,7 @@
 //! client of the gateway (JSON API, pages, forms, uploads, cookies); `gateway` knows the
 //! gateway's cookie names and signs a client up; `sso` signs in at the stack's OpenID provider;
 //! `fake_issuer` forges the ID tokens that provider would never send; `chat` points the chat part
-//! at a fake Discord.
+//! at the fake Discord of `discord` (REST and gateway, so serenity itself runs in the tests).
 //!
 //! A [`TestEnv`] removes its slice when dropped — also when the test panics — and the first one
 //! in a process sweeps what crashed runs left (`cleanup`); every wait goes through `wait`, which
