@@ -284,6 +284,25 @@ async fn a_message_dispatched_again_on_resume_is_one_message() {
     server.stop().await.expect("clean shutdown");
 }
 
+#[tokio::test]
+async fn a_support_channel_message_posted_while_the_bot_was_stopped_opens_its_ticket_on_restart() {
+    let World { env, fake, support, pg } = world().await;
+    let server = start(&env, &fake, support).await;
+    // The bot has watched the channel, but nobody has written there yet.
+    server.stop().await.expect("clean shutdown");
+    within(Duration::from_secs(15), "the bot is gone", async || fake.connected_sessions() == 0).await;
+
+    let carol = fake.user("carol");
+    let missed = fake.send(support, &carol, "Is the API down?").await;
+    assert!(!taken(&pg, missed).await, "nobody is connected to take it");
+
+    let server = start(&env, &fake, support).await;
+    let (_, subject, contact) = ticket_of(&pg, missed).await;
+    assert_eq!(subject, "Is the API down?");
+    assert_eq!(contact, format!("discord:{}", carol.id));
+    server.stop().await.expect("clean shutdown");
+}
+
 /// The chat settings for a child `helpdesk` process.
 fn chat_env(fake: &FakeDiscord, support: u64) -> Vec<(&'static str, String)> {
     vec![

@@ -8,6 +8,11 @@
 //! minute without work; the session's [`Lanes`] hands jobs to them. Connecting again (READY,
 //! RESUMED, a shard leaving the connected stage) starts a new *epoch*: each lane backfills once
 //! more before its next job.
+//!
+//! A support channel the bot has never taken a message from has no mark yet: its lane gives it
+//! one at the session's start (a minute early, for clocks that disagree), so what the channel held
+//! before the bot first watched it is not tickets, and everything after — live, or posted while
+//! the bot was down later — is paged from there.
 
 use std::{
     collections::HashMap,
@@ -15,7 +20,7 @@ use std::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
     },
-    time::Duration,
+    time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use helpdesk_kit::CancellationToken;
@@ -32,6 +37,10 @@ const BACKFILLS_AT_ONCE: usize = 8;
 /// Tries of one message before an attachment that keeps failing is left out.
 const TRIES_BEFORE_LEAVING_OUT: u32 = 5;
 const FIRST_RETRY: Duration = Duration::from_millis(250);
+/// Discord's epoch (2015-01-01T00:00:00Z) in Unix milliseconds: snowflakes count from it.
+const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
+/// How much earlier than this machine's clock a new support channel's first mark is put.
+const CLOCK_MARGIN: Duration = Duration::from_secs(60);
 const LONGEST_RETRY: Duration = Duration::from_secs(30);
 
 pub enum Job {
@@ -50,6 +59,9 @@ struct Shared {
     intake: Arc<Intake>,
     queues: Mutex<HashMap<u64, mpsc::UnboundedSender<Job>>>,
     epoch: AtomicU64,
+    /// The first mark of a support channel that has none: a snowflake from just before this
+    /// session started.
+    first_mark: u64,
     backfills: Semaphore,
     stop: CancellationToken,
 }
@@ -62,6 +74,7 @@ impl Lanes {
                 intake,
                 queues: Mutex::new(HashMap::new()),
                 epoch: AtomicU64::new(1),
+                first_mark: snowflake_at(SystemTime::now() - CLOCK_MARGIN),
                 backfills: Semaphore::new(BACKFILLS_AT_ONCE),
                 stop,
             }),
@@ -164,7 +177,13 @@ impl Lane {
         let shared = self.shared.clone();
         let chat = shared.intake.chat();
         let _permit = shared.backfills.acquire().await?;
-        self.mark = chat.store.cursor(self.channel).await?;
+        self.mark = match chat.store.cursor(self.channel).await? {
+            None if chat.config.support_channels.contains(&self.channel) => {
+                chat.store.advance_cursor(self.channel, shared.first_mark).await?;
+                chat.store.cursor(self.channel).await?
+            }
+            mark => mark,
+        };
         let Some(mut after) = self.mark else { return Ok(true) };
         loop {
             if shared.stop.is_cancelled() {
@@ -243,5 +262,25 @@ impl Lane {
         };
         *wait = (*wait * 2).min(LONGEST_RETRY);
         waited
+    }
+}
+
+/// The smallest snowflake of a message created at `time`.
+fn snowflake_at(time: SystemTime) -> u64 {
+    let millis = time.duration_since(UNIX_EPOCH).map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX));
+    millis.saturating_sub(DISCORD_EPOCH_MS) << 22
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snowflake_at_a_time_has_that_times_milliseconds() {
+        // Discord's documented example: 175928847299117063 was made at 1462015105796 ms.
+        let made = UNIX_EPOCH + Duration::from_millis(1_462_015_105_796);
+        assert_eq!(snowflake_at(made) >> 22, 175_928_847_299_117_063 >> 22);
+        assert!(snowflake_at(made) <= 175_928_847_299_117_063);
+        assert_eq!(snowflake_at(UNIX_EPOCH), 0, "before Discord's epoch: no negative ids");
     }
 }
