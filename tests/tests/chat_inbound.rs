@@ -84,19 +84,6 @@ async fn taken(pg: &PgPool, message: u64) -> bool {
         .expect("inbound row")
 }
 
-/// What the outbound slice's TicketCreated consumer does for chat: the conversation learns its
-/// ticket. Edits are recorded on that ticket, so the test stands in for it here.
-async fn attach_ticket_as_ticket_created_would(pg: &PgPool, root: u64) {
-    sqlx::query(
-        "UPDATE chat.conversations c SET ticket_id = i.ticket_id FROM tickets.inbound_messages i
-         WHERE i.external_id = c.root_message_id::text AND c.root_message_id = $1 AND c.ticket_id IS NULL",
-    )
-    .bind(root as i64)
-    .execute(pg)
-    .await
-    .expect("attach the ticket");
-}
-
 #[tokio::test]
 async fn a_dm_opens_a_ticket_for_the_discord_contact_and_the_next_dm_is_a_reply_on_it() {
     let World { env, fake, support, pg } = world().await;
@@ -239,7 +226,6 @@ async fn an_edit_and_a_delete_of_a_contacts_message_are_recorded_on_the_ticket()
 
     let first = fake.send(dm, &eve, "The invoice is wrong").await;
     let (ticket, ..) = ticket_of(&pg, first).await;
-    attach_ticket_as_ticket_created_would(&pg, first).await;
     let second = fake.send(dm, &eve, "It says 100 EUR").await;
     ticket_of(&pg, second).await;
 

@@ -1,13 +1,14 @@
 //! What the bot posts, end to end: tickets, identity and chat in this process against the stack,
-//! Discord faked at its network boundary (`helpdesk_tests::discord`). A conversation is set up as
-//! chat's intake leaves it — the user's message on the fake, the conversation row in chat's
-//! schema, the `InboundMessage` delivered to tickets — so these tests depend on the outbound path
-//! only. Every "nothing else was posted" is checked behind a later post of the same ticket (one
+//! Discord faked at its network boundary (`helpdesk_tests::discord`). A conversation is opened
+//! the way people open one — the user's message on the fake, taken in by chat's intake — and then
+//! these tests look at what the bot posts. Every "nothing else was posted" is checked behind a later post of the same ticket (one
 //! ticket's events are posted in order), never by sleeping.
+
+use std::time::Duration;
 
 use helpdesk_kit::auth::bearer;
 use helpdesk_proto::{
-    events::v1::{Event, InboundChannel, InboundMessage, Sender, event::Payload},
+    events::v1::{Event, event::Payload},
     identity::v1::{self as id, staff_service_client::StaffServiceClient, token_service_client::TokenServiceClient},
     tickets::v1::{self as pb, MessageKind},
 };
@@ -15,7 +16,7 @@ use helpdesk_tests::{
     Server, TestEnv,
     chat::with_discord,
     discord::{FakeDiscord, Fault, User},
-    eventually,
+    eventually, within,
 };
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -26,6 +27,8 @@ struct Setup {
     server: Server,
     fake: FakeDiscord,
     support: u64,
+    /// A forum channel whose tags are named like statuses and priorities (and one that is not).
+    forum: u64,
     pg: PgPool,
     /// An agent named Ann and her token.
     agent: String,
@@ -36,10 +39,14 @@ async fn setup() -> Setup {
     let fake = FakeDiscord::start().await;
     let guild = fake.add_guild("Acme");
     let support = fake.add_text_channel(guild, "support");
-    let server = env.start_with(with_discord(&env.config, &fake.api_url(), FakeDiscord::TOKEN, &[support])).await;
+    let forum = fake.add_forum_channel(guild, "help", &["Open", "Completed", "Normal", "bug"]);
+    let mut config = with_discord(&env.config, &fake.api_url(), FakeDiscord::TOKEN, &[support]);
+    config.chat.forum_channel = Some(forum);
+    let server = env.start_with(config).await;
+    within(Duration::from_secs(15), "the bot is connected", async || fake.connected_sessions() == 1).await;
     let agent = agent_token(&server, "Ann").await;
     let pg = env.pg().await;
-    Setup { env, server, fake, support, pg, agent }
+    Setup { env, server, fake, support, forum, pg, agent }
 }
 
 async fn agent_token(server: &Server, name: &str) -> String {
@@ -69,57 +76,24 @@ impl Setup {
     async fn dm_ticket(&self, user: &User, text: &str) -> Conversation {
         let dm = self.fake.dm_channel(user);
         let root = self.fake.send(dm, user, text).await;
-        self.open(user, "dm", dm, None, root, text).await
+        self.opened(dm, root).await
     }
 
-    /// `user` writes in the support channel and the ticket continues in a thread from that message.
+    /// `user` writes in the support channel and the ticket continues in the thread chat starts
+    /// from that message (a thread from a message has the message's id).
     async fn thread_ticket(&self, user: &User, text: &str) -> Conversation {
         let root = self.fake.send(self.support, user, text).await;
-        let url = format!("{}/api/v10/channels/{}/messages/{root}/threads", self.fake.api_url(), self.support);
-        let thread: serde_json::Value = helpdesk_tests::http()
-            .post(url)
-            .header("Authorization", format!("Bot {}", FakeDiscord::TOKEN))
-            .json(&serde_json::json!({ "name": "Ticket" }))
-            .send()
-            .await
-            .expect("create the thread")
-            .json()
-            .await
-            .expect("a channel");
-        let thread: u64 = thread["id"].as_str().and_then(|id| id.parse().ok()).expect("the thread's id");
-        self.open(user, "thread", thread, Some(self.support), root, text).await
+        within(Duration::from_secs(15), "chat starts the ticket's thread", async || self.fake.thread_parent_message(root) == Some(root)).await;
+        self.opened(root, root).await
     }
 
-    /// What chat's intake does with a first message: the conversation row, then the message to
-    /// tickets; then the welcome in the conversation.
-    async fn open(&self, user: &User, kind: &str, channel: u64, parent: Option<u64>, root: u64, text: &str) -> Conversation {
-        let as_id = |v: u64| i64::try_from(v).expect("snowflake");
-        sqlx::query(
-            "INSERT INTO chat.conversations (id, kind, channel_id, parent_channel_id, root_message_id, user_id)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (root_message_id) DO NOTHING",
-        )
-        .bind(Uuid::now_v7())
-        .bind(kind)
-        .bind(as_id(channel))
-        .bind(parent.map(as_id))
-        .bind(as_id(root))
-        .bind(as_id(user.id))
-        .execute(&self.pg)
-        .await
-        .expect("the conversation");
-        let message = InboundMessage {
-            channel: InboundChannel::Discord as i32,
-            source: "bot".into(),
-            external_id: root.to_string(),
-            sender: Some(Sender { handle: user.id.to_string(), display_name: user.name.clone(), ..Default::default() }),
-            text: text.into(),
-            ..Default::default()
-        };
-        self.env.deliver_inbound(&message).await;
+    /// Chat's intake took the conversation's first message: the welcome comes first there, and
+    /// the conversation knows its ticket.
+    async fn opened(&self, channel: u64, root: u64) -> Conversation {
         let welcome = self.fake.wait_posted(channel, 1).await;
         assert!(welcome[0].content.starts_with("Ticket #"), "the welcome comes first: {:?}", welcome[0].content);
         let ticket: Uuid = sqlx::query_scalar("SELECT ticket_id FROM chat.conversations WHERE root_message_id = $1 AND ticket_id IS NOT NULL")
-            .bind(as_id(root))
+            .bind(i64::try_from(root).expect("snowflake"))
             .fetch_one(&self.pg)
             .await
             .expect("the conversation knows its ticket once it is welcomed");
@@ -310,11 +284,10 @@ async fn a_completed_ticket_gets_its_closing_line_and_the_conversation_closes() 
 #[tokio::test]
 async fn a_forum_post_shows_its_tickets_status_and_priority_as_tags_and_keeps_its_name() {
     let s = setup().await;
-    let guild = s.fake.add_guild("Forum guild");
-    let forum = s.fake.add_forum_channel(guild, "help", &["Open", "Completed", "Normal", "bug"]);
+    let forum = s.forum;
     let user = s.fake.user("Noor");
     let (post, root) = s.fake.start_forum_post(forum, &user, "Export fails", "CSV export gives an empty file").await;
-    let ticket = s.open(&user, "forum_post", post, Some(forum), root, "CSV export gives an empty file").await.ticket;
+    let ticket = s.opened(post, root).await.ticket;
 
     let available = s.fake.channel_json(forum)["available_tags"].clone();
     let tag = |name: &str| -> String {
