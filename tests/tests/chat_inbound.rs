@@ -271,6 +271,33 @@ async fn a_message_dispatched_again_on_resume_is_one_message() {
 }
 
 #[tokio::test]
+async fn messages_that_reach_the_bot_newest_first_are_each_taken_once() {
+    let World { env, fake, support, pg } = world().await;
+    let server = start(&env, &fake, support).await;
+    let gus = fake.user("gus");
+    let dm = fake.dm_channel(&gus);
+    let first = fake.send(dm, &gus, "The app crashes on start").await;
+    let (ticket, ..) = ticket_of(&pg, first).await;
+
+    // serenity runs each event on a task of its own, so a burst can reach the bot in any order:
+    // here the newest first, each older one after a newer one was taken.
+    let sent: Vec<String> = (1..=20).map(|i| format!("Crash log part {i}")).collect();
+    let ids = fake.send_dispatched_newest_first(dm, &gus, &sent.iter().map(String::as_str).collect::<Vec<_>>());
+    for id in &ids {
+        let (same, ..) = ticket_of(&pg, *id).await;
+        assert_eq!(same, ticket, "message {id} is a reply on the DM's ticket");
+    }
+    let mut stored = texts(&pg, ticket, 1).await;
+    stored.sort();
+    let mut expected = sent.clone();
+    expected.push("The app crashes on start".to_owned());
+    expected.sort();
+    assert_eq!(stored, expected, "every message once, none lost behind a newer one");
+
+    server.stop().await.expect("clean shutdown");
+}
+
+#[tokio::test]
 async fn a_support_channel_message_posted_while_the_bot_was_stopped_opens_its_ticket_on_restart() {
     let World { env, fake, support, pg } = world().await;
     let server = start(&env, &fake, support).await;

@@ -199,6 +199,29 @@ impl FakeDiscord {
         id
     }
 
+    /// `author` posts each of `texts` in `channel` (ids ascending, as Discord gives them), but the
+    /// gateway dispatches their MESSAGE_CREATEs newest first — what a client sees when it handles
+    /// events on tasks of their own. Returns the ids, oldest first.
+    pub fn send_dispatched_newest_first(&self, channel: u64, author: &User, texts: &[&str]) -> Vec<u64> {
+        let mut world = self.world();
+        let messages: Vec<(u64, Value)> = texts
+            .iter()
+            .map(|text| {
+                let id = world.snowflake();
+                let parts = MessageParts { content: (*text).to_owned(), ..MessageParts::default() };
+                (id, json::message(&world, id, channel, author.id, parts))
+            })
+            .collect();
+        for (_, message) in &messages {
+            world.store_message(channel, message.clone());
+        }
+        let scope = message_scope(&world, channel, false);
+        for (_, message) in messages.iter().rev() {
+            world.sessions.dispatch("MESSAGE_CREATE", &json::dispatched_message(message), scope);
+        }
+        messages.into_iter().map(|(id, _)| id).collect()
+    }
+
     /// `channel`'s message `message` is edited to `content` (MESSAGE_UPDATE).
     pub async fn edit(&self, channel: u64, message: u64, content: &str) {
         let mut world = self.world();

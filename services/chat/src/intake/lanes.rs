@@ -1,8 +1,12 @@
 //! Per-channel order: every message of one channel — live from the gateway or fetched by a
-//! backfill — is taken by that channel's lane, one at a time in id order, while many channels'
-//! lanes run side by side. A lane's first job after a (re)connect backfills its channel from the
-//! channel's mark before anything else, so a live message can never move the mark past messages
-//! the bot missed while it was away: the live message waits for its channel's backfill.
+//! backfill — is taken by that channel's lane, while many channels' lanes run side by side. A lane
+//! takes what is queued in batches, each in id order. serenity hands every event to a task of its
+//! own, so live messages can arrive slightly out of order; one that comes after a newer one is
+//! looked up among the taken messages and taken if it is not there, never skipped for being
+//! behind the mark. A lane's first job after a (re)connect backfills its channel from a little
+//! before the channel's mark (for such a straggler still in flight when the process stopped), so
+//! a live message can never move the mark past messages the bot missed while it was away: the
+//! live message waits for its channel's backfill.
 //!
 //! A lane is a task with a queue, started by the first job for its channel and ended after a
 //! minute without work; the session's [`Lanes`] hands jobs to them. Connecting again (READY,
@@ -42,6 +46,11 @@ const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
 /// How much earlier than this machine's clock a new support channel's first mark is put.
 const CLOCK_MARGIN: Duration = Duration::from_secs(60);
 const LONGEST_RETRY: Duration = Duration::from_secs(30);
+/// Jobs a lane takes off its queue at once (and sorts; see `Lane::work_through`).
+const BATCH: usize = 256;
+/// How far before its mark a channel is paged again after a reconnect, for messages that were
+/// still on their way through serenity's tasks when the process stopped.
+const STRAGGLER_WINDOW: Duration = Duration::from_secs(10);
 
 pub enum Job {
     Message(Box<Message>),
@@ -132,20 +141,47 @@ impl Lane {
                 }
                 () = self.shared.stop.cancelled() => return,
             };
-            let Some(job) = job else { return };
+            let Some(first) = job else { return };
+            let mut batch = vec![first];
+            while batch.len() < BATCH
+                && let Ok(job) = jobs.try_recv()
+            {
+                batch.push(job);
+            }
             if !self.backfill_if_reconnected().await {
                 return;
             }
+            if !self.work_through(batch).await {
+                return;
+            }
+        }
+    }
+
+    /// Takes a batch of jobs: its messages in id order, then its edits and deletes (which change
+    /// messages taken before them or in this batch). serenity hands every event to a task of its
+    /// own, so a channel's messages can reach its lane slightly out of order; sorting what is
+    /// queued puts most of them back, and [`Lane::take`] still takes a straggler that comes after
+    /// a newer message. `false` when stopped.
+    async fn work_through(&mut self, batch: Vec<Job>) -> bool {
+        let mut messages = Vec::new();
+        let mut changes = Vec::new();
+        for job in batch {
             match job {
-                Job::Message(message) => {
-                    if !self.take(&message).await {
-                        return;
-                    }
-                }
-                Job::Change(change) => self.record(change).await,
+                Job::Message(message) => messages.push(message),
+                Job::Change(change) => changes.push(change),
                 Job::Backfill => {}
             }
         }
+        messages.sort_by_key(|message| message.id);
+        for message in messages {
+            if !self.take(&message).await {
+                return false;
+            }
+        }
+        for change in changes {
+            self.record(change).await;
+        }
+        true
     }
 
     /// Pages the channel's history after its mark, once per epoch; `false` when stopped.
@@ -184,7 +220,9 @@ impl Lane {
             }
             mark => mark,
         };
-        let Some(mut after) = self.mark else { return Ok(true) };
+        // From a little before the mark: a message that reached the lane after a newer one (see
+        // `work_through`) may have been in flight when the process stopped.
+        let Some(mut after) = self.mark.map(|mark| mark.saturating_sub(snowflake_span(STRAGGLER_WINDOW))) else { return Ok(true) };
         loop {
             if shared.stop.is_cancelled() {
                 return Ok(false);
@@ -200,11 +238,12 @@ impl Lane {
         }
     }
 
-    /// Takes `message` unless it is at or below the mark, trying again until it is taken;
-    /// `false` when stopped.
+    /// Takes `message` unless it was taken before, trying again until it is taken; `false` when
+    /// stopped. Past the mark a message is new; at or below it, it is a straggler (or a page's
+    /// overlap) and is looked up first.
     async fn take(&mut self, message: &Message) -> bool {
         let id = message.id.get();
-        if self.mark.is_some_and(|mark| id <= mark) {
+        if self.mark.is_some_and(|mark| id <= mark) && self.taken_before(id).await {
             return true;
         }
         let mut wait = FIRST_RETRY;
@@ -254,6 +293,18 @@ impl Lane {
         });
     }
 
+    /// Whether message `id` was taken before; a failed lookup counts as not taken, which is safe:
+    /// taking is idempotent (the stream's `Nats-Msg-Id`, tickets' external id).
+    async fn taken_before(&self, id: u64) -> bool {
+        match self.shared.intake.chat().store.taken_conversation(id).await {
+            Ok(taken) => taken.is_some(),
+            Err(error) => {
+                tracing::warn!(channel = self.channel, message = id, error = format!("{error:#}"), "could not look up whether a message was taken; taking it");
+                false
+            }
+        }
+    }
+
     /// Waits before the next try; `false` when stopped meanwhile.
     async fn pause(&self, wait: &mut Duration) -> bool {
         let waited = tokio::select! {
@@ -265,6 +316,11 @@ impl Lane {
     }
 }
 
+/// The difference between the snowflakes of messages made `span` apart.
+fn snowflake_span(span: Duration) -> u64 {
+    u64::try_from(span.as_millis()).unwrap_or(u64::MAX >> 22) << 22
+}
+
 /// The smallest snowflake of a message created at `time`.
 fn snowflake_at(time: SystemTime) -> u64 {
     let millis = time.duration_since(UNIX_EPOCH).map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX));
@@ -274,6 +330,14 @@ fn snowflake_at(time: SystemTime) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_span_of_time_is_the_snowflake_distance_of_messages_made_that_far_apart() {
+        let earlier = snowflake_at(UNIX_EPOCH + Duration::from_millis(1_700_000_000_000));
+        let later = snowflake_at(UNIX_EPOCH + Duration::from_millis(1_700_000_010_000));
+        assert_eq!(later - earlier, snowflake_span(Duration::from_secs(10)));
+        assert_eq!(5u64.saturating_sub(snowflake_span(STRAGGLER_WINDOW)), 0, "no mark before Discord's epoch");
+    }
 
     #[test]
     fn a_snowflake_at_a_time_has_that_times_milliseconds() {
