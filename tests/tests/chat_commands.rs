@@ -16,7 +16,7 @@ use helpdesk_proto::{
 use helpdesk_tests::{
     Server, TestEnv,
     chat::with_discord,
-    discord::{FakeDiscord, User},
+    discord::{Fault, FakeDiscord, User},
     eventually, link_token, wait_for_mail, wait_until,
 };
 use serde_json::Value;
@@ -243,6 +243,31 @@ async fn slash_commands_open_list_show_and_close_tickets_as_the_contact() {
     assert_eq!(answer["type"], 4, "{answer}");
     assert_eq!(answer["data"]["flags"].as_u64().unwrap_or_default() & EPHEMERAL, EPHEMERAL);
     assert!(answer["data"]["content"].as_str().unwrap_or_default().contains("not available"), "{answer}");
+
+    server.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn ticket_new_waits_out_a_rate_limit_and_says_plainly_when_discord_refuses_the_thread() {
+    let desk = Desk::new().await;
+    let fake = &desk.fake;
+    let server = desk.start().await;
+    let support_messages = format!("/channels/{}/messages", desk.support);
+
+    // The bot may not post in the support channel: no thread, an answer that says what to fix.
+    let maria = fake.user("maria");
+    fake.fail_next("POST", &support_messages, Fault::Forbidden);
+    let refused = desk.new_ticket(desk.support, &maria, "Printer on fire", "It smokes.", "").await;
+    assert!(refused.contains("Create Public Threads") && refused.contains("direct message"), "{refused}");
+    assert!(fake.threads_of(desk.support).is_empty(), "no thread without the starter message");
+
+    // Rate limited on the starter message: waited out, then the ticket and its thread.
+    fake.fail_next("POST", &support_messages, Fault::RateLimited { retry_after: 0.3, global: false });
+    let answer = desk.new_ticket(desk.support, &maria, "Printer still on fire", "Smoke everywhere.", "").await;
+    let threads = fake.threads_of(desk.support);
+    assert_eq!(threads.len(), 1, "{answer}");
+    assert_eq!(answer, format!("Ticket opened — we'll answer in <#{}>.", threads[0]));
+    assert_eq!(fake.posted(desk.support).len(), 1, "one starter message, posted once");
 
     server.stop().await.expect("stop");
 }

@@ -27,18 +27,16 @@ use std::sync::{
 use anyhow::Context as _;
 use helpdesk_kit::{auth::reply_token, events::timestamp, limits::MAX_MESSAGE_TEXT_BYTES, text::prefix_within};
 use helpdesk_proto::events::v1::{InboundChannel, InboundMessage, Sender};
-use serenity::{
-    builder::CreateThread,
-    model::{
-        channel::{AutoArchiveDuration, Message, MessageType},
-        id::ChannelId,
-    },
+use serenity::model::{
+    channel::{Message, MessageType},
+    id::ChannelId,
 };
 
 use crate::{
     context::Chat,
     publish::publish,
     store::{Conversation, ConversationKind, NewConversation},
+    threads,
 };
 pub use changes::{Change, ChangeKind};
 use place::{Place, Places};
@@ -174,10 +172,8 @@ impl Intake {
     /// refuses for good (no permission to create threads, say): the ticket stands without one, and
     /// the support channel's later messages are not held up behind it.
     async fn open_thread(&self, message: &Message, subject: &str) -> anyhow::Result<Option<u64>> {
-        let minutes = self.chat.config.thread_auto_archive_minutes;
-        let builder = CreateThread::new(thread_name(subject)).auto_archive_duration(AutoArchiveDuration::from(minutes));
-        match message.channel_id.create_thread_from_message(&*self.chat.http, message.id, builder).await {
-            Ok(thread) => Ok(Some(thread.id.get())),
+        match threads::start_from_message(&self.chat, message.channel_id, message.id, subject).await {
+            Ok(thread) => Ok(Some(thread.get())),
             Err(error) if discord_code(&error) == Some(THREAD_ALREADY_CREATED) => {
                 let existing = self.chat.http.get_channel(ChannelId::new(message.id.get())).await.context("look up the thread created earlier")?;
                 Ok(Some(existing.id().get()))
@@ -268,12 +264,6 @@ fn subject_of(text: &str) -> String {
     format!("{at_word}…")
 }
 
-/// Discord thread names are 1–100 characters.
-fn thread_name(subject: &str) -> String {
-    let name: String = subject.chars().take(100).collect();
-    if name.trim().is_empty() { "Ticket".to_string() } else { name }
-}
-
 /// Discord's JSON error code of a failed REST call, if it answered one.
 fn discord_code(error: &serenity::Error) -> Option<isize> {
     match error {
@@ -294,7 +284,7 @@ pub fn is_refusal(error: &serenity::Error) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{SUBJECT_CHARS, subject_of, thread_name};
+    use super::{SUBJECT_CHARS, subject_of};
 
     #[test]
     fn a_subject_is_the_first_non_empty_line() {
@@ -313,11 +303,5 @@ mod tests {
     fn a_line_without_spaces_is_cut_at_the_limit() {
         let subject = subject_of(&"x".repeat(500));
         assert_eq!(subject.chars().count(), SUBJECT_CHARS + 1);
-    }
-
-    #[test]
-    fn an_empty_subject_still_names_the_thread() {
-        assert_eq!(thread_name("   "), "Ticket");
-        assert_eq!(thread_name(&"é".repeat(150)).chars().count(), 100);
     }
 }

@@ -14,6 +14,7 @@
 //! - `outbound`: the durable consumer of tickets' events that posts replies, closing lines, tags;
 //! - `post`: one post to Discord — split, nonce, ledger, files, unarchiving;
 //! - `discord_error`: what a failed Discord request means, and waiting out 429s;
+//! - `threads`: starting a ticket's thread in a support channel (intake and `/ticket new`);
 //! - `commands`: slash commands and components;
 //! - `app`: wiring.
 
@@ -29,6 +30,7 @@ mod outbound;
 mod post;
 mod publish;
 mod store;
+mod threads;
 
 pub use app::App;
 pub use config::ChatConfig;

@@ -17,10 +17,9 @@ use helpdesk_proto::{
     tickets::v1::ListCategoriesRequest,
 };
 use serenity::{
-    builder::{CreateActionRow, CreateAllowedMentions, CreateInputText, CreateMessage, CreateModal, CreateThread},
+    builder::{CreateActionRow, CreateAllowedMentions, CreateInputText, CreateMessage, CreateModal},
     model::{
         application::{ActionRow, ActionRowComponent, InputTextStyle, ModalInteraction},
-        channel::AutoArchiveDuration,
         id::ChannelId,
     },
 };
@@ -31,8 +30,11 @@ use super::{
 };
 use crate::{
     context::Chat,
+    discord_error::retry_rate_limited,
+    intake::is_refusal,
     publish::publish,
     store::{Conversation, ConversationKind, NewConversation},
+    threads,
 };
 
 /// The new-ticket modal's custom id.
@@ -40,8 +42,6 @@ pub const MODAL: &str = "helpdesk:new-ticket";
 const SUBJECT: &str = "subject";
 const MESSAGE: &str = "message";
 const CATEGORY: &str = "category";
-/// Discord's limit for a thread's name, in characters.
-const MAX_THREAD_NAME_CHARS: usize = 100;
 
 /// Answers `/ticket new` with the modal.
 pub async fn show_modal(responder: &Responder<'_>) {
@@ -146,9 +146,16 @@ async fn conversation(chat: &Chat, modal: &ModalInteraction, subject: &str) -> R
     };
     let mut conversation = chat.store.start_conversation(&new).await.map_err(store_failed)?;
     if conversation.channel_id.is_none() {
-        let thread = start_thread(chat, ChannelId::new(parent), modal, subject)
-            .await
-            .map_err(|error| went_wrong("starting the ticket's thread", error))?;
+        let thread = start_thread(chat, ChannelId::new(parent), modal, subject).await.map_err(|error| {
+            if is_refusal(&error) {
+                tracing::warn!(channel = parent, error = format!("{error:#}"), "Discord refused the bot a ticket thread");
+                format!(
+                    "I may not open a thread in <#{parent}>: the server's admins need to give me the Send Messages and Create Public Threads permissions there. Until then, send me a direct message and I'll open your ticket."
+                )
+            } else {
+                went_wrong("starting the ticket's thread", error)
+            }
+        })?;
         chat.store.set_channel(conversation.id, thread.get()).await.map_err(store_failed)?;
         conversation.channel_id = Some(thread.get());
     }
@@ -157,13 +164,14 @@ async fn conversation(chat: &Chat, modal: &ModalInteraction, subject: &str) -> R
 
 /// Posts the ticket's starter message in the support channel and starts its thread from it.
 async fn start_thread(chat: &Chat, parent: ChannelId, modal: &ModalInteraction, subject: &str) -> serenity::Result<ChannelId> {
-    let starter = CreateMessage::new()
-        .content(format!("**{}** — a ticket opened by <@{}>", escape(subject), modal.user.id))
-        .allowed_mentions(CreateAllowedMentions::new());
-    let starter = parent.send_message(&*chat.http, starter).await?;
-    let name: String = subject.chars().take(MAX_THREAD_NAME_CHARS).collect();
-    let thread = CreateThread::new(name).auto_archive_duration(AutoArchiveDuration::from(chat.config.thread_auto_archive_minutes));
-    Ok(parent.create_thread_from_message(&*chat.http, starter.id, thread).await?.id)
+    let starter = || {
+        let message = CreateMessage::new()
+            .content(format!("**{}** — a ticket opened by <@{}>", escape(subject), modal.user.id))
+            .allowed_mentions(CreateAllowedMentions::new());
+        parent.send_message(&*chat.http, message)
+    };
+    let starter = retry_rate_limited(starter).await?;
+    threads::start_from_message(chat, parent, starter.id, subject).await
 }
 
 /// A text input's value in the submitted modal (trimmed; empty when missing).
