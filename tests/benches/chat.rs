@@ -82,20 +82,15 @@ async fn main() {
     );
 
     // 2. Reply to post.
+    // Each DM's ticket, from the chat part's own record of its conversations.
     let tickets: Vec<(uuid::Uuid, u64)> = {
-        let mut tickets = Vec::new();
-        for (user, dm) in users.iter().zip(&dms) {
-            let (ticket,): (uuid::Uuid,) = sqlx::query_as(
-                "SELECT t.id FROM tickets.tickets t JOIN tickets.inbound_messages i ON i.ticket_id = t.id
-                 WHERE i.channel = 3 GROUP BY t.id ORDER BY min(i.received_at) OFFSET $1 LIMIT 1",
-            )
-            .bind(tickets.len() as i64)
-            .fetch_one(&pg)
-            .await
-            .unwrap_or_else(|e| panic!("ticket of {}: {e}", user.name));
-            tickets.push((ticket, *dm));
-        }
-        tickets
+        let rows: Vec<(uuid::Uuid, i64)> =
+            sqlx::query_as("SELECT ticket_id, channel_id FROM chat.conversations WHERE kind = 'dm' AND ticket_id IS NOT NULL")
+                .fetch_all(&pg)
+                .await
+                .expect("the DMs' tickets");
+        let by_dm: std::collections::HashMap<u64, uuid::Uuid> = rows.into_iter().map(|(ticket, dm)| (dm as u64, ticket)).collect();
+        dms.iter().map(|dm| (*by_dm.get(dm).unwrap_or_else(|| panic!("no ticket for DM {dm}")), *dm)).collect()
     };
     let (_, agent) = env.staff_token(StaffRole::Agent);
     let reply = |ticket: uuid::Uuid, i: usize| {

@@ -41,7 +41,11 @@ use helpdesk::{
     serve::{self, Part, Running},
 };
 use helpdesk_kit::{CancellationToken, nats::Subjects};
-use helpdesk_proto::events::v1::Event;
+use helpdesk_kit::auth::bearer;
+use helpdesk_proto::{
+    events::v1::Event,
+    identity::v1::{GetPortalSettingsRequest, PortalSettings, UpdatePortalSettingsRequest, settings_service_client::SettingsServiceClient},
+};
 use prost::Message;
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::{
@@ -416,6 +420,18 @@ impl Server {
 
     pub async fn service_token(&self) -> String {
         self.clients.service_token().await.expect("service token")
+    }
+
+    /// Changes the portal settings through identity, as an admin would: `change` edits what is
+    /// set now.
+    pub async fn change_portal_settings(&self, change: impl FnOnce(&mut PortalSettings)) {
+        let service = self.service_token().await;
+        let mut client = SettingsServiceClient::new(self.identity_channel());
+        let request = bearer(GetPortalSettingsRequest {}, &service).expect("request");
+        let mut settings = client.get_portal_settings(request).await.expect("portal settings").into_inner();
+        change(&mut settings);
+        let request = bearer(UpdatePortalSettingsRequest { settings: Some(settings) }, &service).expect("request");
+        client.update_portal_settings(request).await.expect("update portal settings");
     }
 
     pub fn grpc_addrs(&self) -> Vec<(Part, String)> {

@@ -9,7 +9,7 @@ use helpdesk_kit::auth::{StaffRole, bearer};
 use helpdesk_proto::{
     identity::v1::{
         self as id, ExternalIdentity, contact_service_client::ContactServiceClient, find_or_create_contact_request::Key,
-        issue_contact_token_request::Contact, settings_service_client::SettingsServiceClient,
+        issue_contact_token_request::Contact,
     },
     tickets::v1::{self as pb, ticket_admin_service_client::TicketAdminServiceClient},
 };
@@ -278,18 +278,7 @@ async fn closing_is_refused_while_contacts_may_not_close_tickets() {
     let fake = &desk.fake;
     let server = desk.start().await;
 
-    let service = server.service_token().await;
-    let mut settings_client = SettingsServiceClient::new(server.identity_channel());
-    let mut settings = settings_client
-        .get_portal_settings(bearer(id::GetPortalSettingsRequest {}, &service).expect("req"))
-        .await
-        .expect("settings")
-        .into_inner();
-    settings.contacts_may_close_tickets = false;
-    settings_client
-        .update_portal_settings(bearer(id::UpdatePortalSettingsRequest { settings: Some(settings) }, &service).expect("req"))
-        .await
-        .expect("update settings");
+    server.change_portal_settings(|s| s.contacts_may_close_tickets = false).await;
     let pg = desk.env.pg().await;
     eventually("tickets has the setting", async || {
         !sqlx::query_scalar::<_, bool>("SELECT contacts_may_close FROM tickets.settings").fetch_one(&pg).await.expect("setting")

@@ -5,26 +5,10 @@
 
 use helpdesk_kit::auth::bearer;
 use helpdesk_proto::identity::v1::{
-    self as pb, group_service_client::GroupServiceClient, settings_service_client::SettingsServiceClient,
+    self as pb, group_service_client::GroupServiceClient,
 };
 use helpdesk_tests::{Client, TestEnv, eventually};
 use serde_json::json;
-
-/// Changes the portal settings through identity, as an admin would.
-async fn change_settings(server: &helpdesk_tests::Server, change: impl FnOnce(&mut pb::PortalSettings)) {
-    let service = server.service_token().await;
-    let mut client = SettingsServiceClient::new(server.identity_channel());
-    let mut settings = client
-        .get_portal_settings(bearer(pb::GetPortalSettingsRequest {}, &service).expect("req"))
-        .await
-        .expect("settings")
-        .into_inner();
-    change(&mut settings);
-    client
-        .update_portal_settings(bearer(pb::UpdatePortalSettingsRequest { settings: Some(settings) }, &service).expect("req"))
-        .await
-        .expect("update settings");
-}
 
 #[tokio::test]
 async fn groups_and_settings_made_in_identity_govern_tickets() {
@@ -86,7 +70,7 @@ async fn groups_and_settings_made_in_identity_govern_tickets() {
     assert_eq!(milton_api.get(&format!("/api/v1/tickets/{id}")).await.0, 404);
 
     // Closing tickets: allowed by default, then turned off by the admin in identity.
-    change_settings(&server, |s| s.contacts_may_close_tickets = false).await;
+    server.change_portal_settings(|s| s.contacts_may_close_tickets = false).await;
     eventually("tickets has the setting", || async {
         !sqlx::query_scalar::<_, bool>("SELECT contacts_may_close FROM tickets.settings").fetch_one(&pg).await.expect("setting")
     })
@@ -122,11 +106,11 @@ async fn guests_file_tickets_only_while_the_setting_allows_and_see_nothing_back(
     assert_eq!(guest.post("/api/v1/tickets", form("not an address")).await.0, 422);
 
     // Captcha on: a guest without a solution is refused.
-    change_settings(&server, |s| s.captcha_enabled = true).await;
+    server.change_portal_settings(|s| s.captcha_enabled = true).await;
     assert_eq!(guest.post("/api/v1/tickets", form("rae@example.org")).await.0, 422);
 
     // Login required: guests are told to sign in; signed-in contacts still file.
-    change_settings(&server, |s| {
+    server.change_portal_settings(|s| {
         s.captcha_enabled = false;
         s.login_required_to_submit = true;
     })
@@ -158,7 +142,7 @@ async fn login_required_for_the_kb_turns_anonymous_readers_away() {
     let (status, hits) = anonymous.get("/api/v1/kb/search?q=pin").await;
     assert_eq!((status, hits.as_array().map(Vec::len)), (200, Some(1)));
 
-    change_settings(&server, |s| s.login_required_for_kb = true).await;
+    server.change_portal_settings(|s| s.login_required_for_kb = true).await;
 
     for path in ["/api/v1/kb/search?q=pin", "/api/v1/kb/suggest?q=pi", "/api/v1/kb/articles/reset-your-pin", "/api/v1/kb/categories"] {
         assert_eq!(anonymous.get(path).await.0, 401, "{path}");

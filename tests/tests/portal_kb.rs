@@ -8,7 +8,7 @@
 
 use helpdesk_kit::auth::bearer;
 use helpdesk_proto::{
-    identity::v1::{self as identity, settings_service_client::SettingsServiceClient},
+    identity::v1 as identity,
     kb::v1::{self as kb, ArticleStatus, CreateArticleRequest, Visibility},
 };
 use helpdesk_tests::{Server, TestEnv};
@@ -68,20 +68,6 @@ async fn seed(server: &Server) -> Seeded {
         internal: article(server, "Internal password runbook", "Staff only.", &account.id, ArticleStatus::Published, Visibility::Internal).await,
         draft: article(server, "Draft password notes", "Not ready.", &account.id, ArticleStatus::Draft, Visibility::Public).await,
     }
-}
-
-/// Changes the portal settings through identity, as an admin would.
-async fn change_settings(server: &Server, change: impl FnOnce(&mut identity::PortalSettings)) {
-    let service = server.service_token().await;
-    let mut client = SettingsServiceClient::new(server.identity_channel());
-    let mut settings = client
-        .get_portal_settings(bearer(identity::GetPortalSettingsRequest {}, &service).expect("req"))
-        .await
-        .expect("settings")
-        .into_inner();
-    change(&mut settings);
-    let request = identity::UpdatePortalSettingsRequest { settings: Some(settings) };
-    client.update_portal_settings(bearer(request, &service).expect("req")).await.expect("update settings");
 }
 
 #[tokio::test]
@@ -173,7 +159,7 @@ async fn with_login_required_for_the_kb_guests_are_sent_to_log_in_and_home_hides
     let env = TestEnv::new().await;
     let server = env.start().await;
     let seeded = seed(&server).await;
-    change_settings(&server, |s| s.login_required_for_kb = true).await;
+    server.change_portal_settings(|s| s.login_required_for_kb = true).await;
 
     let slug = &seeded.public.slug;
     for path in ["/kb".to_string(), "/kb/categories/account".into(), format!("/kb/articles/{slug}"), "/kb/search?q=reset".into()] {

@@ -7,10 +7,7 @@
 //! without this browser's CSRF token files nothing; typed text comes back escaped.
 
 use helpdesk_kit::auth::{StaffRole, bearer};
-use helpdesk_proto::{
-    identity::v1::{self as pb_identity, settings_service_client::SettingsServiceClient},
-    tickets::v1::{self as pb, ticket_admin_service_client::TicketAdminServiceClient},
-};
+use helpdesk_proto::tickets::v1::{self as pb, ticket_admin_service_client::TicketAdminServiceClient};
 use helpdesk_tests::{
     Client, Server, TestEnv,
     gateway::{VISITOR_COOKIE, signed_up},
@@ -54,19 +51,6 @@ async fn add_category(server: &Server, env: &TestEnv) -> String {
         .expect("category")
         .into_inner()
         .id
-}
-
-async fn set_login_required(server: &Server, required: bool) {
-    let service = server.service_token().await;
-    let mut client = SettingsServiceClient::new(server.identity_channel());
-    let mut settings = client
-        .get_portal_settings(bearer(pb_identity::GetPortalSettingsRequest {}, &service).expect("req"))
-        .await
-        .expect("settings")
-        .into_inner();
-    settings.login_required_to_submit = required;
-    let update = pb_identity::UpdatePortalSettingsRequest { settings: Some(settings) };
-    client.update_portal_settings(bearer(update, &service).expect("req")).await.expect("update settings");
 }
 
 /// A browser on the portal, and the CSRF token of the last page it loaded.
@@ -295,7 +279,7 @@ async fn guests_file_through_the_confirmation_page_or_are_sent_to_log_in() {
     assert_eq!(queue["tickets"][0]["subject"], "Guest question", "{queue}");
 
     // Login required to submit: the form sends a guest to log in and back.
-    set_login_required(&server, true).await;
+    server.change_portal_settings(|s| s.login_required_to_submit = true).await;
     let (status, _, headers) = guest.get("/tickets/new").await;
     assert_eq!(status, 303);
     assert_eq!(location(&headers), "/login?next=%2Ftickets%2Fnew");

@@ -10,10 +10,7 @@
 use std::time::Duration;
 
 use helpdesk_kit::auth::{StaffRole, bearer};
-use helpdesk_proto::{
-    identity::v1::{self as id, settings_service_client::SettingsServiceClient},
-    tickets::v1::{self as pb, ticket_admin_service_client::TicketAdminServiceClient},
-};
+use helpdesk_proto::tickets::v1::{self as pb, ticket_admin_service_client::TicketAdminServiceClient};
 use helpdesk_tests::{
     Client, Server, TestEnv,
     gateway::signed_up,
@@ -81,18 +78,6 @@ async fn agent_reply(server: &Server, agent: &str, ticket: &str, text: &str, htm
 async fn agent_note(server: &Server, agent: &str, ticket: &str, text: &str) {
     let request = pb::AddNoteRequest { ticket_id: ticket.into(), text: text.into() };
     server.clients.tickets().add_note(bearer(request, agent).expect("req")).await.expect("note");
-}
-
-async fn change_settings(server: &Server, change: impl FnOnce(&mut id::PortalSettings)) {
-    let service = server.service_token().await;
-    let mut client = SettingsServiceClient::new(server.identity_channel());
-    let mut settings =
-        client.get_portal_settings(bearer(id::GetPortalSettingsRequest {}, &service).expect("req")).await.expect("settings").into_inner();
-    change(&mut settings);
-    client
-        .update_portal_settings(bearer(id::UpdatePortalSettingsRequest { settings: Some(settings) }, &service).expect("req"))
-        .await
-        .expect("update settings");
 }
 
 fn location(response: &reqwest::Response) -> String {
@@ -323,7 +308,7 @@ async fn mark_as_complete_is_offered_and_done_only_while_the_setting_allows() {
     let second = ann.ticket(&server, ticket_request("Stays open", "Keep me.")).await;
     assert_eq!(ann.post_form(&format!("/tickets/{}/complete", second.id), &[]).await.status(), 403);
 
-    change_settings(&server, |s| s.contacts_may_close_tickets = false).await;
+    server.change_portal_settings(|s| s.contacts_may_close_tickets = false).await;
     let (_, html) = ann.page(&format!("/tickets/{}", second.id)).await;
     assert!(!html.contains("Mark as complete"), "absent while contacts may not close: {html}");
     let token = ann.csrf(&second.id).await;
