@@ -23,7 +23,7 @@ use helpdesk_tests::{
 };
 
 /// Requests per timed page, each as a different contact.
-const SAMPLES: i64 = 300;
+const SAMPLES: i64 = 1_000;
 /// Untimed requests first, so connection set-up and first-use caches are not in the figures.
 const WARM_UP: i64 = 20;
 /// A sample's contact: spread over the desk, each a different one.
