@@ -12,10 +12,8 @@ use serenity::{builder::GetMessages, model::channel::Message, model::id::Channel
 
 use crate::{
     context::Chat,
-    intake::{
-        is_refusal,
-        lanes::{Job, Lanes},
-    },
+    discord_error::is_refusal,
+    intake::lanes::{Job, Lanes},
 };
 
 /// Discord's largest page of channel history.

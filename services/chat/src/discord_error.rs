@@ -1,6 +1,7 @@
 //! What a failed Discord request means to the bot, decided once for every module: a
 //! `serenity::Error` becomes a [`DiscordFailure`] (rate limited, missing permission, unknown
-//! channel, archived thread, the user's DMs closed to us, transient, other), and
+//! channel, archived thread, the user's DMs closed to us, transient, other), [`is_refusal`] says
+//! whether Discord refused for good, [`discord_code`] gives its JSON error code, and
 //! [`retry_rate_limited`] runs a call again after each 429 until it passes.
 //!
 //! Why the wait is not always Discord's `retry_after`: with serenity's rate limiter off (a proxy,
@@ -21,6 +22,8 @@ const MISSING_ACCESS: isize = 50001;
 const CANNOT_MESSAGE_USER: isize = 50007;
 const MISSING_PERMISSIONS: isize = 50013;
 const THREAD_ARCHIVED: isize = 50083;
+/// "A thread has already been created for this message".
+pub const THREAD_ALREADY_CREATED: isize = 160004;
 
 /// The wait after a 429 whose `retry_after` serenity could not read.
 pub const FALLBACK_RETRY_AFTER: Duration = Duration::from_millis(500);
@@ -79,6 +82,24 @@ impl DiscordFailure {
     /// Asking again later may succeed.
     pub fn may_pass(self) -> bool {
         matches!(self, Self::RateLimited { .. } | Self::Transient)
+    }
+}
+
+/// Discord's JSON error code of a failed REST call, if it answered one.
+pub fn discord_code(error: &serenity::Error) -> Option<isize> {
+    match error {
+        serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) => Some(response.error.code),
+        _ => None,
+    }
+}
+
+/// Discord said no for good: a 4xx other than 429 (which is waited out by trying again).
+pub fn is_refusal(error: &serenity::Error) -> bool {
+    match error {
+        serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) => {
+            response.status_code.is_client_error() && response.status_code != StatusCode::TOO_MANY_REQUESTS
+        }
+        _ => false,
     }
 }
 

@@ -34,6 +34,7 @@ use serenity::model::{
 
 use crate::{
     context::Chat,
+    discord_error::{THREAD_ALREADY_CREATED, discord_code, is_refusal},
     publish::publish,
     store::{Conversation, ConversationKind, NewConversation},
     threads,
@@ -41,8 +42,6 @@ use crate::{
 pub use changes::{Change, ChangeKind};
 use place::{Place, Places};
 
-/// Discord's JSON error code for "a thread has already been created for this message".
-const THREAD_ALREADY_CREATED: isize = 160004;
 /// The longest subject taken from a message's first line (a word boundary at most this far).
 const SUBJECT_CHARS: usize = 80;
 
@@ -262,24 +261,6 @@ fn subject_of(text: &str) -> String {
         _ => cut,
     };
     format!("{at_word}…")
-}
-
-/// Discord's JSON error code of a failed REST call, if it answered one.
-fn discord_code(error: &serenity::Error) -> Option<isize> {
-    match error {
-        serenity::Error::Http(serenity::http::HttpError::UnsuccessfulRequest(response)) => Some(response.error.code),
-        _ => None,
-    }
-}
-
-/// Discord said no for good: a 4xx other than 429 (which is waited out by trying again).
-pub fn is_refusal(error: &serenity::Error) -> bool {
-    match error {
-        serenity::Error::Http(serenity::http::HttpError::UnsuccessfulRequest(response)) => {
-            response.status_code.is_client_error() && response.status_code.as_u16() != 429
-        }
-        _ => false,
-    }
 }
 
 #[cfg(test)]

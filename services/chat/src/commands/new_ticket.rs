@@ -30,8 +30,7 @@ use super::{
 };
 use crate::{
     context::Chat,
-    discord_error::retry_rate_limited,
-    intake::is_refusal,
+    discord_error::{is_refusal, retry_rate_limited},
     publish::publish,
     store::{Conversation, ConversationKind, NewConversation},
     threads,

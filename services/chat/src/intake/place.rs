@@ -8,7 +8,7 @@ use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 use serenity::model::{channel::Channel, id::ChannelId};
 
-use crate::{context::Chat, store::ConversationKind};
+use crate::{context::Chat, discord_error::is_refusal, store::ConversationKind};
 
 /// How long a message in a new thread of a support channel waits for the thread's conversation:
 /// the support channel's lane records it right after Discord created the thread.
@@ -69,7 +69,7 @@ impl Places {
         }
         let found = match chat.http.get_channel(ChannelId::new(channel)).await {
             Ok(found) => found,
-            Err(error) if super::is_refusal(&error) => return Ok(Place::Elsewhere),
+            Err(error) if is_refusal(&error) => return Ok(Place::Elsewhere),
             Err(error) => return Err(anyhow::Error::new(error).context("look up the channel")),
         };
         let Channel::Guild(found) = found else {
